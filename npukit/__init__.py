@@ -1,0 +1,25 @@
+"""npukit: deploy spiking and rate-coded neural networks to phone NPUs.
+
+Public API (each documented where it is defined):
+
+* ``npukit.load(path)``: a model file (.keras, .h5, .npkit) as an IR ``Graph``.
+* ``npukit.convert(model, output, ...)``: int8 (or float32) .tflite for NN-API, or an IR file.
+* ``npukit.simulate(model, data, ...)``: the spiking version of a model over T timesteps.
+* ``npukit.parity(model, tflite, data, ...)``: float vs spiking vs TFLite, layer by layer.
+* ``npukit.inspect(model)``: layers, shapes, parameters and MACs (or a .tflite's ops).
+
+Errors are ``npukit.errors.NpukitError`` subclasses with one-line messages.
+"""
+
+__version__ = "0.1.0"
+
+from npukit.api import ConversionResult, SimulationReport, convert, inspect, simulate  # noqa: E402
+from npukit.errors import BadInputError, NpukitError, UnsupportedError  # noqa: E402
+from npukit.ir import Graph  # noqa: E402
+from npukit.loading import load  # noqa: E402
+from npukit.parity import ParityReport, parity  # noqa: E402
+
+__all__ = [
+    "__version__", "load", "convert", "simulate", "parity", "inspect", "Graph",
+    "ConversionResult", "SimulationReport", "ParityReport", "NpukitError", "BadInputError", "UnsupportedError",
+]

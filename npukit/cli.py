@@ -1,0 +1,369 @@
+"""The ``npukit`` command line: thin commands over the Python API.
+
+Each command parses its options, calls the library with keyword arguments, prints a text report
+(or JSON with ``--json``) to stdout and progress to stderr. Library errors become one line on
+stderr: exit code 2 for bad input, 1 for internal errors (set NPUKIT_DEBUG=1 for a traceback).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import sys
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from npukit import __version__
+from npukit.errors import NpukitError
+
+app = typer.Typer(
+    name="npukit",
+    help="Deploy spiking and rate-coded neural networks to phone NPUs (int8 TFLite for NN-API), "
+    "with a numpy spiking runtime and three-way parity checks.",
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Target(str, Enum):
+    tflite = "tflite"
+    ir = "ir"
+
+
+class Quantize(str, Enum):
+    int8 = "int8"
+    none = "none"
+
+
+class IOType(str, Enum):
+    int8 = "int8"
+    uint8 = "uint8"
+    float32 = "float32"
+
+
+class Encoding(str, Enum):
+    current = "current"
+    bernoulli = "bernoulli"
+    poisson = "poisson"
+
+
+# -- shared options ----------------------------------------------------------------------------
+DataOpt = Annotated[
+    str, typer.Option("--data", "-d", help="'digits' (bundled 8x8 digits; test split for reports) or an .npz with x, optional y.")
+]
+CalibOpt = Annotated[
+    Optional[str], typer.Option("--calibration", help="Calibration DATA (default: digits train split, or the .npz --data itself).")
+]
+CalibSamplesOpt = Annotated[int, typer.Option("--calibration-samples", help="Calibration samples used.")]
+TimestepsOpt = Annotated[int, typer.Option("--timesteps", "-T", help="Simulation timesteps T.")]
+EncodingOpt = Annotated[Encoding, typer.Option("--encoding", help="Input encoding: constant current or random spikes.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the bernoulli/poisson encoders.")]
+PercentileOpt = Annotated[
+    float, typer.Option("--percentile", help="Threshold = this percentile of each layer's positive activations (100 = max).")
+]
+SamplesOpt = Annotated[Optional[int], typer.Option("--samples", "-n", help="Use only the first N samples of DATA.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
+ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing output files.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"npukit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """npukit: convert, simulate and check networks for phone NPUs."""
+
+
+def _handles_errors(fn):
+    """Turn library errors into one stderr line and an exit code (2 bad input, 1 internal)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except NpukitError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=exc.exit_code) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(code=130) from None
+        except MemoryError:
+            typer.echo("error: out of memory; use fewer --samples or a smaller --batch-size", err=True)
+            raise typer.Exit(code=1) from None
+        except Exception as exc:  # a bug: say so in one line unless debugging
+            if os.environ.get("NPUKIT_DEBUG"):
+                raise
+            text = " ".join(str(exc).split())[:300]
+            typer.echo(f"internal error: {type(exc).__name__}: {text} (NPUKIT_DEBUG=1 shows the traceback)", err=True)
+            raise typer.Exit(code=1) from None
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool = True):
+    """A reporter drawing rich progress bars on stderr when it is a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        from npukit.progress import silent
+
+        yield silent
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True,
+    ) as bars:
+
+        def reporter(stage: str, total: int):
+            task = bars.add_task(stage, total=total)
+            return lambda n: bars.advance(task, n)
+
+        yield reporter
+
+
+def _emit(data: dict, as_json: bool, render) -> None:
+    typer.echo(json.dumps(data, indent=2, default=float) if as_json else render(data))
+
+
+def _check_output(path: Optional[Path], force: bool) -> None:
+    if path is not None:
+        from npukit.files import check_writable
+
+        check_writable(path, force)
+
+
+def _sweep(text: Optional[str]) -> Optional[list[int]]:
+    if text is None:
+        return None
+    from npukit.errors import BadInputError
+
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise BadInputError(f"--sweep takes comma-separated integers, e.g. 1,2,4,8. Received: {text!r}")
+    if not values:
+        raise BadInputError("--sweep needs at least one value")
+    return values
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+@app.command()
+@_handles_errors
+def convert(
+    model: Annotated[Path, typer.Argument(help="Source model: .keras, .h5 or .npkit.")],
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Output file (default: MODEL's name with .tflite / .npkit, here).")
+    ] = None,
+    to: Annotated[Target, typer.Option("--to", help="tflite, or ir (npukit's lossless IR file).")] = Target.tflite,
+    data: DataOpt = "digits",
+    calibration: CalibOpt = None,
+    calibration_samples: CalibSamplesOpt = 512,
+    quantize: Annotated[Quantize, typer.Option("--quantize", help="int8 (full integer) or none (float32).")] = Quantize.int8,
+    io: Annotated[IOType, typer.Option("--io", help="Model input/output type of an int8 model.")] = IOType.int8,
+    batch: Annotated[int, typer.Option("--batch", help="Static batch size of the converted model.")] = 1,
+    timesteps: TimestepsOpt = 32,
+    encoding: EncodingOpt = Encoding.current,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Convert MODEL to an int8 TFLite graph that NN-API runs whole (or to an IR file).
+
+    Example: npukit convert models/digits_cnn.keras -o digits_cnn.tflite
+    """
+    from npukit.api import convert as run
+    from npukit.reports import render_convert
+
+    if output is None:
+        output = Path(model.stem + (".tflite" if to == Target.tflite else ".npkit"))
+    with _progress():
+        result = run(
+            model, output, to=to.value, data=data, calibration=calibration, calibration_samples=calibration_samples,
+            quantize=quantize.value, io=io.value, batch=batch, timesteps=timesteps, encoding=encoding.value, force=force,
+        )
+    _emit(result.to_dict(), as_json, render_convert)
+
+
+@app.command()
+@_handles_errors
+def simulate(
+    model: Annotated[Path, typer.Argument(help="Model: .keras, .h5 or .npkit (rate-coded models are converted to IF SNNs).")],
+    data: DataOpt = "digits",
+    timesteps: TimestepsOpt = 32,
+    encoding: EncodingOpt = Encoding.current,
+    seed: SeedOpt = 0,
+    percentile: PercentileOpt = 99.9,
+    calibration: CalibOpt = None,
+    calibration_samples: CalibSamplesOpt = 512,
+    samples: SamplesOpt = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Samples simulated together.")] = 256,
+    save: Annotated[
+        Optional[Path], typer.Option("--save", help="Write outputs (N, ...) and per-layer spike counts to this .npz.")
+    ] = None,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Simulate the spiking version of MODEL over T timesteps (numpy reference runtime).
+
+    Example: npukit simulate models/digits_cnn.keras --data digits -T 32 --save spikes.npz
+    """
+    from npukit.api import simulate as run
+    from npukit.reports import render_simulate
+
+    _check_output(save, force)
+    with _progress():
+        report = run(
+            model, data, timesteps=timesteps, encoding=encoding.value, seed=seed, percentile=percentile,
+            calibration=calibration, calibration_samples=calibration_samples, samples=samples, batch_size=batch_size,
+        )
+    figures = report.to_dict()
+    if save is not None:
+        figures["saved"] = str(report.save(save, force))
+    _emit(figures, as_json, render_simulate)
+
+
+@app.command()
+@_handles_errors
+def parity(
+    model: Annotated[Path, typer.Argument(help="Source model: .keras, .h5 or .npkit.")],
+    converted: Annotated[Path, typer.Argument(help="The .tflite converted from MODEL.")],
+    data: DataOpt = "digits",
+    timesteps: TimestepsOpt = 32,
+    encoding: EncodingOpt = Encoding.current,
+    seed: SeedOpt = 0,
+    percentile: PercentileOpt = 99.9,
+    calibration: CalibOpt = None,
+    calibration_samples: CalibSamplesOpt = 512,
+    samples: SamplesOpt = None,
+    sweep: Annotated[Optional[str], typer.Option("--sweep", help="Also report SNN accuracy at these T, e.g. 1,2,4,8,16,32,64.")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="With --sweep: write SNN accuracy vs T as a PNG.")] = None,
+    divergence_cosine: Annotated[
+        float, typer.Option("--divergence-cosine", help="A layer diverges when its cosine similarity falls below this.")
+    ] = 0.99,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare MODEL (float), its SNN and CONVERTED (TFLite) on DATA, layer by layer.
+
+    Example: npukit parity models/digits_cnn.keras digits_cnn.tflite -T 32 --sweep 1,2,4,8,16,32,64 --plot sweep.png
+    """
+    from npukit.errors import BadInputError
+    from npukit.parity import parity as run
+    from npukit.parity import plot_sweep
+    from npukit.reports import render_parity
+
+    values = _sweep(sweep)
+    if plot is not None and values is None:
+        raise BadInputError("--plot draws the --sweep; give --sweep too")
+    _check_output(plot, force)
+    with _progress():
+        report = run(
+            model, converted, data, timesteps=timesteps, encoding=encoding.value, seed=seed, percentile=percentile,
+            calibration=calibration, calibration_samples=calibration_samples, samples=samples, sweep=values,
+            divergence_cosine=divergence_cosine,
+        )
+    figures = report.to_dict()
+    if plot is not None:
+        figures["plot"] = str(plot_sweep(report, plot, force))
+    _emit(figures, as_json, render_parity)
+
+
+@app.command()
+@_handles_errors
+def inspect(
+    model: Annotated[Path, typer.Argument(help="A .keras, .h5, .npkit or .tflite file.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Print MODEL's layers, shapes, parameters and MACs (or a .tflite's ops and metadata).
+
+    Example: npukit inspect models/digits_cnn.keras
+    """
+    from npukit.api import inspect as run
+    from npukit.reports import render_inspect
+
+    _emit(run(model), as_json, render_inspect)
+
+
+@app.command()
+@_handles_errors
+def demo(
+    timesteps: TimestepsOpt = 32,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", help="Folder to keep the converted model in (default: a temporary one).")
+    ] = None,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Convert the shipped digits CNN to int8 TFLite and run the three-way parity check on it.
+
+    Example: npukit demo -T 32
+    """
+    from npukit.api import convert as run_convert
+    from npukit.errors import BadInputError
+    from npukit.models import DIGITS_CNN
+    from npukit.parity import parity as run_parity
+    from npukit.reports import render_convert, render_parity
+
+    if out is not None and not out.is_dir():
+        raise BadInputError(f"--out {out} is not an existing folder")
+    with tempfile.TemporaryDirectory() as tmp, _progress():
+        target = (out or Path(tmp)) / "digits_cnn.tflite"
+        converted = run_convert(DIGITS_CNN, target, data="digits", timesteps=timesteps, force=force)
+        report = run_parity(DIGITS_CNN, target, "digits", timesteps=timesteps)
+        figures = {"convert": converted.to_dict(), "parity": report.to_dict()}
+        if out is None:
+            figures["convert"]["output_file"] = None
+    if as_json:
+        typer.echo(json.dumps(figures, indent=2, default=float))
+        return
+    typer.echo(f"npukit demo: shipped model {DIGITS_CNN.name}")
+    typer.echo(render_convert(figures["convert"]))
+    typer.echo(render_parity(figures["parity"]))
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """Click's (or Typer's vendored click's) exceptions carry format_message and exit_code."""
+    return hasattr(exc, "format_message") and hasattr(exc, "exit_code")
+
+
+def main() -> None:
+    """Console entry point: usage errors (bad option values, unknown options) become one line
+    on stderr with exit code 2, like the library's own errors."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if not _is_usage_error(exc):
+            raise
+        ctx = getattr(exc, "ctx", None)
+        path = getattr(ctx, "command_path", "npukit") if ctx is not None else "npukit"
+        typer.echo(f"error: {exc.format_message()} (see {path} -h)", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""The DATA argument: the bundled ``digits`` set, or a user ``.npz`` file.
+
+``digits`` is scikit-learn's copy of the UCI 8x8 handwritten digits (1797 samples, 10 classes),
+as float32 images of shape (8, 8, 1) with pixel values divided by 16 (range 0..1). The split is
+fixed: a permutation from ``numpy.random.default_rng(0)``; its first 360 indices are the test
+split, the other 1437 the train split. Calibration always draws from the train split, reports
+use the test split.
+
+An ``.npz`` file holds ``x`` (N, ...) numeric samples, optionally ``y`` (N,) integer labels and
+``labels`` (class names, strings). It is read with ``allow_pickle=False``. When an .npz is used
+for reports and no calibration data is given, its first samples also serve for calibration
+(reported as such).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from npukit.errors import BadInputError
+
+DIGITS_TEST = 360
+DIGITS_SEED = 0
+SPLITS = ("train", "test", "all")
+
+
+@dataclass
+class Dataset:
+    """Samples ``x`` (N, ...) float32, optional integer labels ``y`` (N,), class names."""
+
+    x: np.ndarray
+    y: np.ndarray | None
+    name: str
+    class_names: list[str] | None = None
+    preprocessing: str = "none"
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def head(self, n: int | None) -> "Dataset":
+        """The first n samples (all when n is None)."""
+        if n is None or n >= len(self):
+            return self
+        if n <= 0:
+            raise BadInputError(f"the number of samples must be positive. Received: {n}")
+        y = None if self.y is None else self.y[:n]
+        return Dataset(self.x[:n], y, f"{self.name}, first {n}", self.class_names, self.preprocessing)
+
+
+def load_data(spec: str | Path, split: str = "test") -> Dataset:
+    """Load ``digits`` (with ``split`` train/test/all) or an ``.npz`` file (``split`` ignored)."""
+    if split not in SPLITS:
+        raise BadInputError(f"split must be one of {', '.join(SPLITS)}. Received: {split!r}")
+    if str(spec) == "digits":
+        return digits(split)
+    return load_npz(Path(spec))
+
+
+def digits(split: str = "test") -> Dataset:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = (bunch.images.astype(np.float32) / 16.0)[..., None]
+    y = bunch.target.astype(np.int64)
+    order = np.random.default_rng(DIGITS_SEED).permutation(len(y))
+    index = {"test": order[:DIGITS_TEST], "train": order[DIGITS_TEST:], "all": np.arange(len(y))}[split]
+    return Dataset(
+        x[index], y[index], f"digits ({split} split, {len(index)} samples)",
+        [str(i) for i in range(10)], "pixel values / 16 (range 0..1)",
+    )
+
+
+def load_npz(path: Path) -> Dataset:
+    if not path.exists():
+        raise BadInputError(f"data file {path} does not exist (DATA is 'digits' or an .npz file)")
+    if path.is_dir():
+        raise BadInputError(f"{path} is a folder; DATA is 'digits' or an .npz file")
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not hasattr(archive, "files"):
+            raise BadInputError(f"{path}: a .npy array, not an .npz archive with an 'x' entry")
+        with archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except BadInputError:
+        raise
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise BadInputError(f"{path}: holds Python objects (pickled); npukit reads plain numeric arrays only")
+        raise BadInputError(f"{path}: not a readable .npz file ({exc})")
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise BadInputError(f"{path}: not a readable .npz file ({exc})")
+    if "x" not in arrays:
+        raise BadInputError(f"{path}: no 'x' array (found: {', '.join(sorted(arrays)) or 'nothing'})")
+    x = arrays["x"]
+    if x.dtype.kind not in "fiub" or x.ndim < 2:
+        raise BadInputError(f"{path}: 'x' must be a numeric array (N, ...). Received: dtype {x.dtype}, shape {x.shape}")
+    if x.shape[0] == 0:
+        raise BadInputError(f"{path}: 'x' holds no samples")
+    x = x.astype(np.float32)
+    if not np.all(np.isfinite(x)):
+        raise BadInputError(f"{path}: 'x' contains NaN or Inf values")
+    y = arrays.get("y")
+    if y is not None:
+        if y.dtype.kind not in "iu" or y.shape != (x.shape[0],):
+            raise BadInputError(
+                f"{path}: 'y' must be integer labels of shape ({x.shape[0]},). Received: dtype {y.dtype}, shape {y.shape}"
+            )
+        y = y.astype(np.int64)
+    names = arrays.get("labels")
+    class_names = None if names is None else [str(n) for n in names.reshape(-1)]
+    return Dataset(x, y, f"{path.name} ({x.shape[0]} samples)", class_names)
+
+
+def calibration_set(data: str | Path, calibration: str | Path | None, samples: int) -> Dataset:
+    """Calibration samples: ``calibration`` if given, else the train split of digits, else the
+    first samples of the .npz ``data``."""
+    if samples <= 0:
+        raise BadInputError(f"calibration samples must be positive. Received: {samples}")
+    source = calibration if calibration is not None else data
+    return load_data(source, split="train").head(samples)

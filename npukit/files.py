@@ -1,0 +1,41 @@
+"""Output files: written whole or not at all, never overwriting without consent."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from npukit.errors import BadInputError
+
+
+def check_writable(path: str | Path, force: bool = False) -> Path:
+    """Fail early (before any long computation) if ``path`` cannot be written."""
+    path = Path(path)
+    if path.is_dir():
+        raise BadInputError(f"{path} is a folder; give a file name")
+    if path.exists() and not force:
+        raise BadInputError(f"{path} exists; pass --force (API: force=True) to overwrite it")
+    if not path.parent.exists():
+        raise BadInputError(f"the folder {path.parent} does not exist")
+    return path
+
+
+def atomic_write(path: str | Path, data: bytes, force: bool = False) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    A failure at any point leaves no partial file and keeps an existing ``path`` untouched.
+    """
+    path = check_writable(path, force)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

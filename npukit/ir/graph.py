@@ -1,0 +1,154 @@
+"""The IR graph: named nodes in topological order, one input, one output, inferred shapes."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Iterable
+
+from npukit.errors import BadInputError
+from npukit.ir.base import Node, Shape
+from npukit.ir.layers import Input
+from npukit.ir.neurons import SPIKING
+
+
+class Graph:
+    """A directed acyclic graph of IR nodes with a single Input node and a single output.
+
+    ``nodes`` may come in any order; they are kept in a deterministic topological order (the
+    given order wherever it is already valid). ``meta`` holds JSON values describing where the
+    graph came from (source file, conversion settings, thresholds' calibration).
+    Shapes are inferred on construction, so a graph that exists is consistent.
+    """
+
+    def __init__(self, nodes: Iterable[Node], output: str, meta: dict[str, Any] | None = None):
+        given = list(nodes)
+        by_name: dict[str, Node] = {}
+        for node in given:
+            if node.name in by_name:
+                raise BadInputError(f"two nodes are named {node.name!r}")
+            by_name[node.name] = node
+        for node in given:
+            for src in node.inputs:
+                if src not in by_name:
+                    raise BadInputError(f"node {node.name!r} reads {src!r}, which is not in the graph")
+        if output not in by_name:
+            raise BadInputError(f"the graph output {output!r} is not a node of the graph")
+        inputs = [n.name for n in given if isinstance(n, Input)]
+        if len(inputs) != 1:
+            raise BadInputError(f"a graph needs exactly one Input node. Received: {len(inputs)} ({inputs})")
+        self.nodes: dict[str, Node] = {n.name: n for n in _topological(given, by_name)}
+        self.output = output
+        self.input = inputs[0]
+        self.meta: dict[str, Any] = dict(meta or {})
+        self._prune_check()
+        _ = self.shapes  # infer now: a bad graph fails at construction
+
+    def _prune_check(self) -> None:
+        """Every node must lie on a path from the input to the output."""
+        needed = {self.output}
+        for name in reversed(self.nodes):
+            if name in needed:
+                needed.update(self.nodes[name].inputs)
+        dead = [n for n in self.nodes if n not in needed]
+        if dead:
+            raise BadInputError(f"nodes {dead} do not contribute to the output {self.output!r}")
+
+    # -- structure ------------------------------------------------------------------------------
+    def __iter__(self):
+        return iter(self.nodes.values())
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __getitem__(self, name: str) -> Node:
+        return self.nodes[name]
+
+    @cached_property
+    def consumers(self) -> dict[str, list[str]]:
+        """Node name -> names of the nodes that read it, in topological order."""
+        out: dict[str, list[str]] = {name: [] for name in self.nodes}
+        for node in self.nodes.values():
+            for src in node.inputs:
+                out[src].append(node.name)
+        return out
+
+    @cached_property
+    def shapes(self) -> dict[str, Shape]:
+        """Node name -> per-sample output shape (no batch axis)."""
+        shapes: dict[str, Shape] = {}
+        for node in self.nodes.values():
+            shapes[node.name] = tuple(node.output_shape([shapes[i] for i in node.inputs]))
+        return shapes
+
+    @property
+    def input_shape(self) -> Shape:
+        return self.shapes[self.input]
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.shapes[self.output]
+
+    @property
+    def is_spiking(self) -> bool:
+        return any(isinstance(n, SPIKING) for n in self.nodes.values())
+
+    def macs(self) -> dict[str, int]:
+        """Node name -> multiply-accumulates per sample."""
+        return {
+            n.name: n.macs([self.shapes[i] for i in n.inputs], self.shapes[n.name]) for n in self.nodes.values()
+        }
+
+    def replace_nodes(self, nodes: Iterable[Node], meta: dict[str, Any] | None = None) -> "Graph":
+        """A new graph with the same output and the given nodes (meta merged over this one's)."""
+        return Graph(nodes, self.output, {**self.meta, **(meta or {})})
+
+    def summary(self) -> list[dict[str, Any]]:
+        """One row per node: name, type, inputs, output shape, parameter count, MACs."""
+        macs = self.macs()
+        return [
+            {
+                "name": n.name,
+                "type": type(n).__name__,
+                "inputs": list(n.inputs),
+                "shape": list(self.shapes[n.name]),
+                "params": n.param_count(),
+                "macs": macs[n.name],
+            }
+            for n in self.nodes.values()
+        ]
+
+    def __repr__(self) -> str:
+        return f"Graph({len(self.nodes)} nodes, input {self.input_shape}, output {self.output_shape})"
+
+
+def _topological(given: list[Node], by_name: dict[str, Node]) -> list[Node]:
+    """Depth-first topological order that keeps the given order where it is valid; rejects cycles."""
+    order: list[Node] = []
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+
+    for root in given:
+        if state.get(root.name) == 2:
+            continue
+        stack = [(root.name, iter(root.inputs))]
+        state[root.name] = 1
+        while stack:
+            name, pending = stack[-1]
+            advanced = False
+            for src in pending:
+                seen = state.get(src)
+                if seen == 1:
+                    raise BadInputError(f"the graph has a cycle through {src!r} and {name!r}")
+                if seen is None:
+                    state[src] = 1
+                    stack.append((src, iter(by_name[src].inputs)))
+                    advanced = True
+                    break
+            if not advanced:
+                stack.pop()
+                state[name] = 2
+                order.append(by_name[name])
+    return order
+
+
+def total_macs(graph: Graph) -> int:
+    return int(sum(graph.macs().values()))

@@ -1,0 +1,1 @@
+"""Graph rewrites, one per module. Each takes a Graph and returns a new one."""

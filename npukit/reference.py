@@ -1,0 +1,78 @@
+"""Float forward pass of an IR graph in numpy: the reference every conversion is measured against."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import numpy as np
+
+from npukit.errors import BadInputError, UnsupportedError
+from npukit.ir import Graph
+from npukit.ops import forward
+
+
+def check_input(graph: Graph, x: np.ndarray) -> np.ndarray:
+    """Validate a batch against the graph's input: shape (N, *input_shape), finite numbers."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiub":
+        raise BadInputError(f"data must be numeric. Received: dtype {x.dtype}")
+    want = graph.input_shape
+    if x.ndim != len(want) + 1 or tuple(x.shape[1:]) != want:
+        raise BadInputError(
+            f"data samples have shape {tuple(x.shape[1:])} but the model expects {want} "
+            f"(data array shape {tuple(x.shape)}; the first axis counts samples)"
+        )
+    if x.shape[0] == 0:
+        raise BadInputError("the data holds no samples")
+    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+        raise BadInputError("the data contains NaN or Inf values")
+    return x
+
+
+def evaluate(
+    graph: Graph,
+    x: np.ndarray,
+    keep: Iterable[str] | str | None = None,
+    dtype=np.float64,
+    batch_size: int = 512,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Run the float graph on ``x`` (N, *input_shape).
+
+    Returns a dict: the graph output under its node name, plus every node named in ``keep``
+    (``"all"`` keeps every node). Computation is in ``dtype`` (float64 by default, so the
+    reference carries no float32 rounding of its own). ``progress`` is called with the number
+    of samples done after each batch.
+    """
+    if graph.is_spiking:
+        raise UnsupportedError("the float evaluator takes rate-coded graphs; simulate spiking graphs with npukit.simulate")
+    x = check_input(graph, x)
+    wanted = set(graph.nodes) if keep == "all" else set(keep or ())
+    unknown = wanted - set(graph.nodes)
+    if unknown:
+        raise BadInputError(f"unknown node(s) {sorted(unknown)}; nodes: {list(graph.nodes)}")
+    wanted.add(graph.output)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in wanted}
+    for start in range(0, x.shape[0], batch_size):
+        values = _run(graph, x[start : start + batch_size].astype(dtype), wanted)
+        for name in wanted:
+            parts[name].append(values[name])
+        if progress:
+            progress(min(batch_size, x.shape[0] - start))
+    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+
+
+def _run(graph: Graph, x: np.ndarray, wanted: set[str]) -> dict[str, np.ndarray]:
+    remaining = {name: len(c) for name, c in graph.consumers.items()}
+    values: dict[str, np.ndarray] = {}
+    kept: dict[str, np.ndarray] = {}
+    for node in graph:
+        inputs = [values[i] for i in node.inputs]
+        values[node.name] = x if node.name == graph.input else forward(node, inputs)
+        if node.name in wanted:
+            kept[node.name] = values[node.name]
+        for i in node.inputs:  # free what no later node reads
+            remaining[i] -= 1
+            if remaining[i] == 0:
+                del values[i]
+    return kept

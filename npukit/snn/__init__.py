@@ -1,0 +1,1 @@
+"""The reference spiking runtime: neuron step functions, input encoders, simulators."""

@@ -1,0 +1,207 @@
+"""Time-folded simulation of a spiking graph over T timesteps, in numpy.
+
+Layers are evaluated one after the other, each for all T steps at once: the synaptic input of
+a layer for every step comes from one pass over a (T*B, ...) array (time folded into the batch:
+one im2col, one bias add; GEMMs in blocks of one step, see ``npukit.kernels``), layers whose input
+does not change in time are computed once, and only the neuron recurrence is stepped in time.
+The regions and the readout are defined in ``npukit.snn.plan``; ``npukit.snn.stepwise`` is the
+plain step-by-step loop it must match spike for spike.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+
+from npukit import ir
+from npukit.errors import BadInputError
+from npukit.kernels.pool import argmax_pool_gather
+from npukit.ops import forward
+from npukit.reference import check_input
+from npukit.snn.encoders import encode
+from npukit.snn.neurons import IFLayer
+from npukit.snn.plan import CONSTANT, READOUT, TEMPORAL, Plan, RunningMean, make_plan
+
+
+@dataclass
+class SimulationResult:
+    """What a simulation returns. Arrays have one row per sample, in data order.
+
+    readouts: (K, N, *output_shape) float32, the output readout (mean output current or rate)
+        after each checkpoint step in ``checkpoints`` (the last one is T).
+    spike_counts: spiking layer name -> (N, *layer_shape) int32, spikes over all T steps.
+    layer_means: node name -> (N, *shape) float32, each kept node's output averaged over T
+        (for an IF layer converted from a ReLU: rate x threshold, comparable to the ReLU).
+    seconds: wall time of the simulation proper (encoding included, conversion excluded).
+    """
+
+    timesteps: int
+    checkpoints: tuple[int, ...]
+    encoding: str
+    readouts: np.ndarray
+    spike_counts: dict[str, np.ndarray]
+    layer_means: dict[str, np.ndarray] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def outputs(self) -> np.ndarray:
+        """(N, *output_shape) readout after all T steps."""
+        return self.readouts[-1]
+
+    def predictions(self, checkpoint: int | None = None) -> np.ndarray:
+        """Top-1 class per sample at a checkpoint (default T)."""
+        k = -1 if checkpoint is None else self.checkpoints.index(checkpoint)
+        out = self.readouts[k]
+        return out.reshape(out.shape[0], -1).argmax(axis=1)
+
+    def spikes_per_sample(self) -> dict[str, float]:
+        """Spiking layer -> mean number of spikes one sample emits over T steps."""
+        return {k: float(v.reshape(v.shape[0], -1).sum(axis=1).mean()) for k, v in self.spike_counts.items()}
+
+    def firing_rates(self) -> dict[str, float]:
+        """Spiking layer -> mean spikes per neuron per step (0..1)."""
+        return {k: float(v.mean() / self.timesteps) for k, v in self.spike_counts.items()}
+
+
+def simulate(
+    graph: ir.Graph,
+    x: np.ndarray,
+    timesteps: int,
+    encoding: str = "current",
+    seed: int = 0,
+    batch_size: int = 256,
+    keep: Iterable[str] = (),
+    checkpoints: Iterable[int] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SimulationResult:
+    """Simulate a spiking IR graph on ``x`` (N, *input_shape) for ``timesteps`` steps.
+
+    ``keep`` names nodes whose time-averaged output is returned in ``layer_means``.
+    ``checkpoints`` adds readouts after fewer steps (the simulation is causal, so the readout
+    at t equals a simulation of t steps). ``progress`` gets the samples done after each batch.
+    """
+    x = check_input(graph, x)
+    if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise BadInputError(f"batch size must be a positive integer. Received: {batch_size!r}")
+    plan = make_plan(graph, timesteps, encoding, checkpoints)
+    keep = list(keep)
+    missing = [k for k in keep if k not in graph.nodes]
+    if missing:
+        raise BadInputError(f"unknown node(s) {missing}")
+    input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
+    start = time.perf_counter()
+    parts: list[tuple] = []
+    for first in range(0, x.shape[0], batch_size):
+        xb = x[first : first + batch_size]
+        encoded = encode(xb, plan.timesteps, encoding, input_max, seed, first)
+        parts.append(_run_batch(plan, encoded, xb.shape[0], keep))
+        if progress:
+            progress(xb.shape[0])
+    readouts = np.concatenate([p[0] for p in parts], axis=1)
+    counts = {k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]}
+    means = {k: np.concatenate([p[2][k] for p in parts]) for k in keep}
+    return SimulationResult(
+        plan.timesteps, plan.checkpoints, encoding, readouts, counts, means, time.perf_counter() - start
+    )
+
+
+class _Signal:
+    """A node's value: constant (B, ...), temporal (T*B, ...) step-major, or readout (K*B, ...)."""
+
+    __slots__ = ("data", "kind")
+
+    def __init__(self, data: np.ndarray, kind: str):
+        self.data, self.kind = data, kind
+
+
+def _run_batch(plan: Plan, encoded: np.ndarray, batch: int, keep: list[str]):
+    graph, T, K = plan.graph, plan.timesteps, len(plan.checkpoints)
+    remaining = {name: len(c) for name, c in graph.consumers.items()}
+    values: dict[str, _Signal] = {}
+    integrators: dict[str, np.ndarray] = {}
+    counts: dict[str, np.ndarray] = {}
+    means: dict[str, np.ndarray] = {}
+    for node in graph:
+        region = plan.region[node.name]
+        if isinstance(node, ir.Input):
+            kind = CONSTANT if region == CONSTANT else TEMPORAL
+            sig = _Signal(encoded if kind == CONSTANT else encoded.reshape((T * batch,) + encoded.shape[2:]), kind)
+        elif region == READOUT:
+            inputs = [_readout_input(values[i], integrators, i, plan, batch) for i in node.inputs]
+            sig = _Signal(forward(node, inputs, block=batch), READOUT)
+        elif isinstance(node, ir.IF):
+            sig, counts[node.name] = _run_if(node, values[node.inputs[0]], T, batch)
+        else:
+            sig = _run_temporal(node, [values[i] for i in node.inputs], T, batch)
+        values[node.name] = sig
+        if node.name in keep:
+            mean = _time_mean(node, sig, counts.get(node.name), T, batch)
+            means[node.name] = mean * np.float32(plan.scales.get(node.name, 1.0))
+        for i in node.inputs:
+            remaining[i] -= 1
+            if remaining[i] == 0:
+                del values[i]
+    out = _readout_input(values[graph.output], integrators, graph.output, plan, batch)
+    readouts = out.reshape((K, batch) + out.shape[1:])
+    return readouts, counts, means
+
+
+def _run_if(node: ir.IF, current: _Signal, T: int, batch: int) -> tuple[_Signal, np.ndarray]:
+    shape = (batch,) + current.data.shape[1:]
+    layer = IFLayer(node, shape)
+    out = np.empty((T,) + shape, dtype=np.uint8)  # spikes as 0/1 events
+    steps = current.data.reshape((T,) + shape) if current.kind == TEMPORAL else None
+    for t in range(T):
+        layer.step(current.data if steps is None else steps[t], out[t])
+    counts = out.sum(axis=0).astype(np.int32)
+    if np.any(node.amplitude != 1):
+        out = out * node.amplitude.astype(np.float32)
+    return _Signal(out.reshape((T * batch,) + shape[1:]), TEMPORAL), counts
+
+
+def _run_temporal(node: ir.Node, inputs: list[_Signal], T: int, batch: int) -> _Signal:
+    if all(s.kind == CONSTANT for s in inputs):
+        return _Signal(forward(node, [s.data for s in inputs]), CONSTANT)
+    data = [s.data if s.kind == TEMPORAL else _repeat(s.data, T) for s in inputs]
+    if isinstance(node, ir.MaxPool2D):
+        x = data[0]
+        score = np.cumsum(x.reshape((T, batch) + x.shape[1:]), axis=0, dtype=np.float32)
+        out = argmax_pool_gather(score.reshape(x.shape), x, node.pool_size, node.strides, node.padding)
+        return _Signal(out, TEMPORAL)
+    return _Signal(forward(node, data, block=batch), TEMPORAL)
+
+
+def _repeat(data: np.ndarray, times: int) -> np.ndarray:
+    """(B, ...) -> (times*B, ...), step-major."""
+    return np.broadcast_to(data, (times,) + data.shape).reshape((times * data.shape[0],) + data.shape[1:])
+
+
+def _readout_input(sig: _Signal, integrators: dict, name: str, plan: Plan, batch: int) -> np.ndarray:
+    """A signal as seen by the readout region: (K*B, ...) means at each checkpoint."""
+    if sig.kind == READOUT:
+        return sig.data
+    if sig.kind == CONSTANT:
+        return _repeat(sig.data, len(plan.checkpoints))
+    if name not in integrators:
+        steps = sig.data.reshape((plan.timesteps, batch) + sig.data.shape[1:])
+        mean = RunningMean(plan.checkpoints)
+        for t in range(plan.timesteps):
+            mean.add(t, steps[t])
+        integrators[name] = mean.means()
+    return integrators[name]
+
+
+def _time_mean(node: ir.Node, sig: _Signal, counts, T: int, batch: int) -> np.ndarray:
+    if counts is not None:  # spiking layer: rate x amplitude
+        return (counts * node.amplitude.astype(np.float64) / T).astype(np.float32)
+    if sig.kind == CONSTANT:
+        return sig.data.astype(np.float32)
+    if sig.kind == READOUT:
+        return sig.data[-batch:].astype(np.float32)
+    return sig.data.reshape((T, batch) + sig.data.shape[1:]).mean(axis=0, dtype=np.float64).astype(np.float32)
+
+
+__all__ = ["simulate", "SimulationResult"]

@@ -1,0 +1,97 @@
+"""The plain step-by-step simulator: for t in 1..T, every layer, one step.
+
+It is the executable definition the time-folded simulator (``npukit.snn.simulate``) is tested
+against (same spikes, exactly) and the baseline its speed is measured against. It computes every
+layer at every step, constant ones included, with the pure step functions of
+``npukit.snn.neurons``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from npukit import ir
+from npukit.kernels.pool import argmax_pool_gather, max_pool2d
+from npukit.ops import forward
+from npukit.reference import check_input
+from npukit.snn.encoders import encode
+from npukit.snn.neurons import if_step
+from npukit.snn.plan import CONSTANT, READOUT, RunningMean, make_plan
+from npukit.snn.simulate import SimulationResult
+
+
+def simulate_stepwise(
+    graph: ir.Graph,
+    x: np.ndarray,
+    timesteps: int,
+    encoding: str = "current",
+    seed: int = 0,
+    batch_size: int = 256,
+    checkpoints=None,
+) -> SimulationResult:
+    """Same contract as ``npukit.snn.simulate.simulate`` (without ``keep``), one step at a time."""
+    import time
+
+    x = check_input(graph, x)
+    plan = make_plan(graph, timesteps, encoding, checkpoints)
+    input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
+    start = time.perf_counter()
+    readouts, counts = [], []
+    for first in range(0, x.shape[0], batch_size):
+        xb = x[first : first + batch_size]
+        encoded = encode(xb, plan.timesteps, encoding, input_max, seed, first)
+        r, c = _run_batch(plan, encoded, xb.shape[0])
+        readouts.append(r)
+        counts.append(c)
+    return SimulationResult(
+        plan.timesteps,
+        plan.checkpoints,
+        encoding,
+        np.concatenate(readouts, axis=1),
+        {k: np.concatenate([c[k] for c in counts]) for k in counts[0]},
+        {},
+        time.perf_counter() - start,
+    )
+
+
+def _run_batch(plan, encoded, batch):
+    graph, T = plan.graph, plan.timesteps
+    stepped = [n for n in graph if plan.region[n.name] != READOUT]
+    potentials = {n.name: None for n in stepped if isinstance(n, ir.IF)}
+    counts = {name: 0 for name in potentials}
+    scores: dict[str, np.ndarray] = {}  # running input sums of gated max pools
+    integrated = set(plan.boundary) | ({graph.output} if plan.region[graph.output] != READOUT else set())
+    integrators = {name: RunningMean(plan.checkpoints) for name in sorted(integrated)}
+    for t in range(T):
+        values: dict[str, np.ndarray] = {}
+        for node in stepped:
+            name = node.name
+            inputs = [values[i] for i in node.inputs]
+            if isinstance(node, ir.Input):
+                values[name] = encoded if plan.region[name] == CONSTANT else encoded[t]
+            elif isinstance(node, ir.IF):
+                v = potentials[name]
+                if v is None:
+                    v = np.broadcast_to(node.v_init.astype(np.float32), inputs[0].shape).copy()
+                spikes, potentials[name] = if_step(v, inputs[0], node)
+                counts[name] = counts[name] + spikes.astype(np.int32)
+                values[name] = spikes.astype(np.uint8)
+                if np.any(node.amplitude != 1):
+                    values[name] = values[name] * node.amplitude.astype(np.float32)
+            elif isinstance(node, ir.MaxPool2D) and plan.region[name] != CONSTANT:
+                score = scores.get(name)
+                scores[name] = inputs[0].astype(np.float32) if score is None else np.add(score, inputs[0], dtype=np.float32)
+                values[name] = argmax_pool_gather(scores[name], inputs[0], node.pool_size, node.strides, node.padding)
+            elif isinstance(node, ir.MaxPool2D):
+                values[name] = max_pool2d(inputs[0], node.pool_size, node.strides, node.padding)
+            else:
+                values[name] = forward(node, inputs)
+        for name, integrator in integrators.items():
+            integrator.add(t, values[name])
+    means = {name: integrator.means() for name, integrator in integrators.items()}
+    readout_values: dict[str, np.ndarray] = dict(means)
+    for node in graph:
+        if plan.region[node.name] == READOUT:
+            readout_values[node.name] = forward(node, [readout_values[i] for i in node.inputs], block=batch)
+    out = readout_values[graph.output]
+    return out.reshape((len(plan.checkpoints), batch) + out.shape[1:]), counts
