@@ -78,6 +78,12 @@ def load_npz(path: Path) -> Dataset:
         raise BadInputError(f"data file {path} does not exist (DATA is 'digits' or an .npz file)")
     if path.is_dir():
         raise BadInputError(f"{path} is a folder; DATA is 'digits' or an .npz file")
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    if magic.startswith(b"\x93NUMPY"):
+        raise BadInputError(f"{path}: a .npy array, not an .npz archive with an 'x' entry")
+    if not magic.startswith(b"PK"):
+        raise BadInputError(f"{path}: not a readable .npz file (not a zip archive: truncated or another format?)")
     try:
         archive = np.load(path, allow_pickle=False)
         if not hasattr(archive, "files"):

@@ -55,7 +55,7 @@ def conv2d(x, kernel, bias, strides=(1, 1), padding="valid", dilation=(1, 1), bl
     oh, ow = output_hw(x, (kh, kw), strides, dilation, padding)
     entries = h * w * cin * oh * ow * cout
     if entries <= DENSE_MAX_ENTRIES and h * w <= DENSE_MAX_RATIO * kh * kw and (kh, kw) != (1, 1):
-        matrix = conv_matrix(kernel, (h, w), strides, padding, dilation).astype(x.dtype, copy=False)
+        matrix = conv_matrix(kernel, (h, w), strides, padding, dilation, x.dtype)
         out = gemm(np.ascontiguousarray(x).reshape(b, h * w * cin), matrix, block)
         out = out.reshape(b, oh, ow, cout)
         out += bias.astype(x.dtype, copy=False)
@@ -73,24 +73,25 @@ def conv2d(x, kernel, bias, strides=(1, 1), padding="valid", dilation=(1, 1), bl
     return out.reshape(b, oh, ow, cout)
 
 
-def conv_matrix(kernel, hw, strides, padding, dilation) -> np.ndarray:
-    """The convolution of an (H, W, Cin) input as a dense (H*W*Cin, OH*OW*Cout) float32 matrix.
+def conv_matrix(kernel, hw, strides, padding, dilation, dtype=np.float32) -> np.ndarray:
+    """The convolution of an (H, W, Cin) input as a dense (H*W*Cin, OH*OW*Cout) matrix.
 
     Built by convolving the identity basis, so each entry is a kernel weight or 0 exactly.
-    Cached per kernel array and geometry.
+    Cached per kernel array, geometry and dtype.
     """
-    key = (id(kernel), tuple(hw), tuple(strides), padding, tuple(dilation))
+    dtype = np.dtype(dtype)
+    key = (id(kernel), tuple(hw), tuple(strides), padding, tuple(dilation), dtype.str)
     hit = _dense_cache.get(key)
     if hit is not None and hit[0] is kernel:
         return hit[1]
     kh, kw, cin, cout = kernel.shape
     n = hw[0] * hw[1] * cin
-    basis = np.eye(n, dtype=np.float32).reshape(n, hw[0], hw[1], cin)
+    basis = np.eye(n, dtype=dtype).reshape(n, hw[0], hw[1], cin)
     oh, ow = output_hw(basis, (kh, kw), strides, dilation, padding)
-    cols = np.empty((n, oh, ow, kh, kw, cin), dtype=np.float32)
+    cols = np.empty((n, oh, ow, kh, kw, cin), dtype=dtype)
     for (i, j), view in _windows(basis, (kh, kw), strides, dilation, padding):
         cols[:, :, :, i, j, :] = view
-    matrix = cols.reshape(n * oh * ow, kh * kw * cin) @ kernel.reshape(kh * kw * cin, cout).astype(np.float32)
+    matrix = cols.reshape(n * oh * ow, kh * kw * cin) @ kernel.reshape(kh * kw * cin, cout).astype(dtype)
     matrix = matrix.reshape(n, oh * ow * cout)
     if len(_dense_cache) > 64:
         _dense_cache.clear()

@@ -1,0 +1,156 @@
+"""The CLI: each command end to end, and bad input -> one line, non-zero exit, no output file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import npukit
+from npukit.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_version_and_help():
+    result = run("--version")
+    assert result.exit_code == 0 and result.stdout.strip() == f"npukit {npukit.__version__}"
+    result = run("-h")
+    assert result.exit_code == 0
+    for command in ("convert", "simulate", "parity", "inspect", "demo"):
+        assert command in result.stdout
+
+
+def test_inspect_prints_layers_and_macs(shipped_model):
+    result = run("inspect", shipped_model, "--json")
+    assert result.exit_code == 0, result.stderr
+    info = json.loads(result.stdout)
+    conv1 = next(r for r in info["layers"] if r["name"] == "conv1")
+    assert conv1["macs"] == 8 * 8 * 16 * 9 and conv1["params"] == 3 * 3 * 16 + 16
+    assert info["total_macs"] == sum(r["macs"] for r in info["layers"])
+    text = run("inspect", shipped_model).stdout
+    assert "conv2/relu" in text and f"{info['total_macs']:,} MACs" in text
+
+
+def test_convert_then_inspect_tflite(tmp_path, shipped_model, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("convert", shipped_model, "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (tmp_path / "digits_cnn.tflite").exists() and report["quantization"] == "int8"
+    result = run("inspect", tmp_path / "digits_cnn.tflite", "--json")
+    info = json.loads(result.stdout)
+    assert info["format"] == "tflite" and info["metadata"]["source"]["file"] == "digits_cnn.keras"
+    assert info["metadata"]["labels"] == [str(i) for i in range(10)]
+    result = run("convert", shipped_model, "--to", "ir", "-o", tmp_path / "cnn.npkit")
+    assert result.exit_code == 0, result.stderr
+    assert npukit.load(tmp_path / "cnn.npkit").summary() == npukit.load(shipped_model).summary()
+
+
+def test_simulate_saves_outputs_and_spike_counts(tmp_path, shipped_model):
+    out = tmp_path / "sim.npz"
+    result = run("simulate", shipped_model, "--data", "digits", "-T", 16, "--samples", 50, "--save", out, "--json")
+    assert result.exit_code == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["samples"] == 50 and figures["timesteps"] == 16 and 0 <= figures["accuracy"] <= 1
+    with np.load(out) as saved:
+        assert saved["outputs"].shape == (50, 10) and saved["y"].shape == (50,)
+        counts = saved["spikes/conv1/relu"]
+        assert counts.shape == (50, 8, 8, 16) and counts.max() <= 16
+        assert counts.sum() / 50 == pytest.approx(figures["spikes_per_sample"]["conv1/relu"])
+
+
+def test_parity_json_and_plot(tmp_path, shipped_model, shipped_tflite):
+    plot = tmp_path / "sweep.png"
+    result = run("parity", shipped_model, shipped_tflite, "-T", 8, "--samples", 40, "--sweep", "1,4,8", "--plot", plot, "--json")
+    assert result.exit_code == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["samples"] == 40 and [r["timesteps"] for r in figures["sweep"]] == [1, 4, 8]
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    text = run("parity", shipped_model, shipped_tflite, "-T", 8, "--samples", 40).stdout
+    assert "top-1 accuracy" in text and "conv1/relu" in text
+
+
+def test_npz_data_with_and_without_labels(tmp_path, shipped_model, shipped_tflite, digits_test):
+    data = tmp_path / "d.npz"
+    np.savez(data, x=digits_test.x[:30], y=digits_test.y[:30])
+    result = run("parity", shipped_model, shipped_tflite, "--data", data, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["accuracy"] is not None
+    np.savez(data, x=digits_test.x[:30])
+    result = run("simulate", shipped_model, "--data", data, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["accuracy"] is None
+
+
+def test_demo_runs_the_shipped_example(tmp_path):
+    result = run("demo", "--out", tmp_path, "--json")
+    assert result.exit_code == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert (tmp_path / "digits_cnn.tflite").exists()
+    assert figures["parity"]["accuracy"]["tflite"] >= 0.97
+
+
+def bad_inputs(tmp_path, shipped_model):
+    truncated = tmp_path / "cut.keras"
+    truncated.write_bytes(shipped_model.read_bytes()[:5000])
+    no_x = tmp_path / "no_x.npz"
+    np.savez(no_x, y=np.arange(3))
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, x=np.zeros((4, 8, 8), np.float32))
+    nan = tmp_path / "nan.npz"
+    np.savez(nan, x=np.full((4, 8, 8, 1), np.nan, np.float32))
+    return [
+        (["simulate", tmp_path / "missing.keras"], "does not exist"),
+        (["convert", truncated, "-o", tmp_path / "out.tflite"], "not a .keras archive"),
+        (["simulate", shipped_model, "--data", no_x, "--save", tmp_path / "out.npz"], "no 'x' array"),
+        (["simulate", shipped_model, "--data", wrong, "--save", tmp_path / "out.npz"], r"samples have shape \(8, 8\)"),
+        (["simulate", shipped_model, "--data", nan, "--save", tmp_path / "out.npz"], "NaN"),
+        (["simulate", shipped_model, "-T", 0, "--save", tmp_path / "out.npz"], "timesteps must be a positive integer"),
+        (["simulate", shipped_model, "-T", -3, "--save", tmp_path / "out.npz"], "timesteps must be a positive integer"),
+        (["convert", shipped_model, "-T", 0, "-o", tmp_path / "out.tflite"], "timesteps must be a positive integer"),
+        (["convert", shipped_model, "--batch", 0, "-o", tmp_path / "out.tflite"], "batch must be an integer"),
+        (["parity", shipped_model, truncated, "--plot", tmp_path / "out.png", "--sweep", "1,2"], "not a TFLite model"),
+        (["parity", shipped_model, shipped_model, "--sweep", "1,x", "--plot", tmp_path / "out.png"], "--sweep takes"),
+        (["simulate", shipped_model, "--data", "mnist", "--save", tmp_path / "out.npz"], "does not exist"),
+    ]
+
+
+def test_bad_input_gives_one_line_and_no_output(tmp_path, shipped_model):
+    for args, message in bad_inputs(tmp_path, shipped_model):
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.stdout, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (args, result.stderr)
+        assert __import__("re").search(message, lines[0]), (args, lines[0])
+        assert not list(tmp_path.glob("out*")), args
+
+
+def test_existing_output_is_kept_without_force(tmp_path, shipped_model):
+    target = tmp_path / "model.tflite"
+    target.write_bytes(b"precious")
+    result = run("convert", shipped_model, "-o", target)
+    assert result.exit_code == 2 and "--force" in result.stderr
+    assert target.read_bytes() == b"precious"
+    result = run("convert", shipped_model, "-o", target, "--force", "--calibration-samples", 16)
+    assert result.exit_code == 0 and target.read_bytes()[4:8] == b"TFL3"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_usage_errors_are_one_line_from_the_console_script():
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    code = "from npukit.cli import main; main()"
+    for args in (["simulate", "m.keras", "-T", "abc"], ["convert", "m.keras", "--quantize", "int4"], ["nosuch"]):
+        proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env)
+        assert proc.returncode == 2, (args, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (args, proc.stderr)
