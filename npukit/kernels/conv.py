@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from npukit.ir.geometry import window_2d
@@ -39,7 +41,7 @@ def output_hw(x, kernel_hw, strides, dilation, padding) -> tuple[int, int]:
 #: entries and costs at most DENSE_MAX_RATIO times the multiplies of im2col
 DENSE_MAX_ENTRIES = 1 << 22
 DENSE_MAX_RATIO = 4.0
-_dense_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_dense_cache: dict[tuple, np.ndarray] = {}
 
 
 def conv2d(x, kernel, bias, strides=(1, 1), padding="valid", dilation=(1, 1), block=None):
@@ -77,13 +79,14 @@ def conv_matrix(kernel, hw, strides, padding, dilation, dtype=np.float32) -> np.
     """The convolution of an (H, W, Cin) input as a dense (H*W*Cin, OH*OW*Cout) matrix.
 
     Built by convolving the identity basis, so each entry is a kernel weight or 0 exactly.
-    Cached per kernel array, geometry and dtype.
+    Cached by the kernel's content, geometry and dtype.
     """
     dtype = np.dtype(dtype)
-    key = (id(kernel), tuple(hw), tuple(strides), padding, tuple(dilation), dtype.str)
+    digest = hashlib.blake2b(np.ascontiguousarray(kernel).tobytes(), digest_size=16).digest()
+    key = (digest, kernel.shape, kernel.dtype.str, tuple(hw), tuple(strides), padding, tuple(dilation), dtype.str)
     hit = _dense_cache.get(key)
-    if hit is not None and hit[0] is kernel:
-        return hit[1]
+    if hit is not None:
+        return hit
     kh, kw, cin, cout = kernel.shape
     n = hw[0] * hw[1] * cin
     basis = np.eye(n, dtype=dtype).reshape(n, hw[0], hw[1], cin)
@@ -95,7 +98,7 @@ def conv_matrix(kernel, hw, strides, padding, dilation, dtype=np.float32) -> np.
     matrix = matrix.reshape(n, oh * ow * cout)
     if len(_dense_cache) > 64:
         _dense_cache.clear()
-    _dense_cache[key] = (kernel, matrix)
+    _dense_cache[key] = matrix
     return matrix
 
 

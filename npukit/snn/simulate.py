@@ -18,6 +18,7 @@ import numpy as np
 
 from npukit import ir
 from npukit.errors import BadInputError
+from npukit.kernels.parallel import run_shards
 from npukit.kernels.pool import argmax_pool_gather
 from npukit.ops import forward
 from npukit.reference import check_input
@@ -150,13 +151,19 @@ def _run_batch(plan: Plan, encoded: np.ndarray, batch: int, keep: list[str]):
 
 
 def _run_if(node: ir.IF, current: _Signal, T: int, batch: int) -> tuple[_Signal, np.ndarray]:
+    """Step an IF layer through T steps; the batch is cut into shards stepped on worker threads
+    (numpy releases the GIL in element-wise loops; every neuron does the same arithmetic)."""
     shape = (batch,) + current.data.shape[1:]
-    layer = IFLayer(node, shape)
     out = np.empty((T,) + shape, dtype=np.uint8)  # spikes as 0/1 events
     steps = current.data.reshape((T,) + shape) if current.kind == TEMPORAL else None
-    for t in range(T):
-        layer.step(current.data if steps is None else steps[t], out[t])
-    counts = out.sum(axis=0).astype(np.int32)
+
+    def run(lo: int, hi: int) -> None:
+        layer = IFLayer(node, (hi - lo,) + shape[1:])
+        for t in range(T):
+            layer.step((current.data if steps is None else steps[t])[lo:hi], out[t, lo:hi])
+
+    run_shards(run, batch, int(np.prod(shape)))
+    counts = out.sum(axis=0, dtype=np.uint16 if T < 65536 else np.int64).astype(np.int32)
     if np.any(node.amplitude != 1):
         out = out * node.amplitude.astype(np.float32)
     return _Signal(out.reshape((T * batch,) + shape[1:]), TEMPORAL), counts
