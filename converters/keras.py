@@ -15,8 +15,9 @@ from typing import Callable
 import numpy as np
 
 from npukit import ir
-from npukit.errors import BadInputError, UnsupportedError
+from npukit.errors import BadInputError, InternalError, UnsupportedError
 from npukit.passes.fold_batchnorm import fold_batchnorm
+from npukit.quiet import import_tensorflow
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
@@ -79,13 +80,11 @@ def load_keras(path: str | Path) -> ir.Graph:
 
 
 def _import_keras():
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
+        import_tensorflow()
         import keras
-    except ImportError as exc:  # pragma: no cover - keras ships with tensorflow
-        raise UnsupportedError(f"the Keras frontend needs keras (pip install tensorflow): {exc}")
+    except ImportError as exc:  # keras ships with tensorflow, a dependency of npukit
+        raise InternalError(f"the Keras frontend needs keras (pip install tensorflow): {exc}")
     return keras
 
 

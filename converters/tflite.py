@@ -11,16 +11,14 @@ representative dataset, builtin int8 kernels only, int8 (or uint8 / float32) mod
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 from typing import Any, Callable
 
 import numpy as np
 
 from npukit import ir
 from npukit.errors import BadInputError, InternalError, UnsupportedError
+from npukit.quiet import import_tensorflow, native_output_captured
 from npukit.tflite_file import read_tflite, with_metadata
 
 QUANTIZE = ("int8", "none")
@@ -44,10 +42,7 @@ def supported_nodes() -> list[str]:
 
 
 def _tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-
-    return tf
+    return import_tensorflow()
 
 
 # -- lowering ------------------------------------------------------------------------------------
@@ -183,26 +178,6 @@ def build_function(graph: ir.Graph, batch: int):
     return model, order
 
 
-@contextlib.contextmanager
-def _captured_native_output():
-    """Silence what TensorFlow's C++ code prints during conversion; keep it for error messages."""
-    log = tempfile.TemporaryFile(mode="w+b")
-    saved = [os.dup(1), os.dup(2)]
-    captured: list[str] = []
-    try:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        yield captured
-    finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in saved:
-            os.close(fd)
-        log.seek(0)
-        captured.append(log.read().decode(errors="replace"))
-        log.close()
-
-
 def convert_graph(
     graph: ir.Graph,
     calibration: np.ndarray | None,
@@ -247,7 +222,7 @@ def convert_graph(
         converter.inference_input_type = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}[io]
         converter.inference_output_type = converter.inference_input_type
     try:
-        with _captured_native_output():
+        with native_output_captured():
             flat = converter.convert()
     except Exception as exc:
         detail = " ".join(str(exc).split())[:400]

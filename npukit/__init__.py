@@ -13,6 +13,20 @@ Errors are ``npukit.errors.NpukitError`` subclasses with one-line messages.
 
 __version__ = "0.1.0"
 
+
+def _source_checkout() -> None:
+    """Run from a source checkout (no install), converters/ and models/ sit beside npukit/;
+    installed, they are npukit/converters and npukit/models. Make both layouts import alike."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    root = here.parent
+    if not (here / "converters").is_dir() and (root / "converters" / "__init__.py").is_file():
+        __path__.append(str(root))  # noqa: F821 - __path__ is the package's search path
+
+
+_source_checkout()
+
 from npukit.api import ConversionResult, SimulationReport, convert, inspect, simulate  # noqa: E402
 from npukit.errors import BadInputError, NpukitError, UnsupportedError  # noqa: E402
 from npukit.ir import Graph  # noqa: E402

@@ -6,7 +6,6 @@ installed, npukit falls back to that, in this order. ``INTERPRETER`` names the o
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
@@ -31,10 +30,9 @@ def _interpreter_module():
     except ImportError:
         pass
     try:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        import tensorflow as tf
+        from npukit.quiet import import_tensorflow
 
-        return "tensorflow.lite", tf.lite
+        return "tensorflow.lite", import_tensorflow().lite
     except ImportError as exc:
         raise InternalError(f"no TFLite interpreter found: pip install ai-edge-litert ({exc})")
 

@@ -1,0 +1,47 @@
+"""Keeping TensorFlow's native log lines (absl, CUDA probes, MLIR passes) off the user's terminal.
+
+TensorFlow's C++ code writes to file descriptors 1 and 2 directly, past Python's sys.stdout and
+sys.stderr, and ignores TF_CPP_MIN_LOG_LEVEL for some messages. ``native_output_captured``
+points both descriptors at a temporary file for the duration of a block; the captured text is
+returned in a list so an error message can quote it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+
+
+@contextlib.contextmanager
+def native_output_captured():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    captured: list[str] = []
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    log = tempfile.TemporaryFile(mode="w+b")
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        yield captured
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+        log.seek(0)
+        captured.append(log.read().decode(errors="replace"))
+        log.close()
+
+
+def import_tensorflow():
+    """Import TensorFlow (and Keras with it) without its start-up log lines."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    with native_output_captured():
+        import tensorflow as tf
+        import keras  # noqa: F401 - imported here so its own start-up is silent too
+    return tf
