@@ -109,6 +109,17 @@ def snntorch_runner(snn, x: np.ndarray, timesteps: int, hoist_first: bool):
     return run, counts
 
 
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timesteps", type=int, default=32)
@@ -154,7 +165,7 @@ def main() -> None:
             f"top-1 agreement {100 * np.mean(readout.argmax(1) == ours.outputs.argmax(1)):.2f}%"
         )
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, numpy {np.__version__}")
     print(f"network: shipped digits CNN as IF SNN, T={T}, batch {B}, constant-current input")
     width = max(len(name) for name, _ in rows)
     for name, seconds in rows:

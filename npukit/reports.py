@@ -34,7 +34,7 @@ def render_inspect(info: dict[str, Any]) -> str:
                 f"quantization {meta.get('quantization')}, T={meta.get('timesteps')}, encoding {meta.get('encoding')}"
             )
         return "\n".join(lines)
-    rows = [[r["name"], r["type"], "x".join(map(str, r["shape"])), r["params"], f"{r['macs']:,}"] for r in info["layers"]]
+    rows = [[r["name"], r["type"], "x".join(map(str, r["shape"])), f"{r['params']:,}", f"{r['macs']:,}"] for r in info["layers"]]
     head = f"{info['model']}: {len(info['layers'])} nodes, input {info['input_shape']}, output {info['output_shape']}"
     foot = f"total: {info['total_params']:,} parameters, {info['total_macs']:,} MACs per sample"
     if info["folded_batchnorm"]:
