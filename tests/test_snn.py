@@ -217,3 +217,50 @@ def test_bad_simulation_arguments():
         simulate(graph, np.zeros((3, 11), np.float32), 4)
     with pytest.raises(BadInputError, match="NaN"):
         simulate(graph, np.full((3, 12), np.nan, np.float32), 4)
+
+
+def test_fold_amplitudes_moves_every_scale_to_an_equivalent_place(snn_models):
+    """Stand in for spikes with the identity: an IF layer then outputs amplitude * input, a
+    linear map; the folded graph (amplitude 1, scaled weights) must compute the same function."""
+    from npukit.passes.fold_amplitudes import fold_amplitudes
+
+    def stand_in(graph):
+        nodes = []
+        for node in graph:
+            if isinstance(node, ir.IF):
+                channels = graph.shapes[node.name][-1]
+                node = ir.BatchNorm(node.name, node.inputs, scale=np.full(channels, float(node.amplitude), np.float32),
+                                    shift=np.zeros(channels, np.float32))
+            nodes.append(node)
+        return ir.Graph(nodes, graph.output)
+
+    for name in ("functional", "digits_cnn", "sequential_cnn"):
+        graph, x = snn_models[name]
+        folded, scales = fold_amplitudes(graph)
+        assert all(float(n.amplitude) == 1.0 for n in folded if isinstance(n, ir.IF))
+        want = evaluate(stand_in(graph), x[:20], keep="all")
+        got = evaluate(stand_in(folded), x[:20], keep="all")
+        def close(a, b):  # float32 weights: 1e-5 of the layer's largest magnitude
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * max(1.0, float(np.abs(b).max())))
+
+        close(got[folded.output], want[graph.output])
+        for node in graph:  # nodes whose output is scaled down in the folded form
+            close(got[node.name] * scales.get(node.name, 1.0), want[node.name])
+
+
+def test_snn_readout_approaches_the_float_output_as_t_grows(snn_models):
+    graph, x = snn_models["functional"]
+    from npukit.parity import cosine
+
+    result = simulate(graph, x[:64], 256, checkpoints=[8])
+    ann = evaluate(_as_ann(graph), x[:64])
+    assert cosine(result.outputs, ann[graph.output]) > 0.99
+    assert cosine(result.outputs, ann[graph.output]) > cosine(result.readouts[0], ann[graph.output])
+
+
+def _as_ann(graph):
+    """The ANN an SNN was converted from: each IF back to a ReLU clipped at its threshold."""
+    return ir.Graph(
+        [ir.ReLU(n.name, n.inputs, max_value=float(n.v_threshold)) if isinstance(n, ir.IF) else n for n in graph],
+        graph.output,
+    )
