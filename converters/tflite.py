@@ -49,20 +49,20 @@ def _tf():
 
 
 @lower(ir.Dense)
-def _dense(tf, node, inputs, name, batch):
+def _dense(tf, node, inputs, name, batch, level):
     (x,) = inputs
     return tf.nn.bias_add(tf.matmul(x, node.kernel, name=name), node.bias, name=name)
 
 
 @lower(ir.Conv2D)
-def _conv(tf, node, inputs, name, batch):
+def _conv(tf, node, inputs, name, batch, level):
     (x,) = inputs
     y = tf.nn.conv2d(x, node.kernel, list(node.strides), node.padding.upper(), dilations=list(node.dilation), name=name)
     return tf.nn.bias_add(y, node.bias, name=name)
 
 
 @lower(ir.DepthwiseConv2D)
-def _depthwise(tf, node, inputs, name, batch):
+def _depthwise(tf, node, inputs, name, batch, level):
     (x,) = inputs
     y = tf.nn.depthwise_conv2d(
         x, node.kernel, [1, *node.strides, 1], node.padding.upper(), dilations=list(node.dilation), name=name
@@ -71,48 +71,52 @@ def _depthwise(tf, node, inputs, name, batch):
 
 
 @lower(ir.AveragePool2D)
-def _avg_pool(tf, node, inputs, name, batch):
+def _avg_pool(tf, node, inputs, name, batch, level):
     (x,) = inputs
     return tf.nn.avg_pool2d(x, list(node.pool_size), list(node.strides), node.padding.upper(), name=name)
 
 
 @lower(ir.MaxPool2D)
-def _max_pool(tf, node, inputs, name, batch):
+def _max_pool(tf, node, inputs, name, batch, level):
     (x,) = inputs
     return tf.nn.max_pool2d(x, list(node.pool_size), list(node.strides), node.padding.upper(), name=name)
 
 
 @lower(ir.GlobalAveragePool)
-def _gap(tf, node, inputs, name, batch):
+def _gap(tf, node, inputs, name, batch, level):
     (x,) = inputs
+    if level < 28:  # MEAN arrives with API 28: an average pool over the whole map is the same
+        h, w = x.shape[1], x.shape[2]
+        y = tf.nn.avg_pool2d(x, [h, w], [h, w], "VALID", name=name)
+        return y if node.keepdims else tf.reshape(y, [batch, x.shape[3]], name=name)
     return tf.reduce_mean(x, axis=[1, 2], keepdims=node.keepdims, name=name)
 
 
 @lower(ir.Pad2D)
-def _pad(tf, node, inputs, name, batch):
+def _pad(tf, node, inputs, name, batch, level):
     (x,) = inputs
     return tf.pad(x, [[0, 0], list(node.pads[0]), list(node.pads[1]), [0, 0]], name=name)
 
 
 @lower(ir.Flatten)
-def _flatten(tf, node, inputs, name, batch):
+def _flatten(tf, node, inputs, name, batch, level):
     (x,) = inputs
     return tf.reshape(x, [batch, int(np.prod(x.shape[1:]))], name=name)
 
 
 @lower(ir.Reshape)
-def _reshape(tf, node, inputs, name, batch):
+def _reshape(tf, node, inputs, name, batch, level):
     (x,) = inputs
     return tf.reshape(x, [batch, *node.shape], name=name)
 
 
 @lower(ir.Identity)
-def _identity(tf, node, inputs, name, batch):
+def _identity(tf, node, inputs, name, batch, level):
     return inputs[0]
 
 
 @lower(ir.Add)
-def _add(tf, node, inputs, name, batch):
+def _add(tf, node, inputs, name, batch, level):
     total = inputs[0]
     for other in inputs[1:]:  # chained ADDs: ADD_N is not an NN-API op
         total = tf.add(total, other, name=name)
@@ -120,34 +124,40 @@ def _add(tf, node, inputs, name, batch):
 
 
 @lower(ir.Concatenate)
-def _concat(tf, node, inputs, name, batch):
+def _concat(tf, node, inputs, name, batch, level):
     return tf.concat(inputs, axis=node.axis + 1, name=name)
 
 
 @lower(ir.BatchNorm)
-def _batchnorm(tf, node, inputs, name, batch):
+def _batchnorm(tf, node, inputs, name, batch, level):
     (x,) = inputs
     return tf.add(tf.multiply(x, node.scale, name=name), node.shift, name=name)
 
 
 @lower(ir.ReLU)
-def _relu(tf, node, inputs, name, batch):
+def _relu(tf, node, inputs, name, batch, level):
     (x,) = inputs
     if node.max_value is None:
         return tf.nn.relu(x, name=name)
     if node.max_value == 6.0:
         return tf.nn.relu6(x, name=name)
-    return tf.minimum(tf.nn.relu(x, name=name), np.float32(node.max_value), name=name)
+    m = np.float32(node.max_value)
+    if level < 29:  # MINIMUM arrives with API 29: min(relu(x), m) = m/6 * relu6(x * 6/m)
+        return tf.multiply(tf.nn.relu6(tf.multiply(x, np.float32(6) / m, name=name), name=name), m / np.float32(6), name=name)
+    return tf.minimum(tf.nn.relu(x, name=name), m, name=name)
 
 
 @lower(ir.Softmax)
-def _softmax(tf, node, inputs, name, batch):
+def _softmax(tf, node, inputs, name, batch, level):
     (x,) = inputs
     return tf.nn.softmax(x, name=name)
 
 
-def build_function(graph: ir.Graph, batch: int):
-    """A ``tf.function`` computing ``graph`` on a static (batch, *input_shape) float32 input."""
+def build_function(graph: ir.Graph, batch: int, api_level: int = 30):
+    """A ``tf.function`` computing ``graph`` on a static (batch, *input_shape) float32 input,
+    with only ops the NN-API delegate takes at ``api_level`` where a rewrite exists:
+    GlobalAveragePool as an AVERAGE_POOL_2D below API 28 (MEAN arrives with 28), a clipped ReLU
+    other than ReLU6 as MUL-RELU6-MUL below API 29 (MINIMUM arrives with 29)."""
     tf = _tf()
     if graph.is_spiking:
         raise UnsupportedError(
@@ -172,7 +182,7 @@ def build_function(graph: ir.Graph, batch: int):
                 continue
             inputs = [values[i] for i in node.inputs]
             name = f"npk_{index[node.name]:04d}_"
-            values[node.name] = _LOWER[type(node)](tf, node, inputs, name, batch)
+            values[node.name] = _LOWER[type(node)](tf, node, inputs, name, batch, api_level)
         return tf.identity(values[graph.output], name="output")
 
     return model, order
@@ -185,10 +195,12 @@ def convert_graph(
     io: str = "int8",
     batch: int = 1,
     metadata: dict[str, Any] | None = None,
+    api_level: int = 30,
 ) -> tuple[bytes, dict[str, Any]]:
     """Convert ``graph`` to .tflite bytes; returns (bytes, the metadata written into them).
 
     ``calibration`` (N, *input_shape) float samples feed the representative dataset (int8).
+    ``api_level`` selects op rewrites for older NN-API levels (see ``build_function``).
     """
     if quantize not in QUANTIZE:
         raise BadInputError(f"quantize must be one of {', '.join(QUANTIZE)}. Received: {quantize!r}")
@@ -199,7 +211,7 @@ def convert_graph(
     if quantize == "none" and io != "float32":
         io = "float32"
     tf = _tf()
-    fn, order = build_function(graph, batch)
+    fn, order = build_function(graph, batch, api_level)
     concrete = fn.get_concrete_function()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], fn)
     if quantize == "int8":

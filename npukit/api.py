@@ -54,6 +54,7 @@ class ConversionResult:
     ops: list[str]
     metadata: dict[str, Any]
     seconds: float
+    delegation: Any = None  # npukit.nnapi.check.CheckReport of the written file
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -75,6 +76,18 @@ class ConversionResult:
                 calibration=meta["calibration"],
                 traced_layers=sorted(meta["tensor_map"]),
             )
+        if self.delegation is not None:
+            d = self.delegation
+            out["nnapi"] = {
+                "api_level": d.api_level,
+                "delegated_ops": d.delegated_ops,
+                "total_ops": len(d.ops),
+                "partitions": d.partitions,
+                "fully_delegated": d.fully_delegated,
+                "min_api_level": d.min_api_level,
+                "warnings": d.warnings,
+                "cpu_ops": [f"{op['index']} {op['op']}: {op['reason']}" for op in d.ops if not op["delegated"]],
+            }
         return out
 
 
@@ -87,10 +100,12 @@ def convert(
     calibration: str | Path | None = None,
     calibration_samples: int = 512,
     quantize: str = "int8",
-    io: str = "int8",
+    io: str | None = None,
     batch: int = 1,
     timesteps: int = 32,
     encoding: str = "current",
+    api_level: int = 30,
+    allow_cpu_fallback: bool = False,
     force: bool = False,
     progress: Reporter = silent,
 ) -> ConversionResult:
@@ -99,8 +114,15 @@ def convert(
     Calibration samples (``calibration_samples`` of ``calibration``, else of the digits train
     split or of the .npz ``data``) feed int8 quantization. ``timesteps`` and ``encoding`` are
     recorded in the metadata as the spiking settings the model is meant to be checked with;
-    class names of ``data`` become the metadata's ``labels``. ``output`` is written atomically
-    and never overwritten unless ``force``.
+    class names of ``data`` become the metadata's ``labels``.
+
+    ``api_level`` is the Android API level the model targets: the conversion uses ops the
+    NN-API delegate takes at that level (documented rewrites otherwise), then checks its own
+    output with ``npukit.nnapi.check`` and refuses to write a model the delegate would not run
+    whole, unless ``allow_cpu_fallback``. int8 models need API 29; ``io`` defaults to int8 model
+    I/O (below API 30 the delegate converts it on the CPU; uint8 I/O would add a QUANTIZE to
+    int8 that NN-API only takes from API 30). ``output`` is written atomically and never
+    overwritten unless ``force``.
     """
     start = time.perf_counter()
     if to not in TARGETS:
@@ -117,12 +139,24 @@ def convert(
         path = atomic_write(output, blob, force)
         return ConversionResult(path, "ir", len(blob), [], {}, time.perf_counter() - start)
     from npukit.converters.tflite import convert_graph
+    from npukit.nnapi.check import check_level, check_model
     from npukit.tflite_file import read_tflite
 
-    _check_positive("calibration samples", calibration_samples)
-    calib = calibration_set(data, calibration, calibration_samples)
-    check_input(graph, calib.x)
-    labels = load_data(data, "test").class_names
+    level = check_level(api_level)
+    if quantize == "int8" and level < 29:
+        raise BadInputError(
+            f"int8 models need API 29: at API {level} NN-API's convolutions take float32 or uint8 only, and "
+            f"TensorFlow's converter no longer writes uint8 models; use --quantize none (float32) or --api-level 29+"
+        )
+    io = io or ("int8" if quantize == "int8" else "float32")
+    calib = None
+    if quantize == "int8":  # float32 models need no calibration
+        _check_positive("calibration samples", calibration_samples)
+        calib = calibration_set(data, calibration, calibration_samples)
+        check_input(graph, calib.x)
+    dataset = load_data(data, "test")
+    matches = tuple(dataset.x.shape[1:]) == graph.input_shape  # labels only from data this model reads
+    described = calib if calib is not None else (dataset if matches else None)
     metadata = {
         "format": METADATA_FORMAT,
         "version": METADATA_VERSION,
@@ -131,16 +165,28 @@ def convert(
         "mode": "rate",
         "timesteps": int(timesteps),
         "encoding": encoding,
-        "labels": labels,
-        "input_preprocessing": calib.preprocessing,
-        "calibration": {"data": calib.name, "samples": len(calib)},
+        "labels": dataset.class_names if matches else None,
+        "input_preprocessing": described.preprocessing if described else None,
+        "calibration": {"data": calib.name, "samples": len(calib)} if calib else None,
+        "api_level": level,
     }
     advance = progress("converting", 1)
-    blob, metadata = convert_graph(graph, calib.x, quantize=quantize, io=io, batch=batch, metadata=metadata)
+    blob, metadata = convert_graph(
+        graph, None if calib is None else calib.x, quantize=quantize, io=io, batch=batch, metadata=metadata, api_level=level
+    )
     advance(1)
+    info = read_tflite(blob)
+    delegation = check_model(info, level)
+    if not delegation.fully_delegated and not allow_cpu_fallback:
+        cpu = [f"{op['op']} ({op['reason']})" for op in delegation.ops if not op["delegated"]]
+        raise BadInputError(
+            f"the converted model is not fully delegable at API {level}: {len(cpu)} of {len(delegation.ops)} ops "
+            f"would run on the CPU: {'; '.join(cpu[:3])}; pass --allow-cpu-fallback to write it anyway"
+        )
     path = atomic_write(output, blob, force)
-    ops = read_tflite(blob).op_names()
-    return ConversionResult(path, "tflite", len(blob), ops, metadata, time.perf_counter() - start)
+    return ConversionResult(
+        path, "tflite", len(blob), info.op_names(), metadata, time.perf_counter() - start, delegation
+    )
 
 
 # -- simulate ------------------------------------------------------------------------------------

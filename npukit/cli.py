@@ -181,16 +181,25 @@ def convert(
     calibration: CalibOpt = None,
     calibration_samples: CalibSamplesOpt = 512,
     quantize: Annotated[Quantize, typer.Option("--quantize", help="int8 (full integer) or none (float32).")] = Quantize.int8,
-    io: Annotated[IOType, typer.Option("--io", help="Model input/output type of an int8 model.")] = IOType.int8,
+    io: Annotated[
+        Optional[IOType], typer.Option("--io", help="Model input/output type of an int8 model (default int8).")
+    ] = None,
     batch: Annotated[int, typer.Option("--batch", help="Static batch size of the converted model.")] = 1,
     timesteps: TimestepsOpt = 32,
     encoding: EncodingOpt = Encoding.current,
+    api_level: Annotated[
+        int, typer.Option("--api-level", help="Android API level to target; the output must run whole on NN-API there.")
+    ] = 30,
+    allow_cpu_fallback: Annotated[
+        bool, typer.Option("--allow-cpu-fallback", help="Write the model even if some ops would run on the CPU.")
+    ] = False,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Convert MODEL to an int8 TFLite graph that NN-API runs whole (or to an IR file).
 
-    Example: npukit convert models/digits_cnn.keras -o digits_cnn.tflite
+    The result is checked with the NN-API rules at --api-level before it is written.
+    Example: npukit convert models/digits_cnn.keras -o digits_cnn.tflite --api-level 29
     """
     from npukit.api import convert as run
     from npukit.reports import render_convert
@@ -200,7 +209,8 @@ def convert(
     with _progress():
         result = run(
             model, output, to=to.value, data=data, calibration=calibration, calibration_samples=calibration_samples,
-            quantize=quantize.value, io=io.value, batch=batch, timesteps=timesteps, encoding=encoding.value, force=force,
+            quantize=quantize.value, io=io.value if io else None, batch=batch, timesteps=timesteps,
+            encoding=encoding.value, api_level=api_level, allow_cpu_fallback=allow_cpu_fallback, force=force,
         )
     _emit(result.to_dict(), as_json, render_convert)
 
@@ -287,6 +297,36 @@ def parity(
     if plot is not None:
         figures["plot"] = str(plot_sweep(report, plot, force))
     _emit(figures, as_json, render_parity)
+
+
+@app.command()
+@_handles_errors
+def check(
+    model: Annotated[Optional[Path], typer.Argument(help="Any .tflite file.")] = None,
+    api_level: Annotated[
+        int, typer.Option("--api-level", help="Android API level (27-35; 1000006-1000008 for NN-API feature levels 6-8).")
+    ] = 30,
+    list_rules: Annotated[bool, typer.Option("--list-rules", help="Print the NN-API rule table and exit.")] = False,
+    gpu: Annotated[bool, typer.Option("--gpu/--no-gpu", help="Add GPU-delegate compatibility from TensorFlow's Analyzer.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Report, op by op, what the NN-API delegate runs of MODEL at an Android API level, and why not.
+
+    Example: npukit check digits_cnn.tflite --api-level 29
+    """
+    from npukit.errors import BadInputError
+    from npukit.nnapi.check import check_model
+    from npukit.nnapi.rules import rules_table
+    from npukit.reports import render_check, render_rules
+
+    if list_rules:
+        rows = rules_table()
+        typer.echo(json.dumps(rows, indent=2) if as_json else render_rules(rows))
+        return
+    if model is None:
+        raise BadInputError("give a .tflite file to check (or --list-rules)")
+    report = check_model(model, api_level, gpu=gpu)
+    _emit(report.to_dict(), as_json, render_check)
 
 
 @app.command()

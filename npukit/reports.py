@@ -48,13 +48,22 @@ def render_convert(result: dict[str, Any]) -> str:
     ops = ", ".join(f"{op} x{n}" for op, n in result["op_counts"].items())
     tin, tout = result["input_tensor"], result["output_tensor"]
     where = f"wrote {result['output_file']}" if result["output_file"] else "converted"
+    nnapi = result.get("nnapi")
+    delegation = []
+    if nnapi:
+        delegation.append(
+            f"NN-API at API {nnapi['api_level']}: {nnapi['delegated_ops']}/{nnapi['total_ops']} ops delegated"
+            + (" (runs whole)" if nnapi["fully_delegated"] else "; on the CPU: " + "; ".join(nnapi["cpu_ops"]))
+        )
+        delegation += [f"warning: {w}" for w in nnapi["warnings"]]
     return "\n".join(
         [
-            f"{where} ({result['model_bytes']} bytes, {result['quantization']} weights, "
+            f"{where} ({result['model_bytes']} bytes, {'float32' if result['quantization'] == 'none' else result['quantization']} weights, "
             f"{result['io_dtype']} I/O, batch {result['batch']}) in {result['seconds']:.1f} s",
             f"ops: {ops}",
             f"input {tin['dtype']} {tin['shape']}, output {tout['dtype']} {tout['shape']}; "
-            f"calibrated on {result['calibration']['data']}",
+            + (f"calibrated on {result['calibration']['data']}" if result["calibration"] else "no calibration (float32)"),
+            *delegation,
         ]
     )
 
@@ -103,4 +112,55 @@ def render_parity(report: dict[str, Any]) -> str:
     if report.get("sweep"):
         key = "snn_accuracy" if acc else "snn_agreement"
         lines.append("SNN vs T: " + ", ".join(f"T={r['timesteps']} {_pct(r[key])}" for r in report["sweep"]))
+    return "\n".join(lines)
+
+
+def _level(level: int | None) -> str:
+    from npukit.nnapi.rules import LEVEL_NAMES
+
+    return "none" if level is None else LEVEL_NAMES.get(level, str(level))
+
+
+def render_check(report: dict[str, Any]) -> str:
+    verdict = "runs fully on NN-API" if report["fully_delegated"] else "NOT fully delegated"
+    lines = [
+        f"{report['model'] or 'model'} at {_level(report['api_level'])}: {report['delegated_ops']}/{report['total_ops']} "
+        f"ops delegated in {report['partitions']} partition(s): {verdict}",
+        f"lowest level that delegates it whole: {_level(report['min_api_level'])}",
+    ]
+    rows = [
+        [op["index"], op["op"], "yes" if op["delegated"] else "NO", _level(op["min_api_level"]).split(" (")[0],
+         op["reason"] or ""]
+        for op in report["ops"]
+    ]
+    lines.append(_table(["#", "op", "delegated", "op needs", "reason"], rows))
+    for op in report["ops"]:
+        if op["hint"]:
+            lines.append(f"fix for op {op['index']} {op['op']}: {op['hint']}")
+    lines += [f"warning: {w}" for w in report["warnings"]]
+    gpu = report.get("gpu")
+    if gpu:
+        state = {True: "compatible", False: "NOT compatible", None: "unknown"}[gpu["compatible"]]
+        lines.append(f"GPU delegate ({gpu['analyzer']} Analyzer): {state}" + "".join(f"\n  {w}" for w in gpu["warnings"]))
+        if gpu.get("caveat"):
+            lines.append(f"  caveat: {gpu['caveat']}")
+    return "\n".join(lines)
+
+
+def render_rules(rows: list[dict[str, Any]]) -> str:
+    lines = [f"NN-API delegate rules ({len(rows)} operators; source: {rows[0]['source']})", ""]
+    for r in rows:
+        version = f"version <= {r['max_version']}" if r["max_version"] else "any version"
+        lines.append(f"{r['op']}: from {_level(r['min_level']).split(' (')[0]}, {version}  [source {r['lines']}]")
+        if r["types"]:
+            parts = [", ".join(t).lower() for _, t in r["types"]]
+            text = parts[0] + "".join(
+                f"; from {_level(level).split(' (')[0]}: {p}" for (level, _), p in zip(r["types"][1:], parts[1:])
+            )
+            lines.append(f"  input 0: {text}")
+        lines += [f"  - {c}" for c in r["conditions"]]
+        if r["note"]:
+            lines.append(f"  not checked from the file: {r['note']}")
+    lines.append("")
+    lines.append("Operators not listed are not supported by the NN-API delegate at any level.")
     return "\n".join(lines)

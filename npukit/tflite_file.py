@@ -18,6 +18,10 @@ import numpy as np
 from npukit.errors import BadInputError
 
 METADATA_NAME = "npukit"
+_NUMPY_TYPES = {
+    "FLOAT32": np.float32, "FLOAT16": np.float16, "INT32": np.int32, "INT64": np.int64, "INT8": np.int8,
+    "UINT8": np.uint8, "INT16": np.int16, "BOOL": np.bool_,
+}
 IDENTIFIER = b"TFL3"
 
 
@@ -47,6 +51,7 @@ class Tensor:
     zero_point: list[int]
     quantized_dimension: int
     constant: bool  # backed by a non-empty buffer (weights)
+    buffer: int = 0
 
     @property
     def per_channel(self) -> bool:
@@ -60,7 +65,7 @@ class Operator:
     version: int
     inputs: list[int]
     outputs: list[int]
-    options: Any = None
+    options: dict[str, Any] = field(default_factory=dict)  # builtin options, schema field names
 
 
 @dataclass
@@ -74,6 +79,17 @@ class TFLiteModel:
     outputs: list[int]
     subgraphs: int
     metadata: dict[str, bytes] = field(default_factory=dict)
+    raw: bytes = b""
+
+    def constant_values(self, index: int) -> np.ndarray | None:
+        """The values of a constant tensor (None for activations and unknown types)."""
+        t = self.tensors[index]
+        dtype = _NUMPY_TYPES.get(t.dtype)
+        if not t.constant or dtype is None:
+            return None
+        root = schema().Model.GetRootAs(self.raw, 0)
+        values = np.frombuffer(root.Buffers(t.buffer).DataAsNumpy().tobytes(), dtype=dtype)
+        return values.reshape(t.shape) if values.size == int(np.prod(t.shape)) else values
 
     def op_names(self) -> list[str]:
         return [o.op for o in self.operators]
@@ -144,6 +160,7 @@ def _parse(data: bytes) -> TFLiteModel:
                 i, (t.Name() or b"").decode(errors="replace"), shape, sig, type_names.get(t.Type(), str(t.Type())),
                 scale, zero, int(q.QuantizedDimension()) if q is not None else 0,
                 0 < buf < len(buffer_sizes) and buffer_sizes[buf] > 0,
+                buf,
             )
         )
     operators = []
@@ -152,7 +169,7 @@ def _parse(data: bytes) -> TFLiteModel:
         name, version = codes[o.OpcodeIndex()]
         ins = [int(v) for v in o.InputsAsNumpy()] if o.InputsLength() else []
         outs = [int(v) for v in o.OutputsAsNumpy()] if o.OutputsLength() else []
-        operators.append(Operator(i, name, version, ins, outs))
+        operators.append(Operator(i, name, version, ins, outs, _options(s, o)))
     metadata = {}
     for i in range(root.MetadataLength()):
         m = root.Metadata(i)
@@ -165,7 +182,23 @@ def _parse(data: bytes) -> TFLiteModel:
                 metadata[(m.Name() or b"").decode(errors="replace")] = data[buf.Offset() : buf.Offset() + buf.Size()]
     ins = [int(v) for v in g.InputsAsNumpy()] if g.InputsLength() else []
     outs = [int(v) for v in g.OutputsAsNumpy()] if g.OutputsLength() else []
-    return TFLiteModel(len(data), operators, tensors, ins, outs, root.SubgraphsLength(), metadata)
+    return TFLiteModel(len(data), operators, tensors, ins, outs, root.SubgraphsLength(), metadata, data)
+
+
+def _options(s, op) -> dict[str, Any]:
+    """An operator's builtin options as a dict of plain values (e.g. Conv2D strideH, padding)."""
+    if not op.BuiltinOptionsType():
+        return {}
+    obj = s.OperatorT.InitFromObj(op).builtinOptions
+    if obj is None:
+        return {}
+    out = {}
+    for key, value in vars(obj).items():
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+        if value is None or isinstance(value, (int, float, bool, str, list)):
+            out[key] = value
+    return out
 
 
 def with_metadata(model: bytes, payload: dict[str, Any], name: str = METADATA_NAME) -> bytes:
