@@ -194,3 +194,14 @@ def test_check_command(shipped_conversions, tmp_path):
     bad.write_bytes(b"\x00" * 64)
     result = runner.invoke(app, ["check", str(bad)])
     assert result.exit_code == 2 and result.stderr.strip().count("\n") == 0 and "not a TFLite model" in result.stderr
+
+
+def test_docs_rule_table_is_current():
+    from pathlib import Path
+
+    from npukit.reports import render_rules
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "nnapi.md"
+    if not docs.exists():
+        pytest.skip("docs/ is not part of this installation")
+    assert render_rules(rules_table()) in docs.read_text()
