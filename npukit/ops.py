@@ -15,7 +15,7 @@ from npukit import ir
 from npukit.errors import UnsupportedError
 from npukit.kernels.conv import conv2d, depthwise_conv2d, pad2d
 from npukit.kernels.gemm import gemm
-from npukit.kernels.pool import avg_pool2d, global_avg_pool, max_pool2d
+from npukit.kernels.pool import avg_pool2d, global_avg_pool, max_pool2d, sum_pool2d
 
 Op = Callable[[ir.Node, list[np.ndarray], "int | None"], np.ndarray]
 _OPS: dict[type, Op] = {}
@@ -30,7 +30,7 @@ def implements(node_type: type) -> Callable[[Op], Op]:
 
 
 #: node types that take integer (0/1 spike) arrays as they are; others get float32 copies
-_INTEGER_INPUT_OK = (ir.AveragePool2D, ir.GlobalAveragePool, ir.Flatten, ir.Reshape, ir.Identity, ir.Pad2D)
+_INTEGER_INPUT_OK = (ir.AveragePool2D, ir.SumPool2D, ir.GlobalAveragePool, ir.Flatten, ir.Reshape, ir.Identity, ir.Pad2D)
 
 
 def forward(node: ir.Node, inputs: list[np.ndarray], block: int | None = None) -> np.ndarray:
@@ -72,6 +72,17 @@ def depthwise(node, inputs, block):
 @implements(ir.AveragePool2D)
 def average_pool(node, inputs, block):
     return avg_pool2d(inputs[0], node.pool_size, node.strides, node.padding)
+
+
+@implements(ir.SumPool2D)
+def sum_pool(node, inputs, block):
+    return sum_pool2d(inputs[0], node.pool_size, node.strides, node.padding)
+
+
+@implements(ir.Scale)
+def scale(node, inputs, block):
+    x = inputs[0]
+    return x * node.scale.astype(x.dtype, copy=False)
 
 
 @implements(ir.MaxPool2D)

@@ -11,7 +11,7 @@ from npukit.errors import BadInputError
 from npukit.passes.ann_to_snn import ann_to_snn, spiking_relus
 from npukit.reference import evaluate
 from npukit.snn.encoders import encode
-from npukit.snn.neurons import IFLayer, if_step
+from npukit.snn.neurons import NeuronLayer, if_step
 from npukit.snn.simulate import simulate
 from npukit.snn.stepwise import simulate_stepwise
 
@@ -50,7 +50,7 @@ def test_if_reset_to_value_and_strict_threshold_by_hand():
 def test_in_place_layer_matches_the_pure_step():
     rng = np.random.default_rng(0)
     for node in (if_node(theta=0.7, v_init=0.35), if_node(theta=1.3, v_init=0.0, reset="value", v_reset=0.1)):
-        layer = IFLayer(node, (64,))
+        layer = NeuronLayer(node, (64,))
         v = np.broadcast_to(node.v_init.astype(np.float32), (64,)).copy()
         out = np.empty(64, np.uint8)
         for _ in range(40):
@@ -58,7 +58,7 @@ def test_in_place_layer_matches_the_pure_step():
             s, v = if_step(v, current, node)
             layer.step(current, out)
             np.testing.assert_array_equal(out, s)
-            np.testing.assert_array_equal(layer.v, v)
+            np.testing.assert_array_equal(layer.state["v"], v)
 
 
 def dense_snn(theta=0.5, hidden=40, seed=0):

@@ -20,13 +20,15 @@ from npukit.ir.layers import (
     Pad2D,
     ReLU,
     Reshape,
+    Scale,
     Softmax,
+    SumPool2D,
 )
-from npukit.ir.neurons import IF, SPIKING
+from npukit.ir.neurons import IF, LI, LIF, NEURONS, SPIKING, STATEFUL, CubaLI, CubaLIF, Integrator, Threshold
 
 __all__ = [
     "AFFINE", "WEIGHTED", "SPIKING", "NODE_TYPES", "Node", "Graph", "total_macs",
     "Add", "AveragePool2D", "BatchNorm", "Concatenate", "Conv2D", "Dense", "DepthwiseConv2D",
     "Flatten", "GlobalAveragePool", "Identity", "IF", "Input", "MaxPool2D", "Pad2D", "ReLU",
-    "Reshape", "Softmax",
+    "Reshape", "Scale", "Softmax", "SumPool2D", "LIF", "LI", "CubaLIF", "CubaLI", "Integrator", "Threshold", "NEURONS", "STATEFUL",
 ]

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 from npukit.errors import BadInputError
 from npukit.ir.base import Node, Shape
 from npukit.ir.layers import Input
-from npukit.ir.neurons import SPIKING
+from npukit.ir.neurons import NEURONS
 
 
 class Graph:
@@ -90,7 +90,8 @@ class Graph:
 
     @property
     def is_spiking(self) -> bool:
-        return any(isinstance(n, SPIKING) for n in self.nodes.values())
+        """True for an SNN: the graph has neuron nodes (stepped in time)."""
+        return any(isinstance(n, NEURONS) for n in self.nodes.values())
 
     def macs(self) -> dict[str, int]:
         """Node name -> multiply-accumulates per sample."""

@@ -191,6 +191,12 @@ class AveragePool2D(_Pool):
 
 @register
 @dataclasses.dataclass(eq=False)
+class SumPool2D(_Pool):
+    """Sum over each window (NIR SumPool2d); 'same' padding adds zeros."""
+
+
+@register
+@dataclasses.dataclass(eq=False)
 class MaxPool2D(_Pool):
     """Max pooling. Its spiking rule is documented in ``npukit.snn.simulate``."""
 
@@ -346,6 +352,28 @@ class BatchNorm(Node):
 
 @register
 @dataclasses.dataclass(eq=False)
+class Scale(Node):
+    """Element-wise product with a constant: y = x * scale (scale broadcasts to the shape)."""
+
+    scale: np.ndarray = None
+
+    def validate(self) -> None:
+        as_array(self, "scale")
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        (shape,) = in_shapes
+        try:
+            np.broadcast_shapes(self.scale.shape, shape)
+        except ValueError:
+            raise BadInputError(f"Scale {self.name!r}: scale.shape={self.scale.shape} does not broadcast to {shape}")
+        return shape
+
+    def macs(self, in_shapes: list[Shape], out_shape: Shape) -> int:
+        return int(math.prod(out_shape))
+
+
+@register
+@dataclasses.dataclass(eq=False)
 class ReLU(Node):
     """y = max(x, 0), or min(max(x, 0), max_value) for a clipped ReLU (ReLU6: max_value=6)."""
 
@@ -373,4 +401,6 @@ class Softmax(Node):
 #: nodes whose output is a weighted sum of their input (they have synapses)
 WEIGHTED = (Dense, Conv2D, DepthwiseConv2D)
 #: nodes that are affine maps of their input(s): they commute with averaging over time
-AFFINE = WEIGHTED + (AveragePool2D, GlobalAveragePool, Pad2D, Flatten, Reshape, Identity, Add, Concatenate, BatchNorm)
+AFFINE = WEIGHTED + (
+    AveragePool2D, SumPool2D, GlobalAveragePool, Pad2D, Flatten, Reshape, Identity, Add, Concatenate, BatchNorm, Scale
+)

@@ -51,6 +51,20 @@ def avg_pool2d(x, pool_size, strides, padding="valid"):
     return total / count
 
 
+def sum_pool2d(x, pool_size, strides, padding="valid"):
+    """Sum over each window ('same' padding adds zeros). Integer (spike) input: exact sums."""
+    h, w = x.shape[1:3]
+    if x.dtype.kind in "ub" and pool_size[0] * pool_size[1] > 255:
+        x = x.astype(np.float32)
+    if tuple(strides) == tuple(pool_size) and (padding == "valid" or (h % pool_size[0] == 0 and w % pool_size[1] == 0)):
+        total = _tiled_sum(x, pool_size)
+    else:
+        total = None
+        for _, view in _windows(x, pool_size, strides, (1, 1), padding):
+            total = view.copy() if total is None else np.add(total, view, out=total)
+    return total.astype(np.float32) if total.dtype.kind != "f" else total
+
+
 def max_pool2d(x, pool_size, strides, padding="valid"):
     """Maximum over each window; padded cells never win."""
     out = None
@@ -89,4 +103,4 @@ def global_avg_pool(x, keepdims=False):
     return out.reshape(b, 1, 1, c) if keepdims else out
 
 
-__all__ = ["avg_pool2d", "max_pool2d", "argmax_pool_gather", "global_avg_pool"]
+__all__ = ["avg_pool2d", "sum_pool2d", "max_pool2d", "argmax_pool_gather", "global_avg_pool"]

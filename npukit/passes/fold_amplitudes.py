@@ -19,7 +19,7 @@ import numpy as np
 from npukit import ir
 
 _TRANSPARENT = (
-    ir.Flatten, ir.Reshape, ir.Identity, ir.Pad2D, ir.AveragePool2D, ir.GlobalAveragePool, ir.MaxPool2D
+    ir.Flatten, ir.Reshape, ir.Identity, ir.Pad2D, ir.AveragePool2D, ir.SumPool2D, ir.GlobalAveragePool, ir.MaxPool2D
 )
 
 
@@ -44,7 +44,7 @@ def fold_amplitudes(graph: ir.Graph) -> tuple[ir.Graph, dict[str, float]]:
 
     for node in graph:
         scales = [pending.get(i) for i in node.inputs]
-        if isinstance(node, ir.IF) and node.amplitude.size == 1 and float(node.amplitude) != 1.0:
+        if isinstance(node, (ir.IF, ir.LIF, ir.CubaLIF)) and node.amplitude.size == 1 and float(node.amplitude) != 1.0:
             nodes.append(node.replace(amplitude=np.ones_like(node.amplitude)))
             pending[node.name] = float(node.amplitude)
             continue
@@ -57,7 +57,7 @@ def fold_amplitudes(graph: ir.Graph) -> tuple[ir.Graph, dict[str, float]]:
             if isinstance(node, ir.WEIGHTED):
                 nodes.append(node.replace(kernel=(node.kernel * np.float32(a)).astype(np.float32)))
                 continue
-            if isinstance(node, ir.BatchNorm):
+            if isinstance(node, (ir.BatchNorm, ir.Scale)):
                 nodes.append(node.replace(scale=(node.scale * np.float32(a)).astype(np.float32)))
                 continue
         inputs = tuple(materialize(i) for i in node.inputs)

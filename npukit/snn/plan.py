@@ -4,11 +4,11 @@ Every node falls in one of three regions, fixed by the graph and the input encod
 
 * ``constant``: no spiking node and no random encoding upstream; the value is the same at every
   step, so it is computed once per sample.
-* ``temporal``: the value changes from step to step; spiking layers and everything between
-  them. A MaxPool2D here follows the gating rule: at each step it passes the input element with
+* ``temporal``: the value changes from step to step; neuron layers (spiking or integrating)
+  and everything between them. A MaxPool2D here follows the gating rule: at each step it passes the input element with
   the largest running sum of outputs so far (step included; first in the window on ties), an
   online estimate of the max of the rates (Rueckauer et al. 2017).
-* ``readout``: no spiking node downstream. The non-spiking output integrator: every edge from
+* ``readout``: no neuron node downstream. The non-spiking output integrator: every edge from
   the temporal region into it carries the membrane of an integrator divided by the elapsed
   steps, i.e. the mean of its input over time (``sum_{s<=t} x(s) / t`` at each checkpoint t).
   Readout nodes then compute on those means; affine layers commute with the mean, so a Dense
@@ -51,17 +51,15 @@ def make_plan(graph: ir.Graph, timesteps: int, encoding: str, checkpoints=None) 
     if points[0] <= 0 or points[-1] > timesteps:
         raise BadInputError(f"checkpoints must lie in 1..{timesteps}. Received: {checkpoints!r}")
     graph, scales = fold_amplitudes(graph)
-    spiking_below: dict[str, bool] = {}
+    neuron_below: dict[str, bool] = {}
     for name in reversed(graph.nodes):
-        spiking_below[name] = any(
-            isinstance(graph[c], ir.SPIKING) or spiking_below[c] for c in graph.consumers[name]
-        )
+        neuron_below[name] = any(isinstance(graph[c], ir.NEURONS) or neuron_below[c] for c in graph.consumers[name])
     region: dict[str, str] = {}
     for node in graph:
         name = node.name
-        if isinstance(node, ir.SPIKING):
+        if isinstance(node, ir.NEURONS):
             region[name] = TEMPORAL
-        elif not spiking_below[name] and not isinstance(node, ir.Input):
+        elif not neuron_below[name] and not isinstance(node, ir.Input):
             region[name] = READOUT
         elif isinstance(node, ir.Input):
             region[name] = CONSTANT if encoding == "current" else TEMPORAL
@@ -70,8 +68,8 @@ def make_plan(graph: ir.Graph, timesteps: int, encoding: str, checkpoints=None) 
     boundary = tuple(
         sorted({i for n in graph if region[n.name] == READOUT for i in n.inputs if region[i] != READOUT})
     )
-    if region[graph.output] != READOUT and not isinstance(graph[graph.output], ir.SPIKING):
-        raise UnsupportedError("the graph output must be a readout layer or a spiking layer")
+    if region[graph.output] != READOUT and not isinstance(graph[graph.output], ir.NEURONS):
+        raise UnsupportedError("the graph output must be a readout layer or a neuron layer")
     return Plan(graph, scales, region, boundary, timesteps, tuple(points))
 
 

@@ -23,7 +23,7 @@ from npukit.kernels.pool import argmax_pool_gather
 from npukit.ops import forward
 from npukit.reference import check_input
 from npukit.snn.encoders import encode
-from npukit.snn.neurons import IFLayer
+from npukit.snn.neurons import NeuronLayer
 from npukit.snn.plan import CONSTANT, READOUT, TEMPORAL, Plan, RunningMean, make_plan
 
 
@@ -34,6 +34,7 @@ class SimulationResult:
     readouts: (K, N, *output_shape) float32, the output readout (mean output current or rate)
         after each checkpoint step in ``checkpoints`` (the last one is T).
     spike_counts: spiking layer name -> (N, *layer_shape) int32, spikes over all T steps.
+        Integrating neurons (LI, CubaLI, Integrator) have none; their output is the membrane.
     layer_means: node name -> (N, *shape) float32, each kept node's output averaged over T
         (for an IF layer converted from a ReLU: rate x threshold, comparable to the ReLU).
     seconds: wall time of the simulation proper (encoding included, conversion excluded).
@@ -133,8 +134,10 @@ def _run_batch(plan: Plan, encoded: np.ndarray, batch: int, keep: list[str]):
         elif region == READOUT:
             inputs = [_readout_input(values[i], integrators, i, plan, batch) for i in node.inputs]
             sig = _Signal(forward(node, inputs, block=batch), READOUT)
-        elif isinstance(node, ir.IF):
-            sig, counts[node.name] = _run_if(node, values[node.inputs[0]], T, batch)
+        elif isinstance(node, ir.NEURONS):
+            sig, spikes = _run_neuron(node, values[node.inputs[0]], T, batch)
+            if spikes is not None:
+                counts[node.name] = spikes
         else:
             sig = _run_temporal(node, [values[i] for i in node.inputs], T, batch)
         values[node.name] = sig
@@ -150,22 +153,27 @@ def _run_batch(plan: Plan, encoded: np.ndarray, batch: int, keep: list[str]):
     return readouts, counts, means
 
 
-def _run_if(node: ir.IF, current: _Signal, T: int, batch: int) -> tuple[_Signal, np.ndarray]:
-    """Step an IF layer through T steps; the batch is cut into shards stepped on worker threads
-    (numpy releases the GIL in element-wise loops; every neuron does the same arithmetic)."""
+def _run_neuron(node: ir.Node, current: _Signal, T: int, batch: int) -> tuple[_Signal, np.ndarray | None]:
+    """Step a neuron layer through T steps; the batch is cut into shards stepped on worker
+    threads (numpy releases the GIL in element-wise loops; each neuron's arithmetic is the
+    same). Returns its output signal and, for spiking layers, the spike counts."""
     shape = (batch,) + current.data.shape[1:]
-    out = np.empty((T,) + shape, dtype=np.uint8)  # spikes as 0/1 events
+    spiking = isinstance(node, ir.SPIKING)
+    out = np.empty((T,) + shape, dtype=np.uint8 if spiking else np.float32)  # spikes as 0/1 events
     steps = current.data.reshape((T,) + shape) if current.kind == TEMPORAL else None
 
     def run(lo: int, hi: int) -> None:
-        layer = IFLayer(node, (hi - lo,) + shape[1:])
+        layer = NeuronLayer(node, (hi - lo,) + shape[1:])
         for t in range(T):
             layer.step((current.data if steps is None else steps[t])[lo:hi], out[t, lo:hi])
 
     run_shards(run, batch, int(np.prod(shape)))
-    counts = out.sum(axis=0, dtype=np.uint16 if T < 65536 else np.int64).astype(np.int32)
-    if np.any(node.amplitude != 1):
-        out = out * node.amplitude.astype(np.float32)
+    counts = None
+    if spiking:
+        counts = out.sum(axis=0, dtype=np.uint16 if T < 65536 else np.int64).astype(np.int32)
+        amplitude = getattr(node, "amplitude", None)
+        if amplitude is not None and np.any(amplitude != 1):
+            out = out * amplitude.astype(np.float32)
     return _Signal(out.reshape((T * batch,) + shape[1:]), TEMPORAL), counts
 
 
@@ -203,7 +211,8 @@ def _readout_input(sig: _Signal, integrators: dict, name: str, plan: Plan, batch
 
 def _time_mean(node: ir.Node, sig: _Signal, counts, T: int, batch: int) -> np.ndarray:
     if counts is not None:  # spiking layer: rate x amplitude
-        return (counts * node.amplitude.astype(np.float64) / T).astype(np.float32)
+        amplitude = getattr(node, "amplitude", np.float32(1.0))
+        return (counts * np.asarray(amplitude, np.float64) / T).astype(np.float32)
     if sig.kind == CONSTANT:
         return sig.data.astype(np.float32)
     if sig.kind == READOUT:

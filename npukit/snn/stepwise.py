@@ -15,7 +15,7 @@ from npukit.kernels.pool import argmax_pool_gather, max_pool2d
 from npukit.ops import forward
 from npukit.reference import check_input
 from npukit.snn.encoders import encode
-from npukit.snn.neurons import if_step
+from npukit.snn.neurons import init_state, step
 from npukit.snn.plan import CONSTANT, READOUT, RunningMean, make_plan
 from npukit.snn.simulate import SimulationResult
 
@@ -57,8 +57,8 @@ def simulate_stepwise(
 def _run_batch(plan, encoded, batch):
     graph, T = plan.graph, plan.timesteps
     stepped = [n for n in graph if plan.region[n.name] != READOUT]
-    potentials = {n.name: None for n in stepped if isinstance(n, ir.IF)}
-    counts = {name: 0 for name in potentials}
+    states: dict[str, dict] = {}
+    counts = {n.name: 0 for n in stepped if isinstance(n, ir.SPIKING)}
     scores: dict[str, np.ndarray] = {}  # running input sums of gated max pools
     integrated = set(plan.boundary) | ({graph.output} if plan.region[graph.output] != READOUT else set())
     integrators = {name: RunningMean(plan.checkpoints) for name in sorted(integrated)}
@@ -69,15 +69,17 @@ def _run_batch(plan, encoded, batch):
             inputs = [values[i] for i in node.inputs]
             if isinstance(node, ir.Input):
                 values[name] = encoded if plan.region[name] == CONSTANT else encoded[t]
-            elif isinstance(node, ir.IF):
-                v = potentials[name]
-                if v is None:
-                    v = np.broadcast_to(node.v_init.astype(np.float32), inputs[0].shape).copy()
-                spikes, potentials[name] = if_step(v, inputs[0], node)
-                counts[name] = counts[name] + spikes.astype(np.int32)
-                values[name] = spikes.astype(np.uint8)
-                if np.any(node.amplitude != 1):
-                    values[name] = values[name] * node.amplitude.astype(np.float32)
+            elif isinstance(node, ir.NEURONS):
+                if name not in states:
+                    states[name] = init_state(node, inputs[0].shape)
+                output, states[name] = step(node, states[name], inputs[0])
+                if isinstance(node, ir.SPIKING):
+                    counts[name] = counts[name] + output.astype(np.int32)
+                    output = output.astype(np.uint8)
+                    amplitude = getattr(node, "amplitude", None)
+                    if amplitude is not None and np.any(amplitude != 1):
+                        output = output * amplitude.astype(np.float32)
+                values[name] = output
             elif isinstance(node, ir.MaxPool2D) and plan.region[name] != CONSTANT:
                 score = scores.get(name)
                 scores[name] = inputs[0].astype(np.float32) if score is None else np.add(score, inputs[0], dtype=np.float32)
