@@ -2,9 +2,13 @@
 
 DIGITS_CNN: a ReLU CNN for the 8x8 digits (conv, average pooling, dense), written by
 ``train_digits_cnn.py``.
+DIGITS_LIF: a LIF spiking network for the same digits as a NIR graph (T = 25), written by
+``train_digits_snn.py``.
 """
 
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DIGITS_CNN = HERE / "digits_cnn.keras"
+DIGITS_LIF = HERE / "digits_lif.nir"
+DIGITS_LIF_TIMESTEPS = 25

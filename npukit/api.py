@@ -25,7 +25,7 @@ from npukit.loading import load, source_of
 from npukit.passes.ann_to_snn import ann_to_snn
 from npukit.progress import Reporter, silent
 from npukit.reference import check_input
-from npukit.snn.encoders import ENCODINGS
+from npukit.snn.encoders import ENCODINGS, TIME_SERIES, has_time_axis, resolve_timesteps
 from npukit.snn.simulate import SimulationResult
 from npukit.snn.simulate import simulate as simulate_graph
 
@@ -106,6 +106,7 @@ def convert(
     encoding: str = "current",
     api_level: int = 30,
     allow_cpu_fallback: bool = False,
+    dt: float | None = None,
     force: bool = False,
     progress: Reporter = silent,
 ) -> ConversionResult:
@@ -131,7 +132,7 @@ def convert(
     if encoding not in ENCODINGS:
         raise BadInputError(f"encoding must be one of {', '.join(ENCODINGS)}. Received: {encoding!r}")
     check_writable(output, force)
-    graph = load(model)
+    graph = load(model, dt)
     if to == "ir":
         from npukit.ir.serialize import to_bytes
 
@@ -232,11 +233,14 @@ class SimulationReport:
         }
 
     def save(self, path: str | Path, force: bool = False) -> Path:
-        """Write an .npz: ``outputs`` (N, *output_shape) readouts after T steps, ``y`` when the
-        data has labels, and ``spikes/<layer>`` (N, *layer_shape) spike counts per spiking layer."""
+        """Write an .npz: ``outputs`` (N, *output_shape): the readout after T steps, or, when the
+        network's last node spikes, its spike counts; ``y`` when the data has labels; and
+        ``spikes/<layer>`` (N, *layer_shape) spike counts per spiking layer."""
         import io
 
-        arrays = {"outputs": self.result.outputs}
+        output = self.snn.output
+        counts = self.result.spike_counts
+        arrays = {"outputs": counts[output] if output in counts else self.result.outputs}
         if self.data.y is not None:
             arrays["y"] = self.data.y
         for name, counts in self.result.spike_counts.items():
@@ -244,6 +248,15 @@ class SimulationReport:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)
         return atomic_write(path, buffer.getvalue(), force)
+
+
+def _timesteps(graph: Graph, x: np.ndarray, timesteps: int | None, encoding: str) -> tuple[int, str]:
+    """(T, encoding): the data's own time axis, else ``timesteps`` (default 32) and ``encoding``."""
+    if timesteps is not None:
+        _check_positive("timesteps", timesteps, 100_000)
+    if timesteps is None and not has_time_axis(x, graph.input_shape):
+        timesteps = 32
+    return resolve_timesteps(x, graph.input_shape, timesteps, encoding)
 
 
 def spiking_version(
@@ -270,7 +283,7 @@ def simulate(
     model: str | Path | Graph,
     data: str | Path = "digits",
     *,
-    timesteps: int = 32,
+    timesteps: int | None = None,
     encoding: str = "current",
     seed: int = 0,
     percentile: float = 99.9,
@@ -280,19 +293,21 @@ def simulate(
     batch_size: int = 256,
     checkpoints: Iterable[int] | None = None,
     keep: Iterable[str] = (),
+    dt: float | None = None,
     progress: Reporter = silent,
 ) -> SimulationReport:
     """Simulate the spiking version of ``model`` on ``data`` (digits: its test split).
 
     A rate-coded model is converted first (``npukit.passes.ann_to_snn``: IF neurons, thresholds
     at the ``percentile`` of each layer's activations on the calibration set). ``samples``
-    limits the data to its first N samples.
+    limits the data to its first N samples. ``timesteps`` defaults to 32, or to the length of
+    the data's time axis when it has one ((N, T, ...): used as given).
     """
-    _check_positive("timesteps", timesteps, 100_000)
     _check_positive("batch size", batch_size)
-    graph = load(model)
+    graph = load(model, dt)
     dataset = load_data(data, "test").head(samples)
-    check_input(graph, dataset.x)
+    timesteps, encoding = _timesteps(graph, dataset.x, timesteps, encoding)
+    check_input(graph, dataset.x, time_axis=encoding == TIME_SERIES)
     snn = spiking_version(graph, data, calibration, calibration_samples, percentile, progress)
     result = simulate_graph(
         snn, dataset.x, timesteps, encoding=encoding, seed=seed, batch_size=batch_size,
@@ -304,7 +319,7 @@ def simulate(
 # -- inspect -------------------------------------------------------------------------------------
 
 
-def inspect(model: str | Path | Graph) -> dict[str, Any]:
+def inspect(model: str | Path | Graph, dt: float | None = None) -> dict[str, Any]:
     """Describe a model: for source models the IR layers (name, type, inputs, shape, params,
     MACs per sample) and totals; for a .tflite file its ops, I/O tensors and npukit metadata."""
     if not isinstance(model, Graph) and Path(model).suffix.lower() == ".tflite":
@@ -327,7 +342,7 @@ def inspect(model: str | Path | Graph) -> dict[str, Any]:
             "outputs": [io(i) for i in info.outputs],
             "metadata": info.npukit_metadata(),
         }
-    graph = load(model)
+    graph = load(model, dt)
     rows = graph.summary()
     return {
         "model": str(model) if not isinstance(model, Graph) else "(in memory)",

@@ -73,6 +73,10 @@ PercentileOpt = Annotated[
 SamplesOpt = Annotated[Optional[int], typer.Option("--samples", "-n", help="Use only the first N samples of DATA.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
 ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing output files.")]
+DtOpt = Annotated[
+    Optional[float],
+    typer.Option("--dt", help="NIR models: forward-Euler step in seconds (default 1e-4, snnTorch/SpikingJelly; Norse: 1e-3)."),
+]
 
 
 def _version(value: bool) -> None:
@@ -193,6 +197,7 @@ def convert(
     allow_cpu_fallback: Annotated[
         bool, typer.Option("--allow-cpu-fallback", help="Write the model even if some ops would run on the CPU.")
     ] = False,
+    dt: DtOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -210,7 +215,7 @@ def convert(
         result = run(
             model, output, to=to.value, data=data, calibration=calibration, calibration_samples=calibration_samples,
             quantize=quantize.value, io=io.value if io else None, batch=batch, timesteps=timesteps,
-            encoding=encoding.value, api_level=api_level, allow_cpu_fallback=allow_cpu_fallback, force=force,
+            encoding=encoding.value, api_level=api_level, allow_cpu_fallback=allow_cpu_fallback, dt=dt, force=force,
         )
     _emit(result.to_dict(), as_json, render_convert)
 
@@ -218,9 +223,11 @@ def convert(
 @app.command()
 @_handles_errors
 def simulate(
-    model: Annotated[Path, typer.Argument(help="Model: .keras, .h5 or .npkit (rate-coded models are converted to IF SNNs).")],
+    model: Annotated[Path, typer.Argument(help="Model: .nir SNN, or .keras, .h5, .npkit (rate-coded models become IF SNNs).")],
     data: DataOpt = "digits",
-    timesteps: TimestepsOpt = 32,
+    timesteps: Annotated[
+        Optional[int], typer.Option("--timesteps", "-T", help="Timesteps T (default 32, or the data's time axis).")
+    ] = None,
     encoding: EncodingOpt = Encoding.current,
     seed: SeedOpt = 0,
     percentile: PercentileOpt = 99.9,
@@ -231,6 +238,7 @@ def simulate(
     save: Annotated[
         Optional[Path], typer.Option("--save", help="Write outputs (N, ...) and per-layer spike counts to this .npz.")
     ] = None,
+    dt: DtOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -246,6 +254,7 @@ def simulate(
         report = run(
             model, data, timesteps=timesteps, encoding=encoding.value, seed=seed, percentile=percentile,
             calibration=calibration, calibration_samples=calibration_samples, samples=samples, batch_size=batch_size,
+            dt=dt,
         )
     figures = report.to_dict()
     if save is not None:
@@ -271,6 +280,7 @@ def parity(
     divergence_cosine: Annotated[
         float, typer.Option("--divergence-cosine", help="A layer diverges when its cosine similarity falls below this.")
     ] = 0.99,
+    dt: DtOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -291,7 +301,7 @@ def parity(
         report = run(
             model, converted, data, timesteps=timesteps, encoding=encoding.value, seed=seed, percentile=percentile,
             calibration=calibration, calibration_samples=calibration_samples, samples=samples, sweep=values,
-            divergence_cosine=divergence_cosine,
+            divergence_cosine=divergence_cosine, dt=dt,
         )
     figures = report.to_dict()
     if plot is not None:
@@ -332,7 +342,8 @@ def check(
 @app.command()
 @_handles_errors
 def inspect(
-    model: Annotated[Path, typer.Argument(help="A .keras, .h5, .npkit or .tflite file.")],
+    model: Annotated[Path, typer.Argument(help="A .keras, .h5, .nir, .npkit or .tflite file.")],
+    dt: DtOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print MODEL's layers, shapes, parameters and MACs (or a .tflite's ops and metadata).
@@ -342,7 +353,7 @@ def inspect(
     from npukit.api import inspect as run
     from npukit.reports import render_inspect
 
-    _emit(run(model), as_json, render_inspect)
+    _emit(run(model, dt=dt), as_json, render_inspect)
 
 
 @app.command()

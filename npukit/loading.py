@@ -9,12 +9,13 @@ from npukit.errors import BadInputError, UnsupportedError
 from npukit.ir import Graph
 
 #: file suffix -> format name
-FORMATS = {".keras": "keras", ".h5": "keras", ".hdf5": "keras", ".npkit": "npukit-ir"}
+FORMATS = {".keras": "keras", ".h5": "keras", ".hdf5": "keras", ".npkit": "npukit-ir", ".nir": "nir"}
 
 
-def load(model: str | Path | Graph) -> Graph:
-    """Load a model file into the IR: ``.keras`` / ``.h5`` (Keras, safe mode) or ``.npkit``
-    (npukit IR). A Graph is returned as is."""
+def load(model: str | Path | Graph, dt: float | None = None) -> Graph:
+    """Load a model file into the IR: ``.keras`` / ``.h5`` (Keras, safe mode), ``.nir`` (NIR
+    SNN, neurons discretized with step ``dt`` seconds, default 1e-4) or ``.npkit`` (npukit IR).
+    A Graph is returned as is."""
     if isinstance(model, Graph):
         return model
     path = Path(model)
@@ -25,6 +26,10 @@ def load(model: str | Path | Graph) -> Graph:
         from npukit.converters.keras import load_keras
 
         graph = load_keras(path)
+    elif suffix == ".nir":
+        from npukit.converters.nir import DEFAULT_DT, load_nir
+
+        graph = load_nir(path, DEFAULT_DT if dt is None else dt)
     elif suffix == ".npkit":
         from npukit.ir.serialize import load as load_ir
 

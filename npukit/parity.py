@@ -86,6 +86,7 @@ def parity(
     batch_size: int = 256,
     sweep: Iterable[int] | None = None,
     divergence_cosine: float = 0.99,
+    dt: float | None = None,
     progress: Reporter = silent,
 ) -> ParityReport:
     """Compare ``model`` (float), its spiking version at ``timesteps`` and the ``tflite`` file.
@@ -100,7 +101,7 @@ def parity(
     if not 0 < divergence_cosine <= 1:
         raise BadInputError(f"divergence cosine must be in (0, 1]. Received: {divergence_cosine}")
     sweep = sorted({_check_positive("sweep timesteps", int(t), 100_000) for t in (sweep or ())})
-    graph = load(model)
+    graph = load(model, dt)
     if graph.is_spiking:
         raise BadInputError("parity compares a rate-coded source model; this model is already spiking")
     info = read_tflite(tflite)

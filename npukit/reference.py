@@ -11,16 +11,25 @@ from npukit.ir import Graph
 from npukit.ops import forward
 
 
-def check_input(graph: Graph, x: np.ndarray) -> np.ndarray:
-    """Validate a batch against the graph's input: shape (N, *input_shape), finite numbers."""
+def check_input(graph: Graph, x: np.ndarray, time_axis: bool = False) -> np.ndarray:
+    """Validate a batch against the graph's input: shape (N, *input_shape), finite numbers.
+
+    With ``time_axis`` the data is (N, T, *input_shape). A graph read from NIR (channels-first)
+    also takes samples in NIR's (C, H, W) layout; they are transposed to the IR's (H, W, C).
+    """
     x = np.asarray(x)
     if x.dtype.kind not in "fiub":
         raise BadInputError(f"data must be numeric. Received: dtype {x.dtype}")
     want = graph.input_shape
-    if x.ndim != len(want) + 1 or tuple(x.shape[1:]) != want:
+    lead = 2 if time_axis else 1
+    got = tuple(x.shape[lead:])
+    if graph.meta.get("input_layout") == "CHW" and len(want) == 3 and got == (want[2], want[0], want[1]):
+        x = np.moveaxis(x, lead, -1)  # (C, H, W) -> (H, W, C)
+        got = tuple(x.shape[lead:])
+    if x.ndim != len(want) + lead or got != want:
+        axes = "the first axis counts samples, the second timesteps" if time_axis else "the first axis counts samples"
         raise BadInputError(
-            f"data samples have shape {tuple(x.shape[1:])} but the model expects {want} "
-            f"(data array shape {tuple(x.shape)}; the first axis counts samples)"
+            f"data samples have shape {got} but the model expects {want} (data array shape {tuple(x.shape)}; {axes})"
         )
     if x.shape[0] == 0:
         raise BadInputError("the data holds no samples")

@@ -8,7 +8,8 @@
   ``input_max`` (sign kept): the mean is x, and a step may carry several spikes.
 
 ``input_max`` is the largest |x| of the calibration data (``graph.meta["snn"]["input_max"]``).
-Random draws come from one generator per sample, seeded with ``(seed, sample index)``: the
+Data with a time axis, (N, T, *input_shape), is used as given (encoding ``time-series``): step t
+feeds x[:, t]. Random draws come from one generator per sample, seeded with ``(seed, sample index)``: the
 spikes of a sample do not depend on the batch it is simulated in.
 """
 
@@ -19,12 +20,34 @@ import numpy as np
 from npukit.errors import BadInputError
 
 ENCODINGS = ("current", "bernoulli", "poisson")
+#: the encoding name of data that already has a time axis (N, T, ...): used as given
+TIME_SERIES = "time-series"
+
+
+def has_time_axis(x: np.ndarray, input_shape: tuple[int, ...]) -> bool:
+    """Data of rank len(input_shape) + 2 is (N, T, ...): a value per sample and timestep."""
+    return np.ndim(x) == len(input_shape) + 2
+
+
+def resolve_timesteps(x: np.ndarray, input_shape: tuple[int, ...], timesteps: int | None, encoding: str):
+    """(T, encoding) for a simulation of ``x``: a time axis in the data fixes both."""
+    if has_time_axis(x, input_shape):
+        steps = int(np.shape(x)[1])
+        if timesteps is not None and timesteps != steps:
+            raise BadInputError(f"the data has {steps} timesteps (axis 1) but {timesteps} were asked for; omit the timesteps")
+        return steps, TIME_SERIES
+    if timesteps is None:
+        raise BadInputError("give the number of timesteps (data without a time axis)")
+    return timesteps, encoding
 
 
 def encode(
     x: np.ndarray, timesteps: int, encoding: str, input_max: float, seed: int = 0, first_index: int = 0
 ) -> np.ndarray:
-    """Return (B, ...) float32 for ``current``, else (T, B, ...) float32 spike values."""
+    """Return (B, ...) float32 for ``current``, else (T, B, ...) float32 values (spikes, or the
+    data's own time series, given as (B, T, ...))."""
+    if encoding == TIME_SERIES:
+        return np.ascontiguousarray(np.moveaxis(np.asarray(x, dtype=np.float32), 1, 0))
     if encoding not in ENCODINGS:
         raise BadInputError(f"encoding must be one of {', '.join(ENCODINGS)}. Received: {encoding!r}")
     x = np.asarray(x, dtype=np.float32)

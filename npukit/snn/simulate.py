@@ -22,7 +22,7 @@ from npukit.kernels.parallel import run_shards
 from npukit.kernels.pool import argmax_pool_gather
 from npukit.ops import forward
 from npukit.reference import check_input
-from npukit.snn.encoders import encode
+from npukit.snn.encoders import TIME_SERIES, encode, resolve_timesteps
 from npukit.snn.neurons import NeuronLayer
 from npukit.snn.plan import CONSTANT, READOUT, TEMPORAL, Plan, RunningMean, make_plan
 
@@ -71,7 +71,7 @@ class SimulationResult:
 def simulate(
     graph: ir.Graph,
     x: np.ndarray,
-    timesteps: int,
+    timesteps: int | None,
     encoding: str = "current",
     seed: int = 0,
     batch_size: int = 256,
@@ -79,13 +79,15 @@ def simulate(
     checkpoints: Iterable[int] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> SimulationResult:
-    """Simulate a spiking IR graph on ``x`` (N, *input_shape) for ``timesteps`` steps.
+    """Simulate a spiking IR graph on ``x`` (N, *input_shape) for ``timesteps`` steps, or on
+    a time series ``x`` (N, T, *input_shape) for its T steps (``timesteps`` None or T).
 
     ``keep`` names nodes whose time-averaged output is returned in ``layer_means``.
     ``checkpoints`` adds readouts after fewer steps (the simulation is causal, so the readout
     at t equals a simulation of t steps). ``progress`` gets the samples done after each batch.
     """
-    x = check_input(graph, x)
+    timesteps, encoding = resolve_timesteps(x, graph.input_shape, timesteps, encoding)
+    x = check_input(graph, x, time_axis=encoding == TIME_SERIES)
     if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
         raise BadInputError(f"batch size must be a positive integer. Received: {batch_size!r}")
     plan = make_plan(graph, timesteps, encoding, checkpoints)

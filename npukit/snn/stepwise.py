@@ -14,7 +14,7 @@ from npukit import ir
 from npukit.kernels.pool import argmax_pool_gather, max_pool2d
 from npukit.ops import forward
 from npukit.reference import check_input
-from npukit.snn.encoders import encode
+from npukit.snn.encoders import TIME_SERIES, encode, resolve_timesteps
 from npukit.snn.neurons import init_state, step
 from npukit.snn.plan import CONSTANT, READOUT, RunningMean, make_plan
 from npukit.snn.simulate import SimulationResult
@@ -32,7 +32,8 @@ def simulate_stepwise(
     """Same contract as ``npukit.snn.simulate.simulate`` (without ``keep``), one step at a time."""
     import time
 
-    x = check_input(graph, x)
+    timesteps, encoding = resolve_timesteps(x, graph.input_shape, timesteps, encoding)
+    x = check_input(graph, x, time_axis=encoding == TIME_SERIES)
     plan = make_plan(graph, timesteps, encoding, checkpoints)
     input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
     start = time.perf_counter()
