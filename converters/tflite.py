@@ -76,6 +76,19 @@ def _avg_pool(tf, node, inputs, name, batch, level):
     return tf.nn.avg_pool2d(x, list(node.pool_size), list(node.strides), node.padding.upper(), name=name)
 
 
+@lower(ir.SumPool2D)
+def _sum_pool(tf, node, inputs, name, batch, level):
+    (x,) = inputs
+    pooled = tf.nn.avg_pool2d(x, list(node.pool_size), list(node.strides), node.padding.upper(), name=name)
+    return tf.multiply(pooled, np.float32(node.pool_size[0] * node.pool_size[1]), name=name)
+
+
+@lower(ir.Scale)
+def _scale(tf, node, inputs, name, batch, level):
+    (x,) = inputs
+    return tf.multiply(x, node.scale, name=name)
+
+
 @lower(ir.MaxPool2D)
 def _max_pool(tf, node, inputs, name, batch, level):
     (x,) = inputs
@@ -141,6 +154,8 @@ def _relu(tf, node, inputs, name, batch, level):
         return tf.nn.relu(x, name=name)
     if node.max_value == 6.0:
         return tf.nn.relu6(x, name=name)
+    if node.max_value == 1.0:  # RELU then RELU_N1_TO_1 (both from API 27)
+        return tf.clip_by_value(tf.nn.relu(x, name=name), -1.0, 1.0, name=name)
     m = np.float32(node.max_value)
     if level < 29:  # MINIMUM arrives with API 29: min(relu(x), m) = m/6 * relu6(x * 6/m)
         return tf.multiply(tf.nn.relu6(tf.multiply(x, np.float32(6) / m, name=name), name=name), m / np.float32(6), name=name)

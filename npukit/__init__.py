@@ -3,10 +3,12 @@
 Public API (each documented where it is defined):
 
 * ``npukit.load(path)``: a model file (.keras, .h5, .npkit) as an IR ``Graph``.
-* ``npukit.convert(model, output, ...)``: int8 (or float32) .tflite for NN-API, or an IR file.
+* ``npukit.convert(model, output, ...)``: int8 (or float32) .tflite for NN-API, rate or temporal
+  mode, or an IR file.
 * ``npukit.simulate(model, data, ...)``: the spiking version of a model over T timesteps.
 * ``npukit.parity(model, tflite, data, ...)``: float vs spiking vs TFLite, layer by layer.
 * ``npukit.inspect(model)``: layers, shapes, parameters and MACs (or a .tflite's ops).
+* ``npukit.run_temporal(tflite, x, timesteps)``: a temporal-mode .tflite looped over T steps.
 
 Errors are ``npukit.errors.NpukitError`` subclasses with one-line messages.
 """
@@ -27,13 +29,16 @@ def _source_checkout() -> None:
 
 _source_checkout()
 
-from npukit.api import ConversionResult, SimulationReport, convert, inspect, simulate  # noqa: E402
+from npukit.api import SimulationReport, inspect, simulate  # noqa: E402
+from npukit.conversion import ConversionResult, convert  # noqa: E402
 from npukit.errors import BadInputError, NpukitError, UnsupportedError  # noqa: E402
 from npukit.ir import Graph  # noqa: E402
 from npukit.loading import load  # noqa: E402
 from npukit.parity import ParityReport, parity  # noqa: E402
+from npukit.temporal import TemporalResult, run_temporal  # noqa: E402
 
 __all__ = [
     "__version__", "load", "convert", "simulate", "parity", "inspect", "Graph",
     "ConversionResult", "SimulationReport", "ParityReport", "NpukitError", "BadInputError", "UnsupportedError",
+    "run_temporal", "TemporalResult",
 ]

@@ -39,6 +39,11 @@ class Target(str, Enum):
     ir = "ir"
 
 
+class Mode(str, Enum):
+    rate = "rate"
+    temporal = "temporal"
+
+
 class Quantize(str, Enum):
     int8 = "int8"
     none = "none"
@@ -181,6 +186,9 @@ def convert(
         Optional[Path], typer.Option("--output", "-o", help="Output file (default: MODEL's name with .tflite / .npkit, here).")
     ] = None,
     to: Annotated[Target, typer.Option("--to", help="tflite, or ir (npukit's lossless IR file).")] = Target.tflite,
+    mode: Annotated[
+        Mode, typer.Option("--mode", help="rate: one invoke per input; temporal: one invoke per timestep, states on the host.")
+    ] = Mode.rate,
     data: DataOpt = "digits",
     calibration: CalibOpt = None,
     calibration_samples: CalibSamplesOpt = 512,
@@ -191,6 +199,7 @@ def convert(
     batch: Annotated[int, typer.Option("--batch", help="Static batch size of the converted model.")] = 1,
     timesteps: TimestepsOpt = 32,
     encoding: EncodingOpt = Encoding.current,
+    percentile: PercentileOpt = 99.9,
     api_level: Annotated[
         int, typer.Option("--api-level", help="Android API level to target; the output must run whole on NN-API there.")
     ] = 30,
@@ -201,19 +210,22 @@ def convert(
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Convert MODEL to an int8 TFLite graph that NN-API runs whole (or to an IR file).
+    """Convert MODEL (Keras ANN or NIR SNN) to an int8 TFLite graph that NN-API runs whole.
 
+    --mode rate (default): one invoke per input (SNNs become their fitted rate-coded ANN);
+    --mode temporal: one invoke per timestep, neuron states carried by the host.
     The result is checked with the NN-API rules at --api-level before it is written.
-    Example: npukit convert models/digits_cnn.keras -o digits_cnn.tflite --api-level 29
+    Example: npukit convert models/digits_lif.nir -o lif_temporal.tflite --mode temporal -T 25
     """
-    from npukit.api import convert as run
+    from npukit.conversion import convert as run
     from npukit.reports import render_convert
 
     if output is None:
         output = Path(model.stem + (".tflite" if to == Target.tflite else ".npkit"))
     with _progress():
         result = run(
-            model, output, to=to.value, data=data, calibration=calibration, calibration_samples=calibration_samples,
+            model, output, to=to.value, mode=mode.value, data=data, calibration=calibration,
+            calibration_samples=calibration_samples, percentile=percentile,
             quantize=quantize.value, io=io.value if io else None, batch=batch, timesteps=timesteps,
             encoding=encoding.value, api_level=api_level, allow_cpu_fallback=allow_cpu_fallback, dt=dt, force=force,
         )
@@ -268,7 +280,9 @@ def parity(
     model: Annotated[Path, typer.Argument(help="Source model: .keras, .h5 or .npkit.")],
     converted: Annotated[Path, typer.Argument(help="The .tflite converted from MODEL.")],
     data: DataOpt = "digits",
-    timesteps: TimestepsOpt = 32,
+    timesteps: Annotated[
+        Optional[int], typer.Option("--timesteps", "-T", help="Timesteps T (default: the T recorded in CONVERTED, else 32).")
+    ] = None,
     encoding: EncodingOpt = Encoding.current,
     seed: SeedOpt = 0,
     percentile: PercentileOpt = 99.9,
@@ -284,7 +298,10 @@ def parity(
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Compare MODEL (float), its SNN and CONVERTED (TFLite) on DATA, layer by layer.
+    """Compare MODEL, its SNN and CONVERTED (TFLite, rate or temporal) on DATA.
+
+    A rate-coded MODEL with a rate-mode CONVERTED: float vs SNN vs TFLite, layer by layer.
+    A NIR SNN, or a temporal CONVERTED: the numpy simulation vs the TFLite model.
 
     Example: npukit parity models/digits_cnn.keras digits_cnn.tflite -T 32 --sweep 1,2,4,8,16,32,64 --plot sweep.png
     """
@@ -370,7 +387,7 @@ def demo(
 
     Example: npukit demo -T 32
     """
-    from npukit.api import convert as run_convert
+    from npukit.conversion import convert as run_convert
     from npukit.errors import BadInputError
     from npukit.models import DIGITS_CNN
     from npukit.parity import parity as run_parity

@@ -76,7 +76,7 @@ def parity(
     tflite: str | Path,
     data: str | Path = "digits",
     *,
-    timesteps: int = 32,
+    timesteps: int | None = None,
     encoding: str = "current",
     seed: int = 0,
     percentile: float = 99.9,
@@ -89,25 +89,41 @@ def parity(
     dt: float | None = None,
     progress: Reporter = silent,
 ) -> ParityReport:
-    """Compare ``model`` (float), its spiking version at ``timesteps`` and the ``tflite`` file.
+    """Compare ``model``, its spiking version at ``timesteps`` and the ``tflite`` file.
 
-    ``sweep`` lists further T values whose SNN accuracy (or top-1 agreement with the float
-    model when the data has no labels) is reported under ``sweep``; one simulation to the
-    largest T gives them all, since the simulation is causal.
+    For a rate-coded source model and a rate-mode .tflite: the float model, the SNN and the
+    TFLite graph, output and layer by layer (module docstring). For a spiking source model (NIR)
+    or a temporal-mode .tflite: ``npukit.snn_parity``. ``timesteps`` defaults to the T recorded
+    in the .tflite (else 32). ``sweep`` lists further T values whose SNN accuracy (or top-1
+    agreement with the float model when the data has no labels) is reported under ``sweep``.
     """
     from npukit.api import _check_positive, spiking_version
 
-    _check_positive("timesteps", timesteps, 100_000)
     if not 0 < divergence_cosine <= 1:
         raise BadInputError(f"divergence cosine must be in (0, 1]. Received: {divergence_cosine}")
     sweep = sorted({_check_positive("sweep timesteps", int(t), 100_000) for t in (sweep or ())})
     graph = load(model, dt)
-    if graph.is_spiking:
-        raise BadInputError("parity compares a rate-coded source model; this model is already spiking")
     info = read_tflite(tflite)
     meta = info.npukit_metadata() or {}
+    timesteps = _check_positive("timesteps", timesteps if timesteps is not None else int(meta.get("timesteps", 32)), 100_000)
     dataset = load_data(data, "test").head(samples)
     x = check_input(graph, dataset.x)
+    header = {
+        "model": str(model) if not isinstance(model, Graph) else "(in memory)",
+        "tflite": str(tflite),
+        "data": dataset.name,
+        "samples": len(dataset),
+    }
+    if graph.is_spiking or meta.get("mode") == "temporal":
+        from npukit.snn_parity import snn_parity
+
+        snn = spiking_version(graph, data, calibration, calibration_samples, percentile, progress)
+        figures = snn_parity(
+            graph, snn, tflite, info, meta, dataset, x, timesteps=timesteps, encoding=encoding, seed=seed,
+            batch_size=batch_size, sweep=sweep, progress=progress,
+        )
+        figures["tflite_model"]["source_matches"] = meta.get("source", {}).get("sha256") == source_of(graph)["sha256"] if meta else None
+        return ParityReport({**header, **figures})
     seconds: dict[str, float] = {}
 
     start = time.perf_counter()
@@ -151,10 +167,9 @@ def parity(
         rows.append(row)
 
     figures: dict[str, Any] = {
-        "model": str(model) if not isinstance(model, Graph) else "(in memory)",
-        "tflite": str(tflite),
-        "data": dataset.name,
-        "samples": len(dataset),
+        **header,
+        "mode": "rate",
+        "source": "ann",
         "timesteps": int(timesteps),
         "encoding": encoding,
         "seed": seed,

@@ -83,37 +83,42 @@ def render_simulate(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+_NAMES = {"reference": "float", "snn": "SNN", "tflite": "TFLite"}
+
+
 def render_parity(report: dict[str, Any]) -> str:
     acc, agree = report["accuracy"], report["agreement"]
-    lines = [f"{report['data']}, T={report['timesteps']} ({report['encoding']} encoding)"]
+    mode = report.get("mode", "rate")
+    lines = [f"{report['data']}, T={report['timesteps']} ({report['encoding']} encoding), {mode}-mode TFLite"]
     if acc:
-        lines.append(
-            f"top-1 accuracy: float {_pct(acc['reference'])}, SNN {_pct(acc['snn'])}, TFLite {_pct(acc['tflite'])}"
-        )
-    lines.append(
-        f"top-1 agreement: SNN vs float {_pct(agree['snn_vs_reference'])}, TFLite vs float "
-        f"{_pct(agree['tflite_vs_reference'])}, TFLite vs SNN {_pct(agree['tflite_vs_snn'])}"
-    )
-    rows = []
-    for layer in report["layers"]:
-        snn, tfl = layer["snn"], layer["tflite"]
-        rows.append(
-            [layer["name"], layer["type"], f"{snn['cosine']:.5f}", f"{snn['max_abs_error']:.3g}",
-             "-" if tfl is None else f"{tfl['cosine']:.5f}", "-" if tfl is None else f"{tfl['max_abs_error']:.3g}"]
-        )
-    lines.append(_table(["layer", "type", "SNN cosine", "SNN max err", "TFLite cosine", "TFLite max err"], rows))
-    first = report["first_divergent_layer"]
-    for key, label in (("snn", "SNN"), ("tflite", "TFLite")):
-        where = first[key]
-        lines.append(
-            f"{label}: " + (f"diverges first at {where} (cosine < {report['divergence_cosine']})" if where
-                            else f"no layer below cosine {report['divergence_cosine']}")
-        )
+        lines.append("top-1 accuracy: " + ", ".join(f"{_NAMES[k]} {_pct(v)}" for k, v in acc.items()))
+    pairs = {"snn_vs_reference": "SNN vs float", "tflite_vs_reference": "TFLite vs float", "tflite_vs_snn": "TFLite vs SNN"}
+    lines.append("top-1 agreement: " + ", ".join(f"{pairs[k]} {_pct(v)}" for k, v in agree.items()))
+    if report.get("output"):
+        o = report["output"]
+        lines.append(f"TFLite readout vs SNN readout: cosine {o['cosine']:.5f}, max abs error {o['max_abs_error']:.3g}")
+    if report.get("spike_agreement") is not None:
+        lines.append(f"output spike counts equal on {_pct(report['spike_agreement'])} of (sample, neuron) pairs")
+    if report["layers"]:
+        rows = []
+        for layer in report["layers"]:
+            snn, tfl = layer["snn"], layer["tflite"]
+            rows.append(
+                [layer["name"], layer["type"], f"{snn['cosine']:.5f}", f"{snn['max_abs_error']:.3g}",
+                 "-" if tfl is None else f"{tfl['cosine']:.5f}", "-" if tfl is None else f"{tfl['max_abs_error']:.3g}"]
+            )
+        lines.append(_table(["layer", "type", "SNN cosine", "SNN max err", "TFLite cosine", "TFLite max err"], rows))
+        first = report["first_divergent_layer"]
+        for key, label in (("snn", "SNN"), ("tflite", "TFLite")):
+            where = first[key]
+            lines.append(
+                f"{label}: " + (f"diverges first at {where} (cosine < {report['divergence_cosine']})" if where
+                                else f"no layer below cosine {report['divergence_cosine']}")
+            )
     if report.get("sweep"):
         key = "snn_accuracy" if acc else "snn_agreement"
         lines.append("SNN vs T: " + ", ".join(f"T={r['timesteps']} {_pct(r[key])}" for r in report["sweep"]))
     return "\n".join(lines)
-
 
 def _level(level: int | None) -> str:
     from npukit.nnapi.rules import LEVEL_NAMES

@@ -63,8 +63,11 @@ def make_interpreter(model: bytes | str | Path, preserve_all_tensors: bool = Fal
         if resolver is not None:
             kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     try:
-        interp = module.Interpreter(**kwargs)
-        interp.allocate_tensors()
+        from npukit.quiet import native_output_captured
+
+        with native_output_captured():  # the interpreter announces its XNNPACK delegate on stderr
+            interp = module.Interpreter(**kwargs)
+            interp.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise BadInputError(f"the TFLite interpreter refused the model: {' '.join(str(exc).split())[:300]}")
     return interp

@@ -1,0 +1,247 @@
+"""``npukit.convert``: a model to a .tflite for NN-API (rate or temporal mode), or to an IR file.
+
+Modes (docs/snn.md, docs/nnapi.md):
+
+* ``rate`` (default): one invoke per input. A rate-coded ANN is quantized as is. A spiking
+  network becomes the rate-coded ANN of ``npukit.passes.snn_to_rate`` (activations fitted to
+  the simulated firing rates), then quantized.
+* ``temporal``: one invoke per timestep, states carried by the host
+  (``npukit.converters.tflite_temporal``). A rate-coded ANN is first turned into its IF network
+  (``ann_to_snn``, thresholds from the calibration data).
+
+Every .tflite is checked against the NN-API rules at ``api_level`` before it is written
+(``npukit.nnapi.check``); a model that would not run whole is refused unless
+``allow_cpu_fallback``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from npukit import __version__
+from npukit.data import Dataset, calibration_set, load_data
+from npukit.errors import BadInputError
+from npukit.files import atomic_write, check_writable
+from npukit.ir import Graph
+from npukit.loading import load, source_of
+from npukit.progress import Reporter, silent
+from npukit.reference import check_input
+from npukit.snn.encoders import ENCODINGS
+
+TARGETS = ("tflite", "ir")
+MODES = ("rate", "temporal")
+METADATA_FORMAT = "npukit-tflite-metadata"
+METADATA_VERSION = 1
+#: samples whose T steps calibrate an int8 temporal model (every step of each)
+TEMPORAL_CALIBRATION_SAMPLES = 48
+
+
+@dataclass
+class ConversionResult:
+    """What ``convert`` wrote. ``metadata`` is the JSON stored in the .tflite (docs/metadata.md);
+    ``delegation`` the NN-API check of the written file (``npukit.nnapi.check.CheckReport``)."""
+
+    path: Path | None
+    target: str
+    model_bytes: int
+    ops: list[str]
+    metadata: dict[str, Any]
+    seconds: float
+    delegation: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "output_file": str(self.path) if self.path else None,
+            "target": self.target,
+            "model_bytes": self.model_bytes,
+            "seconds": round(self.seconds, 3),
+        }
+        if self.target != "tflite":
+            return out
+        meta = self.metadata
+        out.update(
+            mode=meta["mode"],
+            ops=self.ops,
+            op_counts=dict(Counter(self.ops)),
+            quantization=meta["quantization"],
+            io_dtype=meta["io_dtype"],
+            batch=meta["batch"],
+            input_tensor=meta["input"],
+            output_tensor=meta["output"],
+            calibration=meta["calibration"],
+            traced_layers=sorted(meta["tensor_map"]),
+        )
+        if meta["mode"] == "temporal":
+            out["timesteps"] = meta["timesteps"]
+            out["states"] = [f"{s['layer']}.{s['kind']} {s['shape']}" for s in meta["state_order"]]
+        if meta.get("rate_fit"):
+            out["rate_fit"] = meta["rate_fit"]["layers"]
+        if self.delegation is not None:
+            d = self.delegation
+            out["nnapi"] = {
+                "api_level": d.api_level,
+                "delegated_ops": d.delegated_ops,
+                "total_ops": len(d.ops),
+                "partitions": d.partitions,
+                "fully_delegated": d.fully_delegated,
+                "min_api_level": d.min_api_level,
+                "warnings": d.warnings,
+                "cpu_ops": [f"{op['index']} {op['op']}: {op['reason']}" for op in d.ops if not op["delegated"]],
+            }
+        return out
+
+
+def _check_positive(name: str, value, maximum: int | None = None) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0 or (maximum and value > maximum):
+        bound = f" and at most {maximum}" if maximum else ""
+        raise BadInputError(f"{name} must be a positive integer{bound}. Received: {value!r}")
+    return int(value)
+
+
+def convert(
+    model: str | Path | Graph,
+    output: str | Path,
+    *,
+    to: str = "tflite",
+    mode: str = "rate",
+    data: str | Path = "digits",
+    calibration: str | Path | None = None,
+    calibration_samples: int = 512,
+    quantize: str = "int8",
+    io: str | None = None,
+    batch: int = 1,
+    timesteps: int = 32,
+    encoding: str = "current",
+    percentile: float = 99.9,
+    api_level: int = 30,
+    allow_cpu_fallback: bool = False,
+    dt: float | None = None,
+    force: bool = False,
+    progress: Reporter = silent,
+) -> ConversionResult:
+    """Convert a model to a .tflite (``mode`` rate or temporal; int8 or float32) or an IR file.
+
+    Calibration samples (``calibration_samples`` of ``calibration``, else of the digits train
+    split or of the .npz ``data``) feed int8 quantization, spiking thresholds (``percentile``)
+    and rate fits. ``timesteps`` and ``encoding`` are the spiking settings: the T of a temporal
+    model's host loop and of rate fits, recorded in the metadata. Class names of ``data`` become
+    the metadata's ``labels``.
+
+    ``api_level`` is the Android API level the model targets: the conversion uses ops the
+    NN-API delegate takes there (documented rewrites otherwise) and refuses to write a model the
+    delegate would not run whole, unless ``allow_cpu_fallback``. int8 models need API 29;
+    ``io`` defaults to int8 (below API 30 the delegate converts it on the CPU; uint8 I/O would
+    add a QUANTIZE to int8 that NN-API only takes from API 30). ``output`` is written atomically
+    and never overwritten unless ``force``.
+    """
+    start = time.perf_counter()
+    if to not in TARGETS:
+        raise BadInputError(f"target must be one of {', '.join(TARGETS)}. Received: {to!r}")
+    if mode not in MODES:
+        raise BadInputError(f"mode must be one of {', '.join(MODES)}. Received: {mode!r}")
+    _check_positive("timesteps", timesteps, 100_000)
+    if encoding not in ENCODINGS:
+        raise BadInputError(f"encoding must be one of {', '.join(ENCODINGS)}. Received: {encoding!r}")
+    check_writable(output, force)
+    graph = load(model, dt)
+    if to == "ir":
+        from npukit.ir.serialize import to_bytes
+
+        blob = to_bytes(graph)
+        path = atomic_write(output, blob, force)
+        return ConversionResult(path, "ir", len(blob), [], {}, time.perf_counter() - start)
+    from npukit.nnapi.check import check_level, check_model
+    from npukit.tflite_file import read_tflite
+
+    level = check_level(api_level)
+    if quantize == "int8" and level < 29:
+        raise BadInputError(
+            f"int8 models need API 29: at API {level} NN-API's convolutions take float32 or uint8 only, and "
+            f"TensorFlow's converter no longer writes uint8 models; use --quantize none (float32) or --api-level 29+"
+        )
+    io = io or ("int8" if quantize == "int8" else "float32")
+    needs_calibration = quantize == "int8" or graph.is_spiking or mode == "temporal"
+    calib = None
+    if needs_calibration:
+        _check_positive("calibration samples", calibration_samples)
+        calib = calibration_set(data, calibration, calibration_samples)
+        check_input(graph, calib.x)
+    metadata = _metadata(graph, data, calib, mode, timesteps, encoding, level)
+    advance = progress("converting", 1)
+    if mode == "temporal":
+        blob, metadata = _temporal(graph, calib, quantize, batch, metadata, level, timesteps, encoding, percentile)
+    else:
+        blob, metadata = _rate(graph, calib, quantize, io, batch, metadata, level, timesteps, encoding)
+    advance(1)
+    info = read_tflite(blob)
+    delegation = check_model(info, level)
+    if not delegation.fully_delegated and not allow_cpu_fallback:
+        cpu = [f"{op['op']} ({op['reason']})" for op in delegation.ops if not op["delegated"]]
+        raise BadInputError(
+            f"the converted model is not fully delegable at API {level}: {len(cpu)} of {len(delegation.ops)} ops "
+            f"would run on the CPU: {'; '.join(cpu[:3])}; pass --allow-cpu-fallback to write it anyway"
+        )
+    path = atomic_write(output, blob, force)
+    return ConversionResult(path, "tflite", len(blob), info.op_names(), metadata, time.perf_counter() - start, delegation)
+
+
+def _metadata(graph: Graph, data, calib: Dataset | None, mode: str, timesteps: int, encoding: str, level: int) -> dict:
+    dataset = load_data(data, "test")
+    matches = tuple(dataset.x.shape[1:]) == graph.input_shape or (
+        graph.meta.get("input_layout") == "CHW" and dataset.x.ndim == 4
+        and tuple(dataset.x.shape[1:]) in (graph.input_shape, (graph.input_shape[2], *graph.input_shape[:2]))
+    )
+    described = calib if calib is not None else (dataset if matches else None)
+    return {
+        "format": METADATA_FORMAT,
+        "version": METADATA_VERSION,
+        "npukit_version": __version__,
+        "source": source_of(graph),
+        "source_kind": "snn" if graph.is_spiking else "ann",
+        "mode": mode,
+        "timesteps": int(timesteps),
+        "encoding": encoding,
+        "labels": dataset.class_names if matches else None,
+        "input_preprocessing": described.preprocessing if described else None,
+        "calibration": {"data": calib.name, "samples": len(calib)} if calib else None,
+        "api_level": level,
+    }
+
+
+def _rate(graph: Graph, calib, quantize, io, batch, metadata, level, timesteps, encoding):
+    from npukit.converters.tflite import convert_graph
+    from npukit.passes.fold_batchnorm import fold_batchnorm
+    from npukit.passes.snn_to_rate import snn_to_rate
+
+    ann = graph
+    if graph.is_spiking:
+        ann = fold_batchnorm(snn_to_rate(graph, calib.x, timesteps, encoding))
+        metadata["rate_fit"] = ann.meta["rate_fit"]
+    x = None if calib is None else calib.x
+    return convert_graph(ann, x if quantize == "int8" else None, quantize=quantize, io=io, batch=batch, metadata=metadata, api_level=level)
+
+
+def _temporal(graph: Graph, calib, quantize, batch, metadata, level, timesteps, encoding, percentile):
+    from npukit.converters.tflite_temporal import convert_temporal, int8_steepness, record_steps
+    from npukit.ir import SPIKING
+    from npukit.passes.ann_to_snn import ann_to_snn
+
+    snn = graph if graph.is_spiking else ann_to_snn(graph, calib.x, percentile)
+    input_max = float(snn.meta.get("snn", {}).get("input_max", 1.0))
+    metadata.update(
+        spiking_output=isinstance(snn[snn.output], SPIKING),
+        input_max=input_max,
+        snn=snn.meta.get("snn"),
+    )
+    blob, meta = convert_temporal(snn, None, "none", batch, metadata, level)
+    if quantize != "int8":
+        return blob, meta
+    samples = calib.x[: max(batch, TEMPORAL_CALIBRATION_SAMPLES)]
+    steps, ranges = record_steps(blob, samples, timesteps, encoding, input_max)
+    return convert_temporal(snn, steps, "int8", batch, metadata, level, int8_steepness(snn, ranges))
