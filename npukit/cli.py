@@ -37,6 +37,7 @@ app = typer.Typer(
 class Target(str, Enum):
     tflite = "tflite"
     ir = "ir"
+    nir = "nir"
 
 
 class Mode(str, Enum):
@@ -185,7 +186,9 @@ def convert(
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="Output file (default: MODEL's name with .tflite / .npkit, here).")
     ] = None,
-    to: Annotated[Target, typer.Option("--to", help="tflite, or ir (npukit's lossless IR file).")] = Target.tflite,
+    to: Annotated[
+        Target, typer.Option("--to", help="tflite; ir (npukit's lossless IR file); nir (the SNN as a NIR graph).")
+    ] = Target.tflite,
     mode: Annotated[
         Mode, typer.Option("--mode", help="rate: one invoke per input; temporal: one invoke per timestep, states on the host.")
     ] = Mode.rate,
@@ -221,7 +224,7 @@ def convert(
     from npukit.reports import render_convert
 
     if output is None:
-        output = Path(model.stem + (".tflite" if to == Target.tflite else ".npkit"))
+        output = Path(model.stem + {Target.tflite: ".tflite", Target.ir: ".npkit", Target.nir: ".nir"}[to])
     with _progress():
         result = run(
             model, output, to=to.value, mode=mode.value, data=data, calibration=calibration,
@@ -376,38 +379,55 @@ def inspect(
 @app.command()
 @_handles_errors
 def demo(
-    timesteps: TimestepsOpt = 32,
+    snn: Annotated[
+        bool, typer.Option("--snn", help="Run the shipped LIF SNN (NIR) through rate and temporal mode instead.")
+    ] = False,
+    timesteps: Annotated[
+        Optional[int], typer.Option("--timesteps", "-T", help="Timesteps T (default 32; 25 for --snn, its training T).")
+    ] = None,
     out: Annotated[
-        Optional[Path], typer.Option("--out", help="Folder to keep the converted model in (default: a temporary one).")
+        Optional[Path], typer.Option("--out", help="Folder to keep the converted models in (default: a temporary one).")
     ] = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Convert the shipped digits CNN to int8 TFLite and run the three-way parity check on it.
+    """Convert a shipped example to int8 TFLite and run the parity check on it.
 
-    Example: npukit demo -T 32
+    Default: the digits CNN (Keras), float vs SNN vs TFLite. --snn: the digits LIF SNN (NIR), its
+    simulation vs a rate-mode and a temporal-mode TFLite (int8, and float32 temporal).
+    Example: npukit demo -T 32; npukit demo --snn
     """
     from npukit.conversion import convert as run_convert
     from npukit.errors import BadInputError
-    from npukit.models import DIGITS_CNN
+    from npukit.models import DIGITS_CNN, DIGITS_LIF, DIGITS_LIF_TIMESTEPS
     from npukit.parity import parity as run_parity
     from npukit.reports import render_convert, render_parity
 
     if out is not None and not out.is_dir():
         raise BadInputError(f"--out {out} is not an existing folder")
+    source = DIGITS_LIF if snn else DIGITS_CNN
+    steps = timesteps or (DIGITS_LIF_TIMESTEPS if snn else 32)
+    runs = (
+        [("rate", "int8"), ("temporal", "int8"), ("temporal", "none")] if snn else [("rate", "int8")]
+    )
+    figures = []
     with tempfile.TemporaryDirectory() as tmp, _progress():
-        target = (out or Path(tmp)) / "digits_cnn.tflite"
-        converted = run_convert(DIGITS_CNN, target, data="digits", timesteps=timesteps, force=force)
-        report = run_parity(DIGITS_CNN, target, "digits", timesteps=timesteps)
-        figures = {"convert": converted.to_dict(), "parity": report.to_dict()}
-        if out is None:
-            figures["convert"]["output_file"] = None
+        for mode, quantize in runs:
+            suffix = "" if not snn else f"_{mode}_{'int8' if quantize == 'int8' else 'float32'}"
+            target = (out or Path(tmp)) / f"{source.stem}{suffix}.tflite"
+            converted = run_convert(source, target, mode=mode, quantize=quantize, data="digits", timesteps=steps, force=force)
+            report = run_parity(source, target, "digits", timesteps=steps)
+            entry = {"convert": converted.to_dict(), "parity": report.to_dict()}
+            if out is None:
+                entry["convert"]["output_file"] = None
+            figures.append(entry)
     if as_json:
-        typer.echo(json.dumps(figures, indent=2, default=float))
+        typer.echo(json.dumps(figures if snn else figures[0], indent=2, default=float))
         return
-    typer.echo(f"npukit demo: shipped model {DIGITS_CNN.name}")
-    typer.echo(render_convert(figures["convert"]))
-    typer.echo(render_parity(figures["parity"]))
+    typer.echo(f"npukit demo: shipped model {source.name}")
+    for entry in figures:
+        typer.echo(render_convert(entry["convert"]))
+        typer.echo(render_parity(entry["parity"]))
 
 
 def _is_usage_error(exc: BaseException) -> bool:

@@ -34,7 +34,7 @@ from npukit.progress import Reporter, silent
 from npukit.reference import check_input
 from npukit.snn.encoders import ENCODINGS
 
-TARGETS = ("tflite", "ir")
+TARGETS = ("tflite", "ir", "nir")
 MODES = ("rate", "temporal")
 METADATA_FORMAT = "npukit-tflite-metadata"
 METADATA_VERSION = 1
@@ -62,6 +62,9 @@ class ConversionResult:
             "model_bytes": self.model_bytes,
             "seconds": round(self.seconds, 3),
         }
+        if self.target == "nir":
+            out["nir"] = self.metadata
+            return out
         if self.target != "tflite":
             return out
         meta = self.metadata
@@ -156,6 +159,10 @@ def convert(
         blob = to_bytes(graph)
         path = atomic_write(output, blob, force)
         return ConversionResult(path, "ir", len(blob), [], {}, time.perf_counter() - start)
+    if to == "nir":
+        blob, info = _nir(graph, data, calibration, calibration_samples, percentile, timesteps, encoding, dt, progress)
+        path = atomic_write(output, blob, force)
+        return ConversionResult(path, "nir", len(blob), [], info, time.perf_counter() - start)
     from npukit.nnapi.check import check_level, check_model
     from npukit.tflite_file import read_tflite
 
@@ -245,3 +252,32 @@ def _temporal(graph: Graph, calib, quantize, batch, metadata, level, timesteps, 
     samples = calib.x[: max(batch, TEMPORAL_CALIBRATION_SAMPLES)]
     steps, ranges = record_steps(blob, samples, timesteps, encoding, input_max)
     return convert_temporal(snn, steps, "int8", batch, metadata, level, int8_steepness(snn, ranges))
+
+
+def _nir(graph: Graph, data, calibration, calibration_samples, percentile, timesteps, encoding, dt, progress):
+    """NIR bytes of the SNN (an ANN is converted first) and what the export changed."""
+    from npukit.converters.nir import DEFAULT_DT
+    from npukit.converters.nir_export import nir_bytes, to_nir
+    from npukit.snn.simulate import simulate
+
+    snn = graph
+    if not graph.is_spiking:
+        _check_positive("calibration samples", calibration_samples)
+        calib = calibration_set(data, calibration, calibration_samples)
+        check_input(graph, calib.x)
+        from npukit.passes.ann_to_snn import ann_to_snn
+
+        snn = ann_to_snn(graph, calib.x, percentile)
+    step = DEFAULT_DT if dt is None else dt
+    nir_graph, view = to_nir(snn, step)
+    info: dict[str, Any] = {"dt": step, "nodes": {k: type(v).__name__ for k, v in nir_graph.nodes.items()}}
+    dataset = load_data(data, "test")
+    if dataset.y is not None and tuple(dataset.x.shape[1:]) == graph.input_shape:
+        ours = simulate(snn, dataset.x, timesteps, encoding=encoding, progress=progress("simulating", len(dataset)))
+        exported = simulate(view, dataset.x, timesteps, encoding=encoding, progress=progress("simulating export", len(dataset)))
+        info["accuracy"] = {
+            "data": dataset.name, "timesteps": timesteps,
+            "npukit_snn": float(np.mean(ours.predictions() == dataset.y)),
+            "exported": float(np.mean(exported.predictions() == dataset.y)),
+        }
+    return nir_bytes(nir_graph), info

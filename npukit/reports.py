@@ -45,11 +45,24 @@ def render_inspect(info: dict[str, Any]) -> str:
 def render_convert(result: dict[str, Any]) -> str:
     if result["target"] == "ir":
         return f"wrote {result['output_file']} (npukit IR, {result['model_bytes']} bytes)"
+    if result["target"] == "nir":
+        info = result["nir"]
+        lines = [f"wrote {result['output_file']} (NIR, {result['model_bytes']} bytes, dt {info['dt']:g} s): "
+                 + ", ".join(f"{k} {v}" for k, v in info["nodes"].items())]
+        if "accuracy" in info:
+            a = info["accuracy"]
+            lines.append(
+                f"{a['data']}, T={a['timesteps']}: npukit SNN {_pct(a['npukit_snn'])}, exported NIR semantics "
+                f"(reset to 0, v(0)=0) {_pct(a['exported'])}"
+            )
+        return "\n".join(lines)
     ops = ", ".join(f"{op} x{n}" for op, n in result["op_counts"].items())
     tin, tout = result["input_tensor"], result["output_tensor"]
     where = f"wrote {result['output_file']}" if result["output_file"] else "converted"
     nnapi = result.get("nnapi")
     delegation = []
+    if result["mode"] == "temporal":
+        delegation.append(f"one invoke per timestep (T={result['timesteps']}); states: {', '.join(result['states'])}")
     if nnapi:
         delegation.append(
             f"NN-API at API {nnapi['api_level']}: {nnapi['delegated_ops']}/{nnapi['total_ops']} ops delegated"
@@ -58,7 +71,8 @@ def render_convert(result: dict[str, Any]) -> str:
         delegation += [f"warning: {w}" for w in nnapi["warnings"]]
     return "\n".join(
         [
-            f"{where} ({result['model_bytes']} bytes, {'float32' if result['quantization'] == 'none' else result['quantization']} weights, "
+            f"{where} ({result['mode']} mode, {result['model_bytes']} bytes, "
+            f"{'float32' if result['quantization'] == 'none' else result['quantization']} weights, "
             f"{result['io_dtype']} I/O, batch {result['batch']}) in {result['seconds']:.1f} s",
             f"ops: {ops}",
             f"input {tin['dtype']} {tin['shape']}, output {tout['dtype']} {tout['shape']}; "

@@ -59,11 +59,12 @@ def snn_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: n
     seconds["tflite"] = time.perf_counter() - start
 
     snn_top1, tfl_top1 = sim.predictions(), top1(tfl)
-    agreement = {"tflite_vs_snn": float(np.mean(tfl_top1 == snn_top1))}
+    agreement = {}
     if reference is not None:
         ref_top1 = top1(reference)
         agreement["snn_vs_reference"] = float(np.mean(snn_top1 == ref_top1))
         agreement["tflite_vs_reference"] = float(np.mean(tfl_top1 == ref_top1))
+    agreement["tflite_vs_snn"] = float(np.mean(tfl_top1 == snn_top1))
     figures: dict[str, Any] = {
         "mode": "temporal" if temporal else "rate",
         "source": "snn" if graph.is_spiking else "ann",
@@ -93,9 +94,8 @@ def snn_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: n
     }
     if dataset.y is not None:
         y = dataset.y
-        figures["accuracy"] = {"snn": float(np.mean(snn_top1 == y)), "tflite": float(np.mean(tfl_top1 == y))}
-        if reference is not None:
-            figures["accuracy"]["reference"] = float(np.mean(top1(reference) == y))
+        figures["accuracy"] = {} if reference is None else {"reference": float(np.mean(top1(reference) == y))}
+        figures["accuracy"].update(snn=float(np.mean(snn_top1 == y)), tflite=float(np.mean(tfl_top1 == y)))
     if swept is not None:
         figures["sweep"] = [
             {

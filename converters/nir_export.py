@@ -1,0 +1,210 @@
+"""NIR export: a spiking IR graph -> a NIR graph (channels-first), so that networks npukit
+converted from ANNs reach neuromorphic hardware through its NIR importers.
+
+NIR can express less than the IR, so export goes through an *export view* of the graph, an IR
+graph with NIR's semantics, which is what the written file computes and what re-importing it
+gives back spike for spike:
+
+* spikes carry amplitude 1: amplitudes are folded into the weights that read them
+  (``fold_amplitudes``); BatchNorm is folded into the preceding layer;
+* NIR has one reset, to a value, and no initial membrane: an IF layer with reset by
+  subtraction (rate-converted ANNs) becomes reset to 0 with v(0) = 0, and fires on v > theta.
+  This loses the residue a subtractive reset keeps, so the exported network is less accurate
+  than npukit's own SNN: ``npukit convert --to nir`` prints both accuracies;
+* analog activations after the last weighted layer (Softmax, a final ReLU) are dropped: the
+  graph's output is the readout current, whose time-mean is the readout;
+* Add becomes several edges into one node (NIR sums them); Pad2D merges into the Conv2d after
+  it; GlobalAveragePool becomes an AvgPool2d over the whole map and a Flatten.
+
+Neurons are written in NIR's continuous form for step ``dt`` (inverse of the importer's forward
+Euler): IF ``r = gain/dt``; LIF/LI ``tau = dt/(1 - decay)``, ``r = gain tau/dt``,
+``v_leak = leak tau/dt``; current-based synapses likewise. MaxPool2D and Concatenate have no NIR
+form and are refused.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+
+from npukit import ir
+from npukit.errors import UnsupportedError
+from npukit.passes.fold_amplitudes import fold_amplitudes
+from npukit.passes.fold_batchnorm import fold_batchnorm
+from npukit.snn.plan import READOUT, make_plan
+
+
+def export_view(snn: ir.Graph) -> ir.Graph:
+    """The graph with NIR's semantics (module docstring), still as IR."""
+    graph, _ = fold_amplitudes(snn)
+    graph = fold_batchnorm(graph)
+    plan = make_plan(graph, 1, "current")
+    keep = [n for n in graph if not (plan.region[n.name] == READOUT and isinstance(n, (ir.ReLU, ir.Softmax)))]
+    output = graph.output
+    while isinstance(graph[output], (ir.ReLU, ir.Softmax)) and plan.region[output] == READOUT:
+        output = graph[output].inputs[0]
+    nodes = []
+    for node in keep:
+        if isinstance(node, ir.IF):
+            node = node.replace(reset="value", v_reset=np.zeros_like(node.v_reset), v_init=np.zeros_like(node.v_init),
+                                fire_at_threshold=False)
+        elif isinstance(node, ir.NEURONS) and hasattr(node, "fire_at_threshold"):
+            node = node.replace(fire_at_threshold=False)
+        nodes.append(node)
+    return ir.Graph(nodes, output, {**snn.meta, "nir_export_view": True})
+
+
+def _nir_name(name: str) -> str:
+    """NIR files are HDF5: a '/' in a node name would open a group, so it becomes '.'."""
+    return name.replace("/", ".")
+
+
+def _chw(shape: tuple[int, ...]) -> list[int]:
+    return [shape[2], shape[0], shape[1]] if len(shape) == 3 else list(shape)
+
+
+def _to_nir_layout(value: np.ndarray, shape: tuple[int, ...], flat_from=None) -> np.ndarray:
+    arr = np.broadcast_to(np.asarray(value, np.float32), shape)
+    if len(shape) == 3:
+        return np.ascontiguousarray(arr.transpose(2, 0, 1))
+    if flat_from is not None:
+        h, w, c = flat_from
+        return np.ascontiguousarray(arr.reshape(h, w, c).transpose(2, 0, 1).reshape(-1))
+    return np.ascontiguousarray(arr)
+
+
+def to_nir(snn: ir.Graph, dt: float = 1e-4):
+    """A ``nir.NIRGraph`` computing ``export_view(snn)`` under forward Euler with step ``dt``."""
+    import nir
+
+    view = export_view(snn)
+    shapes = view.shapes
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    #: IR node -> (NIR nodes that carry its value, flatten origin (H, W, C) of a flat vector)
+    carried: dict[str, tuple[list[str], tuple | None]] = {}
+    pending_pad: dict[str, tuple[int, int]] = {}
+
+    def connect(src: str, dst: str) -> None:
+        for origin in carried[src][0]:
+            edges.append((origin, dst))
+
+    for node in view:
+        name = _nir_name(node.name)
+        shape = shapes[node.name]
+        flat = carried[node.inputs[0]][1] if node.inputs else None
+        if isinstance(node, ir.Input):
+            nodes[name] = nir.Input(input_type={"input": np.array(_chw(shape))})
+            carried[node.name] = ([name], None)
+            continue
+        if isinstance(node, ir.Identity):
+            carried[node.name] = carried[node.inputs[0]]
+            continue
+        if isinstance(node, ir.Add):
+            carried[node.name] = ([o for i in node.inputs for o in carried[i][0]], carried[node.inputs[0]][1])
+            continue
+        if isinstance(node, ir.Pad2D):
+            (t, b), (l, r) = node.pads
+            if t != b or l != r or any(not isinstance(view[c], (ir.Conv2D, ir.DepthwiseConv2D)) for c in view.consumers[node.name]):
+                raise UnsupportedError(f"{node.name}: only symmetric zero padding before a convolution has a NIR form")
+            pending_pad[node.name] = (t, l)
+            carried[node.name] = carried[node.inputs[0]]
+            continue
+        nodes[name] = _node(nir, node, view, shapes, flat, pending_pad.get(node.inputs[0]), dt)
+        for src in node.inputs:
+            connect(src, name)
+        if isinstance(node, (ir.Flatten, ir.Reshape)):
+            in_shape = shapes[node.inputs[0]]
+            carried[node.name] = ([name], tuple(in_shape) if len(in_shape) == 3 else None)
+        elif isinstance(node, ir.GlobalAveragePool):
+            flat_name = f"{name}.flatten"
+            c = shapes[node.inputs[0]][2]
+            nodes[flat_name] = nir.Flatten(input_type={"input": np.array([c, 1, 1])}, start_dim=0)
+            edges.append((name, flat_name))
+            carried[node.name] = ([flat_name], None)
+        else:  # element-wise nodes keep the layout of a flat vector; Dense starts a fresh one
+            elementwise = isinstance(node, (*ir.NEURONS, ir.Scale, ir.BatchNorm))
+            carried[node.name] = ([name], flat if elementwise and len(shape) == 1 else None)
+    nodes["output"] = nir.Output(output_type={"output": np.array(_chw(shapes[view.output]))})
+    connect(view.output, "output")
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), view
+
+
+def _node(nir, node: ir.Node, view: ir.Graph, shapes, flat, pad, dt: float):
+    shape = shapes[node.name]
+    if isinstance(node, ir.Dense):
+        weight = node.kernel.T  # (out, in), columns in IR order
+        if flat is not None:  # IR columns are NHWC-flat; NIR's are CHW-flat
+            h, w, c = flat
+            perm = np.arange(h * w * c).reshape(h, w, c).transpose(2, 0, 1).reshape(-1)
+            weight = weight[:, perm]
+        return nir.Affine(weight=np.ascontiguousarray(weight, np.float32), bias=node.bias.astype(np.float32))
+    if isinstance(node, (ir.Conv2D, ir.DepthwiseConv2D)):
+        in_shape = shapes[node.inputs[0]]
+        if pad is not None:
+            padding, spatial = pad, (in_shape[0] - 2 * pad[0], in_shape[1] - 2 * pad[1])
+            if node.padding != "valid":
+                raise UnsupportedError(f"{node.name}: explicit padding before a 'same' convolution has no NIR form")
+        else:
+            padding, spatial = node.padding, in_shape[:2]
+        if isinstance(node, ir.Conv2D):
+            weight, groups = node.kernel.transpose(3, 2, 0, 1), 1
+        else:
+            kh, kw, c, m = node.kernel.shape
+            weight, groups = node.kernel.transpose(2, 3, 0, 1).reshape(c * m, 1, kh, kw), c
+        return nir.Conv2d(
+            input_shape=tuple(int(v) for v in spatial), weight=np.ascontiguousarray(weight, np.float32),
+            stride=node.strides, padding=padding, dilation=node.dilation, groups=groups, bias=node.bias.astype(np.float32),
+        )
+    if isinstance(node, (ir.AveragePool2D, ir.SumPool2D)):
+        if node.padding != "valid":
+            raise UnsupportedError(f"{node.name}: pooling with 'same' padding has no NIR form (count excludes padding)")
+        cls = nir.AvgPool2d if isinstance(node, ir.AveragePool2D) else nir.SumPool2d
+        return cls(kernel_size=np.array(node.pool_size), stride=np.array(node.strides), padding=np.array([0, 0]))
+    if isinstance(node, ir.GlobalAveragePool):
+        h, w, _ = shapes[node.inputs[0]]
+        return nir.AvgPool2d(kernel_size=np.array([h, w]), stride=np.array([h, w]), padding=np.array([0, 0]))
+    if isinstance(node, ir.Flatten) or (isinstance(node, ir.Reshape) and len(shape) == 1):
+        return nir.Flatten(input_type={"input": np.array(_chw(shapes[node.inputs[0]]))}, start_dim=0)
+    if isinstance(node, ir.Scale):
+        return nir.Scale(scale=_to_nir_layout(node.scale, shape, flat))
+    if isinstance(node, ir.BatchNorm) and not np.any(node.shift):
+        return nir.Scale(scale=_to_nir_layout(node.scale, shape, flat))
+    if isinstance(node, ir.NEURONS):
+        return _neuron(nir, node, shape, flat, dt)
+    raise UnsupportedError(f"{node.name}: {type(node).__name__} has no NIR form")
+
+
+def _neuron(nir, node, shape, flat, dt: float):
+    p = lambda name: _to_nir_layout(getattr(node, name), shape, flat)  # noqa: E731
+    if isinstance(node, ir.Threshold):
+        return nir.Threshold(threshold=p("v_threshold"))
+    if isinstance(node, ir.Integrator):
+        return nir.I(r=p("gain") / np.float32(dt))
+    if isinstance(node, ir.IF):
+        return nir.IF(r=p("gain") / np.float32(dt), v_threshold=p("v_threshold"), v_reset=p("v_reset"))
+    k = 1.0 - p("decay").astype(np.float64)
+    if np.any(k <= 0):
+        raise UnsupportedError(f"{node.name}: a leak-free membrane (decay 1) has no LIF time constant; export it as IF")
+    tau = dt / k
+    membrane = {"r": (p("gain") / k).astype(np.float32), "v_leak": (p("leak") / k).astype(np.float32)}
+    if isinstance(node, (ir.CubaLIF, ir.CubaLI)):
+        ks = 1.0 - p("syn_decay").astype(np.float64)
+        synapse = {"tau_syn": (dt / ks).astype(np.float32), "w_in": (p("syn_gain") / ks).astype(np.float32)}
+        if isinstance(node, ir.CubaLIF):
+            return nir.CubaLIF(tau_mem=tau.astype(np.float32), v_threshold=p("v_threshold"), v_reset=p("v_reset"), **synapse, **membrane)
+        return nir.CubaLI(tau_mem=tau.astype(np.float32), **synapse, **membrane)
+    if isinstance(node, ir.LIF):
+        return nir.LIF(tau=tau.astype(np.float32), v_threshold=p("v_threshold"), v_reset=p("v_reset"), **membrane)
+    return nir.LI(tau=tau.astype(np.float32), **membrane)
+
+
+def nir_bytes(graph) -> bytes:
+    """The .nir (HDF5) file of a NIR graph, in memory."""
+    import nir
+
+    buffer = io.BytesIO()
+    nir.write(buffer, graph, compression=None)
+    return buffer.getvalue()
