@@ -361,6 +361,85 @@ def check(
 
 @app.command()
 @_handles_errors
+def profile(
+    model: Annotated[Path, typer.Argument(help="A .tflite file.")],
+    source: Annotated[
+        Optional[Path], typer.Option("--source", help="The model it was converted from: counts per layer from the IR.")
+    ] = None,
+    data: Annotated[
+        Optional[str], typer.Option("--data", "-d", help="Inputs for timing, and (with --source) spikes for SOP counts.")
+    ] = None,
+    runs: Annotated[int, typer.Option("--runs", help="Steady-state invokes timed.")] = 100,
+    warmup: Annotated[int, typer.Option("--warmup", help="Invokes before timing.")] = 10,
+    threads: Annotated[Optional[int], typer.Option("--threads", help="Interpreter threads (default: LiteRT's).")] = None,
+    no_xnnpack: Annotated[bool, typer.Option("--no-xnnpack", help="Builtin kernels only (no XNNPACK delegate).")] = False,
+    timesteps: Annotated[
+        Optional[int], typer.Option("--timesteps", "-T", help="T of SNN counts and temporal loops (default: the model's).")
+    ] = None,
+    energy_table: Annotated[
+        Optional[Path], typer.Option("--energy-table", help="JSON of energy costs overriding the shipped tables.")
+    ] = None,
+    device_report: Annotated[
+        Optional[Path], typer.Option("--device-report", help="A benchmark JSON from the Android demo: shown beside the host.")
+    ] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the latency histogram and energy bars as a PNG.")] = None,
+    dt: DtOpt = None,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Time MODEL on LiteRT, count its operations and estimate its energy per inference.
+
+    Example: npukit profile digits_cnn.tflite --source models/digits_cnn.keras --data digits --plot profile.png
+    """
+    from npukit.files import atomic_write
+    from npukit.profile.plots import profile_png
+    from npukit.profile.run import compare_device
+    from npukit.profile.run import profile as run
+    from npukit.reports import render_profile
+
+    _check_output(plot, force)
+    with _progress():
+        report = run(
+            model, source=source, data=data, runs=runs, warmup=warmup, threads=threads, use_xnnpack=not no_xnnpack,
+            timesteps=timesteps, energy_table=energy_table, dt=dt,
+        )
+    figures = report.to_dict()
+    if device_report is not None:
+        figures["device_comparison"] = compare_device(figures, device_report)
+    if plot is not None:
+        figures["plot"] = str(atomic_write(plot, profile_png(figures, figures["latency_samples_ms"]), force))
+    _emit(figures, as_json, render_profile)
+
+
+@app.command()
+@_handles_errors
+def report(
+    model: Annotated[Path, typer.Argument(help="Source model: .keras, .h5, .nir or .npkit.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("report.html"),
+    data: DataOpt = "digits",
+    timesteps: TimestepsOpt = 32,
+    mode: Annotated[Mode, typer.Option("--mode", help="Conversion mode (rate or temporal).")] = Mode.rate,
+    api_level: Annotated[int, typer.Option("--api-level", help="Android API level to check.")] = 30,
+    runs: Annotated[int, typer.Option("--runs", help="Steady-state invokes timed.")] = 100,
+    dt: DtOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Convert, check parity, check NN-API delegation and profile MODEL; write one HTML page.
+
+    Example: npukit report models/digits_cnn.keras --data digits -o report.html
+    """
+    from npukit.html_report import build_report
+
+    with _progress() as reporter:
+        path = build_report(
+            model, output, data=data, timesteps=timesteps, mode=mode.value, api_level=api_level, runs=runs, dt=dt,
+            force=force, progress=reporter,
+        )
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+@_handles_errors
 def inspect(
     model: Annotated[Path, typer.Argument(help="A .keras, .h5, .nir, .npkit or .tflite file.")],
     dt: DtOpt = None,

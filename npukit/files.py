@@ -21,6 +21,15 @@ def check_writable(path: str | Path, force: bool = False) -> Path:
     return path
 
 
+def _file_mode(path: Path) -> int:
+    """An existing file's mode, else 0666 minus the process umask."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write(path: str | Path, data: bytes, force: bool = False) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
@@ -33,6 +42,7 @@ def atomic_write(path: str | Path, data: bytes, force: bool = False) -> Path:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, _file_mode(path))  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

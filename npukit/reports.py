@@ -183,3 +183,40 @@ def render_rules(rows: list[dict[str, Any]]) -> str:
     lines.append("")
     lines.append("Operators not listed are not supported by the NN-API delegate at any level.")
     return "\n".join(lines)
+
+
+def render_profile(report: dict[str, Any]) -> str:
+    lat = report["latency_ms"]
+    lines = [
+        f"{report['model']} ({report['mode']} mode, {report['model_bytes']:,} bytes) on {report['interpreter']}, "
+        f"{report['threads'] or 'default'} threads, XNNPACK {'on' if report['xnnpack'] else 'off'}",
+        f"init {report['init_ms']:.2f} ms, first inference {report['first_inference_ms']:.3f} ms, "
+        f"warmup mean {(report['warmup_mean_ms'] or 0):.3f} ms",
+        f"steady state ({lat['count']} runs): mean {lat['mean']:.4f} ms, std {lat['std']:.4f}, min {lat['min']:.4f}, "
+        f"max {lat['max']:.4f}, p50 {lat['p50']:.4f}, p90 {lat['p90']:.4f}, p99 {lat['p99']:.4f}",
+        f"peak RSS {report['peak_rss_mb']:.1f} MiB (before loading the model: {report['baseline_rss_mb']:.1f} MiB)",
+    ]
+    if report.get("step_loop_ms"):
+        loop = report["step_loop_ms"]
+        lines.append(f"T={report['timesteps']}-step inference (host loop): mean {loop['mean']:.3f} ms, p90 {loop['p90']:.3f} ms")
+    counts = f"{report['macs']:,} MACs per sample (from the {report['counted_from']})"
+    if report["sops"] is not None:
+        counts += f"; spiking version over T={report['timesteps']}: {report['sops']:,.0f} SOPs, {report['neuron_updates']:,} neuron updates"
+    lines.append(counts)
+    rows = [[name, f"{e['uj']:.4g}", e["title"]] for name, e in report["energy_uj"].items()]
+    lines.append("energy per inference (ESTIMATES from published per-operation costs, not measurements):")
+    lines.append(_table(["platform", "uJ", "table"], rows))
+    device = report.get("device_comparison")
+    if device:
+        d = device["device"]
+        lines.append(f"device: {d.get('model', '?')} ({d.get('soc', '?')}, API {d.get('api_level', '?')}), delegate {device.get('delegate')}")
+        lines.append(_table(["figure", "host", "device"], [[r["figure"], _num(r["host"]), _num(r["device"])] for r in device["rows"]]))
+    return "\n".join(lines)
+
+
+def _num(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

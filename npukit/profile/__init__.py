@@ -1,0 +1,1 @@
+"""Profiling converted models: latency on LiteRT, operation counts, energy estimates."""

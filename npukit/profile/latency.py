@@ -1,0 +1,166 @@
+"""Latency of a .tflite on LiteRT, measured in a fresh process.
+
+A separate Python process (``python -m npukit.profile.latency``) loads only the interpreter, so
+its peak resident memory belongs to the model and the runtime, and nothing the parent imported
+(TensorFlow, Keras) competes with it. Figures, as TFLite's benchmark_model reports them:
+
+* ``init_ms``: interpreter construction and tensor allocation;
+* ``first_inference_ms``: the first invoke (one-time kernel preparation included);
+* ``warmup_mean_ms``: mean of the ``warmup`` invokes after it;
+* ``latency_ms``: the ``runs`` steady-state invokes: mean, std, min, max, p50, p90, p99
+  (``latency_samples_ms``: each of them);
+* ``peak_rss_mb`` and ``baseline_rss_mb``: the process's peak resident memory after the runs and
+  before the model was loaded (MiB).
+
+Inputs are the first samples of DATA when given, else random values of each input's dtype. For
+a temporal model one invoke is one timestep; ``step_loop_ms`` times whole T-step inferences, the
+host feeding each step's states back as the Android demo does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from npukit.errors import BadInputError, InternalError
+
+
+def _stats(times_ms: list[float]) -> dict[str, float]:
+    t = np.asarray(times_ms, dtype=np.float64)
+    return {
+        "count": int(t.size), "mean": float(t.mean()), "std": float(t.std()), "min": float(t.min()),
+        "max": float(t.max()), "p50": float(np.percentile(t, 50)), "p90": float(np.percentile(t, 90)),
+        "p99": float(np.percentile(t, 99)),
+    }
+
+
+def _rss_mb() -> float:
+    """Peak resident memory of this process (MiB). /proc's VmHWM belongs to this program image;
+    getrusage's maximum would include the parent's at fork time."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux and BSD report KiB
+
+
+def _inputs(interp, samples: np.ndarray | None) -> list[np.ndarray]:
+    from npukit.runtime import quantize
+
+    rng = np.random.default_rng(0)
+    values = []
+    for k, detail in enumerate(interp.get_input_details()):
+        shape, dtype = tuple(detail["shape"]), detail["dtype"]
+        if k == 0 and samples is not None:
+            batch = shape[0]
+            x = np.resize(samples, (batch,) + tuple(samples.shape[1:])).astype(np.float32)
+            values.append(quantize(x, detail))
+        elif np.issubdtype(dtype, np.floating):
+            values.append(rng.standard_normal(shape).astype(dtype))
+        else:
+            info = np.iinfo(dtype)
+            values.append(rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype))
+    return values
+
+
+def measure(model: str, runs: int, warmup: int, threads: int | None, use_xnnpack: bool,
+            samples: np.ndarray | None = None, timesteps: int | None = None) -> dict[str, Any]:
+    """Run in the worker process: load, invoke, time."""
+    from npukit.runtime import interpreter_name, make_interpreter
+
+    baseline = _rss_mb()
+    start = time.perf_counter()
+    interp = make_interpreter(model, num_threads=threads, use_xnnpack=use_xnnpack)
+    init_ms = (time.perf_counter() - start) * 1e3
+    details = interp.get_input_details()
+    for detail, value in zip(details, _inputs(interp, samples)):
+        interp.set_tensor(detail["index"], value)
+
+    def invoke() -> float:
+        t0 = time.perf_counter()
+        interp.invoke()
+        return (time.perf_counter() - t0) * 1e3
+
+    first = invoke()
+    warm = [invoke() for _ in range(warmup)]
+    steady = [invoke() for _ in range(runs)]
+    result = {
+        "interpreter": interpreter_name(),
+        "init_ms": init_ms,
+        "first_inference_ms": first,
+        "warmup_mean_ms": float(np.mean(warm)) if warm else None,
+        "latency_ms": _stats(steady),
+        "latency_samples_ms": steady,
+        "runs": runs,
+        "warmup": warmup,
+        "threads": threads,
+        "xnnpack": use_xnnpack,
+    }
+    if timesteps:
+        result["step_loop_ms"] = _stats(_step_loops(interp, timesteps, max(3, min(runs, 20))))
+        result["timesteps"] = timesteps
+    result["peak_rss_mb"] = _rss_mb()
+    result["baseline_rss_mb"] = baseline
+    return result
+
+
+def _step_loops(interp, timesteps: int, repeats: int) -> list[float]:
+    """Times of whole T-step inferences of a temporal model (next states fed back each step;
+    state k is input k and output k, as npukit writes temporal models)."""
+    inputs, outputs = interp.get_input_details(), interp.get_output_details()
+    pairs = [(inputs[k]["index"], outputs[k]["index"]) for k in range(1, len(inputs))]
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(timesteps):
+            interp.invoke()
+            for i, o in pairs:
+                interp.set_tensor(i, interp.get_tensor(o))
+        times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def measure_latency(model: str | Path, runs: int = 100, warmup: int = 10, threads: int | None = None,
+                    use_xnnpack: bool = True, samples: np.ndarray | None = None,
+                    timesteps: int | None = None, timeout_s: float = 600) -> dict[str, Any]:
+    """Measure ``model`` in a fresh process; returns the figures of the module docstring."""
+    if not isinstance(runs, int) or runs < 1 or runs > 1_000_000:
+        raise BadInputError(f"runs must be an integer in 1..1000000. Received: {runs!r}")
+    if not isinstance(warmup, int) or warmup < 0 or warmup > 100_000:
+        raise BadInputError(f"warmup must be an integer in 0..100000. Received: {warmup!r}")
+    if threads is not None and (not isinstance(threads, int) or not 1 <= threads <= 256):
+        raise BadInputError(f"threads must be an integer in 1..256. Received: {threads!r}")
+    args = {"model": str(model), "runs": runs, "warmup": warmup, "threads": threads, "use_xnnpack": use_xnnpack,
+            "timesteps": timesteps, "samples": None if samples is None else np.asarray(samples, np.float32).tolist()}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "npukit.profile.latency"], input=json.dumps(args), capture_output=True,
+        text=True, timeout=timeout_s, env=env,
+    )
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+        raise InternalError(f"the latency worker failed: {lines[-1] if lines else 'no message'}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _worker() -> None:
+    args = json.loads(sys.stdin.read())
+    samples = None if args["samples"] is None else np.asarray(args["samples"], np.float32)
+    result = measure(args["model"], args["runs"], args["warmup"], args["threads"], args["use_xnnpack"], samples,
+                     args["timesteps"])
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    _worker()

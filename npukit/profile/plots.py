@@ -1,0 +1,67 @@
+"""PNG figures of a profile: the latency histogram and per-layer energy bars."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:
+    plt = _pyplot()
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def latency_histogram(times_ms: list[float], title: str) -> bytes:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
+    ax.hist(times_ms, bins=min(40, max(5, len(times_ms) // 5)), color="tab:blue")
+    ax.set_xlabel("latency per invoke (ms)")
+    ax.set_ylabel("invokes")
+    ax.set_title(title)
+    return _png(fig)
+
+
+def energy_bars(figures: dict[str, Any]) -> bytes:
+    """Per-layer energy (pJ, log scale) for each platform of the estimate."""
+    plt = _pyplot()
+    rows = [r for r in figures["layers"] if any(v > 0 for v in r.get("energy_pj", {}).values())]
+    platforms = list(figures["energy_uj"])
+    fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(rows) + 3), 3.8), dpi=100)
+    width = 0.8 / max(1, len(platforms))
+    for k, platform in enumerate(platforms):
+        values = [max(r["energy_pj"][platform], 1e-3) for r in rows]
+        ax.bar([i + k * width for i in range(len(rows))], values, width, label=platform)
+    ax.set_yscale("log")
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(rows))], [r["name"] for r in rows], rotation=45, ha="right")
+    ax.set_ylabel("energy per inference (pJ, estimate)")
+    ax.legend(fontsize=7, ncol=2)
+    return _png(fig)
+
+
+def profile_png(figures: dict[str, Any], times_ms: list[float] | None = None) -> bytes:
+    """Both figures stacked in one PNG (``npukit profile --plot``)."""
+    plt = _pyplot()
+    import matplotlib.image as mpimg
+
+    parts = [energy_bars(figures)]
+    if times_ms:
+        parts.insert(0, latency_histogram(times_ms, figures["model"]))
+    images = [mpimg.imread(io.BytesIO(p), format="png") for p in parts]
+    fig, axes = plt.subplots(len(images), 1, figsize=(8, 4 * len(images)), dpi=100)
+    for ax, image in zip(axes if len(images) > 1 else [axes], images):
+        ax.imshow(image)
+        ax.axis("off")
+    return _png(fig)

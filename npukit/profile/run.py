@@ -1,0 +1,167 @@
+"""``npukit.profile``: latency, operation counts and energy estimates of a converted model."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from npukit.errors import BadInputError
+from npukit.progress import Reporter, silent
+from npukit.profile.counts import layer_counts, tflite_counts
+from npukit.profile.energy import estimate, load_tables
+from npukit.profile.latency import measure_latency
+from npukit.tflite_file import read_tflite
+
+#: samples simulated to count spikes (SOPs) when DATA is given
+SOP_SAMPLES = 128
+
+
+@dataclass
+class ProfileReport:
+    """The figures of ``profile``; ``to_dict()`` is the ``--json`` output (docs/reports.md)."""
+
+    figures: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.figures
+
+    def __getitem__(self, key: str) -> Any:
+        return self.figures[key]
+
+
+def _first_layers(graph) -> set[str]:
+    """Weighted layers with no neuron upstream: they read the analog input."""
+    from npukit import ir
+
+    below: dict[str, bool] = {}
+    first = set()
+    for node in graph:
+        below[node.name] = isinstance(node, ir.NEURONS) or any(below[i] for i in node.inputs)
+        if isinstance(node, ir.WEIGHTED) and not any(below[i] for i in node.inputs):
+            first.add(node.name)
+    return first
+
+
+def profile(
+    tflite: str | Path,
+    *,
+    source: str | Path | None = None,
+    data: str | Path | None = None,
+    runs: int = 100,
+    warmup: int = 10,
+    threads: int | None = None,
+    use_xnnpack: bool = True,
+    timesteps: int | None = None,
+    energy_table: str | Path | None = None,
+    dt: float | None = None,
+    progress: Reporter = silent,
+) -> ProfileReport:
+    """Profile a .tflite: LiteRT latency (in a fresh process), MACs per layer, and energy
+    estimates. With ``source`` (the model it was converted from) the counts come from the IR;
+    with ``data`` too, the spiking version is simulated (``SOP_SAMPLES`` samples, T =
+    ``timesteps`` or the model's) to count spikes, SOPs and neuron updates for the neuromorphic
+    estimates. Without ``source``, MACs are counted from the .tflite alone."""
+    from npukit.data import load_data
+
+    info = read_tflite(tflite)
+    meta = info.npukit_metadata() or {}
+    tables = load_tables(energy_table)
+    temporal = meta.get("mode") == "temporal"
+    steps = timesteps or int(meta.get("timesteps", 32))
+    samples = None
+    dataset = None
+    if data is not None:
+        dataset = load_data(data, "test")
+        frame = tuple(info.tensors[info.inputs[0]].shape[1:])
+        if tuple(dataset.x.shape[1:]) == frame:
+            samples = dataset.x[: info.tensors[info.inputs[0]].shape[0]]
+    advance = progress("timing", 1)
+    latency = measure_latency(tflite, runs, warmup, threads, use_xnnpack, samples, steps if temporal else None)
+    advance(1)
+    spiking = False
+    first: set[str] = set()
+    counted_from = "tflite"
+    if source is not None:
+        from npukit.loading import load
+
+        graph = load(source, dt)
+        counted_from = "source model"
+        if dataset is not None:  # simulate the spiking version to count spikes
+            rows, first = _snn_rows(graph, data, dataset, steps, progress)
+            spiking = True
+        else:
+            rows = layer_counts(graph)
+    else:
+        rows = tflite_counts(info)
+    energy = estimate(rows, tables, first, spiking)
+    sops = sum(r["sops"] or 0.0 for r in rows) if spiking else None
+    updates = sum(r["neuron_updates"] or 0 for r in rows) if spiking else None
+    figures = {
+        "model": str(tflite),
+        "mode": meta.get("mode", "rate"),
+        "model_bytes": info.size_bytes,
+        **latency,
+        "macs": int(sum(r["macs"] for r in rows)),
+        "sops": sops,
+        "neuron_updates": updates,
+        "timesteps": steps if spiking or temporal else None,
+        "counted_from": counted_from,
+        "energy_uj": energy,
+        "energy_note": tables["note"],
+        "layers": rows,
+    }
+    return ProfileReport(figures)
+
+
+def _snn_rows(graph, data, dataset, steps: int, progress):
+    """Counts of the spiking version of ``graph`` (an ANN is converted with thresholds from the
+    calibration data of ``data``) simulated on the first samples of the data."""
+    from npukit.api import spiking_version
+    from npukit.reference import check_input
+    from npukit.snn.simulate import simulate
+
+    snn = spiking_version(graph, data, None, 512, 99.9, progress)
+    x = check_input(snn, dataset.x[:SOP_SAMPLES])
+    result = simulate(snn, x, steps, progress=progress("counting spikes", len(x)))
+    return layer_counts(snn, result.spike_counts, steps), _first_layers(snn)
+
+
+DEVICE_KEYS = ("latency_ms", "model_bytes")
+
+
+def compare_device(host: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """Host figures beside those of a device report (the Android demo's benchmark JSON)."""
+    path = Path(path)
+    try:
+        device = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise BadInputError(f"device report {path} does not exist")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"device report {path} is not valid JSON ({exc})")
+    validate_device_report(device, str(path))
+    rows = []
+    for key in ("mean", "p50", "p90", "p99", "min", "max", "std"):
+        rows.append({"figure": f"latency_ms.{key}", "host": host["latency_ms"].get(key), "device": device["latency_ms"].get(key)})
+    for key in ("init_ms", "first_inference_ms", "model_bytes", "peak_rss_mb", "runs", "threads"):
+        rows.append({"figure": key, "host": host.get(key), "device": device.get(key)})
+    return {"device": device["device"], "delegate": device.get("delegate"), "accuracy": device.get("accuracy"), "rows": rows}
+
+
+def validate_device_report(device: Any, source: str) -> None:
+    if not isinstance(device, dict):
+        raise BadInputError(f"{source}: a device report is a JSON object")
+    missing = [k for k in (*DEVICE_KEYS, "device") if k not in device]
+    if missing:
+        raise BadInputError(f"{source}: the device report lacks {', '.join(missing)}")
+    stats = device["latency_ms"]
+    if not isinstance(stats, dict) or not all(isinstance(stats.get(k), (int, float)) for k in ("mean", "p50", "p90")):
+        raise BadInputError(f"{source}: latency_ms needs numeric mean, p50 and p90")
+    if not isinstance(device["device"], dict):
+        raise BadInputError(f"{source}: device must be an object (model, soc, api_level)")
+    for key in ("mean", "p50", "p90"):
+        if not np.isfinite(stats[key]) or stats[key] < 0:
+            raise BadInputError(f"{source}: latency_ms.{key} must be a non-negative number")
