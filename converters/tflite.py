@@ -89,6 +89,43 @@ def _scale(tf, node, inputs, name, batch, level):
     return tf.multiply(x, node.scale, name=name)
 
 
+@lower(ir.Offset)
+def _offset(tf, node, inputs, name, batch, level):
+    (x,) = inputs
+    return tf.add(x, node.offset, name=name)
+
+
+@lower(ir.Transpose)
+def _transpose(tf, node, inputs, name, batch, level):
+    (x,) = inputs
+    return tf.transpose(x, [0, *(p + 1 for p in node.perm)], name=name)
+
+
+@lower(ir.LeakyReLU)
+def _leaky(tf, node, inputs, name, batch, level):
+    (x,) = inputs
+    return tf.nn.leaky_relu(x, alpha=node.alpha, name=name)
+
+
+@lower(ir.Sigmoid)
+def _sigmoid(tf, node, inputs, name, batch, level):
+    (x,) = inputs
+    return tf.sigmoid(x, name=name)
+
+
+@lower(ir.HardSigmoid)
+def _hard_sigmoid(tf, node, inputs, name, batch, level):
+    (x,) = inputs
+    y = tf.add(tf.multiply(x, np.float32(node.alpha), name=name), np.float32(node.beta), name=name)
+    return tf.clip_by_value(tf.nn.relu(y, name=name), -1.0, 1.0, name=name)
+
+
+@lower(ir.HardSwish)
+def _hard_swish(tf, node, inputs, name, batch, level):
+    (x,) = inputs
+    return tf.multiply(x, tf.nn.relu6(tf.add(x, np.float32(3.0), name=name), name=name) / 6.0, name=name)
+
+
 @lower(ir.MaxPool2D)
 def _max_pool(tf, node, inputs, name, batch, level):
     (x,) = inputs

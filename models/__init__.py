@@ -2,6 +2,7 @@
 
 DIGITS_CNN: a ReLU CNN for the 8x8 digits (conv, average pooling, dense), written by
 ``train_digits_cnn.py``.
+DIGITS_ONNX: the same CNN as ONNX (opset 17, NCHW), written by ``export_digits_cnn_onnx.py``.
 DIGITS_LIF: a LIF spiking network for the same digits as a NIR graph (T = 25), written by
 ``train_digits_snn.py``.
 """
@@ -11,4 +12,5 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DIGITS_CNN = HERE / "digits_cnn.keras"
 DIGITS_LIF = HERE / "digits_lif.nir"
+DIGITS_ONNX = HERE / "digits_cnn.onnx"
 DIGITS_LIF_TIMESTEPS = 25

@@ -132,6 +132,7 @@ def simulate(
     checkpoints: Iterable[int] | None = None,
     keep: Iterable[str] = (),
     dt: float | None = None,
+    input_shape: tuple[int, ...] | None = None,
     progress: Reporter = silent,
 ) -> SimulationReport:
     """Simulate the spiking version of ``model`` on ``data`` (digits: its test split).
@@ -140,9 +141,11 @@ def simulate(
     at the ``percentile`` of each layer's activations on the calibration set). ``samples``
     limits the data to its first N samples. ``timesteps`` defaults to 32, or to the length of
     the data's time axis when it has one ((N, T, ...): used as given).
+    ``dt`` (seconds, NIR only) and ``input_shape`` (ONNX only: batch-first, replaces symbolic
+    dimensions) go to :func:`npukit.loading.load`.
     """
     _check_positive("batch size", batch_size)
-    graph = load(model, dt)
+    graph = load(model, dt, input_shape)
     dataset = load_data(data, "test").head(samples)
     timesteps, encoding = _timesteps(graph, dataset.x, timesteps, encoding)
     check_input(graph, dataset.x, time_axis=encoding == TIME_SERIES)
@@ -157,9 +160,13 @@ def simulate(
 # -- inspect -------------------------------------------------------------------------------------
 
 
-def inspect(model: str | Path | Graph, dt: float | None = None) -> dict[str, Any]:
+def inspect(model: str | Path | Graph, dt: float | None = None, input_shape: tuple[int, ...] | None = None) -> dict[str, Any]:
     """Describe a model: for source models the IR layers (name, type, inputs, shape, params,
-    MACs per sample) and totals; for a .tflite file its ops, I/O tensors and npukit metadata."""
+    MACs per sample) and totals; for a .tflite file its ops, I/O tensors and npukit metadata.
+
+    ``dt`` (seconds, NIR only) and ``input_shape`` (ONNX only: batch-first, replaces symbolic
+    dimensions) go to :func:`npukit.loading.load`.
+    """
     if not isinstance(model, Graph) and Path(model).suffix.lower() == ".tflite":
         from npukit.tflite_file import read_tflite
 
@@ -180,7 +187,7 @@ def inspect(model: str | Path | Graph, dt: float | None = None) -> dict[str, Any
             "outputs": [io(i) for i in info.outputs],
             "metadata": info.npukit_metadata(),
         }
-    graph = load(model, dt)
+    graph = load(model, dt, input_shape)
     rows = graph.summary()
     return {
         "model": str(model) if not isinstance(model, Graph) else "(in memory)",

@@ -83,6 +83,13 @@ DtOpt = Annotated[
     Optional[float],
     typer.Option("--dt", help="NIR models: forward-Euler step in seconds (default 1e-4, snnTorch/SpikingJelly; Norse: 1e-3)."),
 ]
+ShapeOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--input-shape",
+        help="ONNX models: input shape in ONNX layout, batch first, e.g. 1,3,224,224; fixes symbolic dimensions.",
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -176,13 +183,27 @@ def _sweep(text: Optional[str]) -> Optional[list[int]]:
     return values
 
 
+def _shape(text: Optional[str]) -> Optional[tuple[int, ...]]:
+    if text is None:
+        return None
+    from npukit.errors import BadInputError
+
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise BadInputError(f"--input-shape takes comma-separated integers, e.g. 1,3,224,224. Received: {text!r}")
+    if not values or min(values) < 1 or max(values) > 1_000_000:
+        raise BadInputError(f"--input-shape needs positive sizes up to 1000000. Received: {text!r}")
+    return values
+
+
 # -- commands ----------------------------------------------------------------------------------
 
 
 @app.command()
 @_handles_errors
 def convert(
-    model: Annotated[Path, typer.Argument(help="Source model: .keras, .h5 or .npkit.")],
+    model: Annotated[Path, typer.Argument(help="Source model: .keras, .h5, .onnx, .nir or .npkit.")],
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="Output file (default: MODEL's name with .tflite / .npkit, here).")
     ] = None,
@@ -210,6 +231,7 @@ def convert(
         bool, typer.Option("--allow-cpu-fallback", help="Write the model even if some ops would run on the CPU.")
     ] = False,
     dt: DtOpt = None,
+    input_shape: ShapeOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -230,7 +252,8 @@ def convert(
             model, output, to=to.value, mode=mode.value, data=data, calibration=calibration,
             calibration_samples=calibration_samples, percentile=percentile,
             quantize=quantize.value, io=io.value if io else None, batch=batch, timesteps=timesteps,
-            encoding=encoding.value, api_level=api_level, allow_cpu_fallback=allow_cpu_fallback, dt=dt, force=force,
+            encoding=encoding.value, api_level=api_level, allow_cpu_fallback=allow_cpu_fallback, dt=dt,
+            input_shape=_shape(input_shape), force=force,
         )
     _emit(result.to_dict(), as_json, render_convert)
 
@@ -238,7 +261,7 @@ def convert(
 @app.command()
 @_handles_errors
 def simulate(
-    model: Annotated[Path, typer.Argument(help="Model: .nir SNN, or .keras, .h5, .npkit (rate-coded models become IF SNNs).")],
+    model: Annotated[Path, typer.Argument(help="Model: .nir SNN, or .keras, .h5, .onnx, .npkit (rate-coded models become IF SNNs).")],
     data: DataOpt = "digits",
     timesteps: Annotated[
         Optional[int], typer.Option("--timesteps", "-T", help="Timesteps T (default 32, or the data's time axis).")
@@ -254,6 +277,7 @@ def simulate(
         Optional[Path], typer.Option("--save", help="Write outputs (N, ...) and per-layer spike counts to this .npz.")
     ] = None,
     dt: DtOpt = None,
+    input_shape: ShapeOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -269,7 +293,7 @@ def simulate(
         report = run(
             model, data, timesteps=timesteps, encoding=encoding.value, seed=seed, percentile=percentile,
             calibration=calibration, calibration_samples=calibration_samples, samples=samples, batch_size=batch_size,
-            dt=dt,
+            dt=dt, input_shape=_shape(input_shape),
         )
     figures = report.to_dict()
     if save is not None:
@@ -280,7 +304,7 @@ def simulate(
 @app.command()
 @_handles_errors
 def parity(
-    model: Annotated[Path, typer.Argument(help="Source model: .keras, .h5 or .npkit.")],
+    model: Annotated[Path, typer.Argument(help="Source model: .keras, .h5, .onnx, .nir or .npkit.")],
     converted: Annotated[Path, typer.Argument(help="The .tflite converted from MODEL.")],
     data: DataOpt = "digits",
     timesteps: Annotated[
@@ -298,6 +322,7 @@ def parity(
         float, typer.Option("--divergence-cosine", help="A layer diverges when its cosine similarity falls below this.")
     ] = 0.99,
     dt: DtOpt = None,
+    input_shape: ShapeOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -321,7 +346,7 @@ def parity(
         report = run(
             model, converted, data, timesteps=timesteps, encoding=encoding.value, seed=seed, percentile=percentile,
             calibration=calibration, calibration_samples=calibration_samples, samples=samples, sweep=values,
-            divergence_cosine=divergence_cosine, dt=dt,
+            divergence_cosine=divergence_cosine, dt=dt, input_shape=_shape(input_shape),
         )
     figures = report.to_dict()
     if plot is not None:
@@ -384,6 +409,7 @@ def profile(
     ] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the latency histogram and energy bars as a PNG.")] = None,
     dt: DtOpt = None,
+    input_shape: ShapeOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -401,7 +427,7 @@ def profile(
     with _progress():
         report = run(
             model, source=source, data=data, runs=runs, warmup=warmup, threads=threads, use_xnnpack=not no_xnnpack,
-            timesteps=timesteps, energy_table=energy_table, dt=dt,
+            timesteps=timesteps, energy_table=energy_table, dt=dt, input_shape=_shape(input_shape),
         )
     figures = report.to_dict()
     if device_report is not None:
@@ -414,7 +440,7 @@ def profile(
 @app.command()
 @_handles_errors
 def report(
-    model: Annotated[Path, typer.Argument(help="Source model: .keras, .h5, .nir or .npkit.")],
+    model: Annotated[Path, typer.Argument(help="Source model: .keras, .h5, .onnx, .nir or .npkit.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("report.html"),
     data: DataOpt = "digits",
     timesteps: TimestepsOpt = 32,
@@ -422,6 +448,7 @@ def report(
     api_level: Annotated[int, typer.Option("--api-level", help="Android API level to check.")] = 30,
     runs: Annotated[int, typer.Option("--runs", help="Steady-state invokes timed.")] = 100,
     dt: DtOpt = None,
+    input_shape: ShapeOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Convert, check parity, check NN-API delegation and profile MODEL; write one HTML page.
@@ -433,6 +460,7 @@ def report(
     with _progress() as reporter:
         path = build_report(
             model, output, data=data, timesteps=timesteps, mode=mode.value, api_level=api_level, runs=runs, dt=dt,
+            input_shape=_shape(input_shape),
             force=force, progress=reporter,
         )
     typer.echo(f"wrote {path}")
@@ -441,8 +469,9 @@ def report(
 @app.command()
 @_handles_errors
 def inspect(
-    model: Annotated[Path, typer.Argument(help="A .keras, .h5, .nir, .npkit or .tflite file.")],
+    model: Annotated[Path, typer.Argument(help="A .keras, .h5, .onnx, .nir, .npkit or .tflite file.")],
     dt: DtOpt = None,
+    input_shape: ShapeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print MODEL's layers, shapes, parameters and MACs (or a .tflite's ops and metadata).
@@ -452,7 +481,7 @@ def inspect(
     from npukit.api import inspect as run
     from npukit.reports import render_inspect
 
-    _emit(run(model, dt=dt), as_json, render_inspect)
+    _emit(run(model, dt=dt, input_shape=_shape(input_shape)), as_json, render_inspect)
 
 
 @app.command()

@@ -9,13 +9,14 @@ from npukit.errors import BadInputError, UnsupportedError
 from npukit.ir import Graph
 
 #: file suffix -> format name
-FORMATS = {".keras": "keras", ".h5": "keras", ".hdf5": "keras", ".npkit": "npukit-ir", ".nir": "nir"}
+FORMATS = {".keras": "keras", ".h5": "keras", ".hdf5": "keras", ".npkit": "npukit-ir", ".nir": "nir", ".onnx": "onnx"}
 
 
-def load(model: str | Path | Graph, dt: float | None = None) -> Graph:
-    """Load a model file into the IR: ``.keras`` / ``.h5`` (Keras, safe mode), ``.nir`` (NIR
-    SNN, neurons discretized with step ``dt`` seconds, default 1e-4) or ``.npkit`` (npukit IR).
-    A Graph is returned as is."""
+def load(model: str | Path | Graph, dt: float | None = None, input_shape: tuple[int, ...] | None = None) -> Graph:
+    """Load a model file into the IR: ``.keras`` / ``.h5`` (Keras, safe mode), ``.onnx``
+    (opsets 13-21; ``input_shape``, ONNX layout with the batch first, fixes symbolic
+    dimensions), ``.nir`` (NIR SNN, neurons discretized with step ``dt`` seconds, default 1e-4)
+    or ``.npkit`` (npukit IR). A Graph is returned as is."""
     if isinstance(model, Graph):
         return model
     path = Path(model)
@@ -26,6 +27,10 @@ def load(model: str | Path | Graph, dt: float | None = None) -> Graph:
         from npukit.converters.keras import load_keras
 
         graph = load_keras(path)
+    elif suffix == ".onnx":
+        from npukit.converters.onnx import load_onnx
+
+        graph = load_onnx(path, input_shape)
     elif suffix == ".nir":
         from npukit.converters.nir import DEFAULT_DT, load_nir
 

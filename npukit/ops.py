@@ -131,6 +131,42 @@ def batch_norm(node, inputs, block):
     return x * node.scale.astype(x.dtype, copy=False) + node.shift.astype(x.dtype, copy=False)
 
 
+@implements(ir.Offset)
+def offset(node, inputs, block):
+    x = inputs[0]
+    return x + node.offset.astype(x.dtype, copy=False)
+
+
+@implements(ir.Transpose)
+def transpose(node, inputs, block):
+    x = inputs[0]
+    return np.ascontiguousarray(x.transpose(0, *(p + 1 for p in node.perm)))
+
+
+@implements(ir.LeakyReLU)
+def leaky_relu(node, inputs, block):
+    x = inputs[0]
+    return np.where(x >= 0, x, x * x.dtype.type(node.alpha))
+
+
+@implements(ir.Sigmoid)
+def sigmoid(node, inputs, block):
+    x = inputs[0]
+    return 1 / (1 + np.exp(-x))
+
+
+@implements(ir.HardSigmoid)
+def hard_sigmoid(node, inputs, block):
+    x = inputs[0]
+    return np.clip(x * x.dtype.type(node.alpha) + x.dtype.type(node.beta), 0, 1)
+
+
+@implements(ir.HardSwish)
+def hard_swish(node, inputs, block):
+    x = inputs[0]
+    return x * np.clip(x / 6 + 0.5, 0, 1)
+
+
 @implements(ir.ReLU)
 def relu(node, inputs, block):
     out = np.maximum(inputs[0], 0)

@@ -87,6 +87,7 @@ def parity(
     sweep: Iterable[int] | None = None,
     divergence_cosine: float = 0.99,
     dt: float | None = None,
+    input_shape: tuple[int, ...] | None = None,
     progress: Reporter = silent,
 ) -> ParityReport:
     """Compare ``model``, its spiking version at ``timesteps`` and the ``tflite`` file.
@@ -96,13 +97,15 @@ def parity(
     or a temporal-mode .tflite: ``npukit.snn_parity``. ``timesteps`` defaults to the T recorded
     in the .tflite (else 32). ``sweep`` lists further T values whose SNN accuracy (or top-1
     agreement with the float model when the data has no labels) is reported under ``sweep``.
+    ``dt`` (seconds, NIR only) and ``input_shape`` (ONNX only: batch-first, replaces symbolic
+    dimensions) go to :func:`npukit.loading.load`.
     """
     from npukit.api import _check_positive, spiking_version
 
     if not 0 < divergence_cosine <= 1:
         raise BadInputError(f"divergence cosine must be in (0, 1]. Received: {divergence_cosine}")
     sweep = sorted({_check_positive("sweep timesteps", int(t), 100_000) for t in (sweep or ())})
-    graph = load(model, dt)
+    graph = load(model, dt, input_shape)
     info = read_tflite(tflite)
     meta = info.npukit_metadata() or {}
     timesteps = _check_positive("timesteps", timesteps if timesteps is not None else int(meta.get("timesteps", 32)), 100_000)

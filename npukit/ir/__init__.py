@@ -4,6 +4,7 @@ from npukit.ir.base import NODE_TYPES, Node
 from npukit.ir.graph import Graph, total_macs
 from npukit.ir.layers import (
     AFFINE,
+    ANALOG_ONLY,
     WEIGHTED,
     Add,
     AveragePool2D,
@@ -14,21 +15,28 @@ from npukit.ir.layers import (
     DepthwiseConv2D,
     Flatten,
     GlobalAveragePool,
+    HardSigmoid,
+    HardSwish,
     Identity,
     Input,
+    LeakyReLU,
     MaxPool2D,
+    Offset,
     Pad2D,
     ReLU,
     Reshape,
     Scale,
+    Sigmoid,
     Softmax,
     SumPool2D,
+    Transpose,
 )
 from npukit.ir.neurons import IF, LI, LIF, NEURONS, SPIKING, STATEFUL, CubaLI, CubaLIF, Integrator, Threshold
 
 __all__ = [
-    "AFFINE", "WEIGHTED", "SPIKING", "NODE_TYPES", "Node", "Graph", "total_macs",
+    "AFFINE", "ANALOG_ONLY", "WEIGHTED", "SPIKING", "NODE_TYPES", "Node", "Graph", "total_macs",
     "Add", "AveragePool2D", "BatchNorm", "Concatenate", "Conv2D", "Dense", "DepthwiseConv2D",
     "Flatten", "GlobalAveragePool", "Identity", "IF", "Input", "MaxPool2D", "Pad2D", "ReLU",
-    "Reshape", "Scale", "Softmax", "SumPool2D", "LIF", "LI", "CubaLIF", "CubaLI", "Integrator", "Threshold", "NEURONS", "STATEFUL",
+    "Reshape", "Scale", "Softmax", "SumPool2D", "Offset", "Transpose", "LeakyReLU", "Sigmoid", "HardSigmoid",
+    "HardSwish", "LIF", "LI", "CubaLIF", "CubaLI", "Integrator", "Threshold", "NEURONS", "STATEFUL",
 ]

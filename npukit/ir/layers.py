@@ -374,6 +374,95 @@ class Scale(Node):
 
 @register
 @dataclasses.dataclass(eq=False)
+class Offset(Node):
+    """Element-wise sum with a constant: y = x + offset (offset broadcasts to the shape)."""
+
+    offset: np.ndarray = None
+
+    def validate(self) -> None:
+        as_array(self, "offset")
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        (shape,) = in_shapes
+        try:
+            if np.broadcast_shapes(self.offset.shape, shape) != tuple(shape):
+                raise ValueError
+        except ValueError:
+            raise BadInputError(f"Offset {self.name!r}: offset.shape={self.offset.shape} does not broadcast to {shape}")
+        return shape
+
+
+@register
+@dataclasses.dataclass(eq=False)
+class Transpose(Node):
+    """Per-sample axis permutation: output axis i is input axis ``perm[i]`` (batch untouched)."""
+
+    perm: tuple[int, ...] = ()
+
+    def validate(self) -> None:
+        perm = tuple(int(p) for p in self.perm)
+        if sorted(perm) != list(range(len(perm))):
+            raise BadInputError(f"{self.name}: perm must be a permutation of 0..{len(perm) - 1}. Received: {self.perm!r}")
+        self.perm = perm
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        (shape,) = in_shapes
+        if len(shape) != len(self.perm):
+            raise BadInputError(f"Transpose {self.name!r}: perm {self.perm} does not fit shape {shape}")
+        return tuple(shape[p] for p in self.perm)
+
+
+@register
+@dataclasses.dataclass(eq=False)
+class LeakyReLU(Node):
+    """y = x for x >= 0, alpha * x otherwise."""
+
+    alpha: float = 0.01
+
+    def validate(self) -> None:
+        self.alpha = float(self.alpha)
+        if not math.isfinite(self.alpha):
+            raise BadInputError(f"{self.name}: alpha must be finite. Received: {self.alpha!r}")
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        return in_shapes[0]
+
+
+@register
+@dataclasses.dataclass(eq=False)
+class Sigmoid(Node):
+    """y = 1 / (1 + exp(-x))."""
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        return in_shapes[0]
+
+
+@register
+@dataclasses.dataclass(eq=False)
+class HardSigmoid(Node):
+    """y = clip(alpha * x + beta, 0, 1) (ONNX defaults alpha 0.2, beta 0.5)."""
+
+    alpha: float = 0.2
+    beta: float = 0.5
+
+    def validate(self) -> None:
+        self.alpha, self.beta = float(self.alpha), float(self.beta)
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        return in_shapes[0]
+
+
+@register
+@dataclasses.dataclass(eq=False)
+class HardSwish(Node):
+    """y = x * clip(x / 6 + 1/2, 0, 1)."""
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        return in_shapes[0]
+
+
+@register
+@dataclasses.dataclass(eq=False)
 class ReLU(Node):
     """y = max(x, 0), or min(max(x, 0), max_value) for a clipped ReLU (ReLU6: max_value=6)."""
 
@@ -402,5 +491,8 @@ class Softmax(Node):
 WEIGHTED = (Dense, Conv2D, DepthwiseConv2D)
 #: nodes that are affine maps of their input(s): they commute with averaging over time
 AFFINE = WEIGHTED + (
-    AveragePool2D, SumPool2D, GlobalAveragePool, Pad2D, Flatten, Reshape, Identity, Add, Concatenate, BatchNorm, Scale
+    AveragePool2D, SumPool2D, GlobalAveragePool, Pad2D, Flatten, Reshape, Identity, Add, Concatenate, BatchNorm, Scale,
+    Offset, Transpose,
 )
+#: activations with no spiking equivalent (they stay analog: only after the last weighted layer)
+ANALOG_ONLY = (LeakyReLU, Sigmoid, HardSigmoid, HardSwish, Softmax)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from npukit import ir
-from npukit.errors import BadInputError
+from npukit.errors import BadInputError, UnsupportedError
 from npukit.reference import evaluate
 
 
@@ -34,6 +34,19 @@ def spiking_relus(graph: ir.Graph) -> list[str]:
             isinstance(graph[c], ir.WEIGHTED) or feeds_weights[c] for c in graph.consumers[name]
         )
     return [n.name for n in graph if isinstance(n, ir.ReLU) and feeds_weights[n.name]]
+
+
+def _check_spikable(graph: ir.Graph) -> None:
+    """Activations other than ReLU have no spiking form: they may only act on the readout."""
+    feeds_weights: dict[str, bool] = {}
+    for name in reversed(graph.nodes):
+        feeds_weights[name] = any(isinstance(graph[c], ir.WEIGHTED) or feeds_weights[c] for c in graph.consumers[name])
+    for node in graph:
+        if isinstance(node, ir.ANALOG_ONLY) and feeds_weights[node.name]:
+            raise UnsupportedError(
+                f"{type(node).__name__} {node.name!r} has no spiking equivalent (IF neurons replace ReLU and clipped ReLU "
+                f"only); it may act only after the last weighted layer"
+            )
 
 
 def threshold(activations: np.ndarray, percentile: float, max_value: float | None) -> float:
@@ -54,6 +67,7 @@ def ann_to_snn(graph: ir.Graph, calibration: np.ndarray, percentile: float = 99.
         return graph
     if not 0 < percentile <= 100:
         raise BadInputError(f"percentile must be in (0, 100]. Received: {percentile}")
+    _check_spikable(graph)
     names = set(spiking_relus(graph))
     acts = evaluate(graph, calibration, keep=sorted(names), progress=progress) if names else {}
     thetas: dict[str, float] = {}

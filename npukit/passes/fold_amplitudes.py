@@ -19,7 +19,8 @@ import numpy as np
 from npukit import ir
 
 _TRANSPARENT = (
-    ir.Flatten, ir.Reshape, ir.Identity, ir.Pad2D, ir.AveragePool2D, ir.SumPool2D, ir.GlobalAveragePool, ir.MaxPool2D
+    ir.Flatten, ir.Reshape, ir.Identity, ir.Pad2D, ir.AveragePool2D, ir.SumPool2D, ir.GlobalAveragePool, ir.MaxPool2D,
+    ir.Transpose,
 )
 
 

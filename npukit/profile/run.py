@@ -58,13 +58,18 @@ def profile(
     timesteps: int | None = None,
     energy_table: str | Path | None = None,
     dt: float | None = None,
+    input_shape: tuple[int, ...] | None = None,
     progress: Reporter = silent,
 ) -> ProfileReport:
     """Profile a .tflite: LiteRT latency (in a fresh process), MACs per layer, and energy
     estimates. With ``source`` (the model it was converted from) the counts come from the IR;
     with ``data`` too, the spiking version is simulated (``SOP_SAMPLES`` samples, T =
     ``timesteps`` or the model's) to count spikes, SOPs and neuron updates for the neuromorphic
-    estimates. Without ``source``, MACs are counted from the .tflite alone."""
+    estimates. Without ``source``, MACs are counted from the .tflite alone.
+
+    ``dt`` (seconds, NIR only) and ``input_shape`` (ONNX only: batch-first, replaces symbolic
+    dimensions) go to :func:`npukit.loading.load`.
+    """
     from npukit.data import load_data
 
     info = read_tflite(tflite)
@@ -88,7 +93,7 @@ def profile(
     if source is not None:
         from npukit.loading import load
 
-        graph = load(source, dt)
+        graph = load(source, dt, input_shape)
         counted_from = "source model"
         if dataset is not None:  # simulate the spiking version to count spikes
             rows, first = _snn_rows(graph, data, dataset, steps, progress)
