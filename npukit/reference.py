@@ -14,8 +14,8 @@ from npukit.ops import forward
 def check_input(graph: Graph, x: np.ndarray, time_axis: bool = False) -> np.ndarray:
     """Validate a batch against the graph's input: shape (N, *input_shape), finite numbers.
 
-    With ``time_axis`` the data is (N, T, *input_shape). A graph read from NIR (channels-first)
-    also takes samples in NIR's (C, H, W) layout; they are transposed to the IR's (H, W, C).
+    With ``time_axis`` the data is (N, T, *input_shape). A graph read from NIR or ONNX (channels-first)
+    also takes samples in that (C, H, W) layout; they are transposed to the IR's (H, W, C).
     """
     x = np.asarray(x)
     if x.dtype.kind not in "fiub":

@@ -1,0 +1,220 @@
+"""ONNX's own backend node tests (shipped in the onnx wheel) run through npukit's ONNX frontend.
+
+Every node test whose ops are all in npukit's supported set is collected. Each one either
+matches the expected outputs at the test's own tolerance (atol at least 1e-6; float tier), or
+is listed in EXCLUDED with the reason, and then must be refused with a clear NpukitError (or
+feed integer data, which npukit's float IR does not take as model input). Nothing excluded
+may silently produce numbers. docs/onnx.md renders the same list.
+
+The harness, like onnxruntime's backend runner, feeds the first graph input as the data and
+binds the other inputs as constants (npukit models have one data input); models whose opset
+is above 21 are retargeted to 21 when the checker accepts them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+from onnx.backend.test.case.node import collect_testcases
+
+from npukit.converters.onnx import from_onnx_model
+from npukit.converters.onnx_ops import supported_ops
+from npukit.errors import NpukitError
+from npukit.reference import evaluate
+
+EXCLUDED = {  # node test -> why npukit refuses it
+    'test_add': 'the second operand is a graph input bound as a constant, and it varies along the batch axis',
+    'test_add_int16': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_add_int8': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_add_uint16': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_add_uint32': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_add_uint64': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_add_uint8': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_averagepool_1d_default': '1-D or 3-D pooling',
+    'test_averagepool_2d_ceil_last_window_starts_on_pad': "ceil_mode with count_include_pad: TFLite's AVERAGE_POOL_2D divides by the in-bounds count only",
+    'test_averagepool_2d_dilations': 'dilated pooling',
+    'test_averagepool_3d_default': '1-D or 3-D pooling',
+    'test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_False': '1-D or 3-D pooling',
+    'test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_True': '1-D or 3-D pooling',
+    'test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_False': '1-D or 3-D pooling',
+    'test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_True': '1-D or 3-D pooling',
+    'test_averagepool_3d_dilations_small': '1-D or 3-D pooling',
+    'test_batchnorm_epsilon_training_mode': 'a second graph output (Dropout mask, MaxPool indices)',
+    'test_batchnorm_example_training_mode': 'a second graph output (Dropout mask, MaxPool indices)',
+    'test_clip': 'Clip with min ≠ 0: only the clipped ReLU (min 0) maps onto a delegable op',
+    'test_clip_default_inbounds': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_clip_default_int8_inbounds': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_clip_default_int8_max': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_clip_default_int8_min': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_clip_default_max': 'Clip with min ≠ 0: only the clipped ReLU (min 0) maps onto a delegable op',
+    'test_clip_example': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_clip_inbounds': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_clip_min_greater_than_max': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_clip_outbounds': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_clip_splitbounds': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_concat_1d_axis_0': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_concat_1d_axis_negative_1': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_concat_2d_axis_0': 'concatenation of inputs bound as constants (the harness binds all inputs but the first)',
+    'test_concat_2d_axis_1': 'concatenation of inputs bound as constants (the harness binds all inputs but the first)',
+    'test_concat_2d_axis_negative_1': 'concatenation of inputs bound as constants (the harness binds all inputs but the first)',
+    'test_concat_2d_axis_negative_2': 'concatenation of inputs bound as constants (the harness binds all inputs but the first)',
+    'test_concat_3d_axis_0': 'concatenation of inputs bound as constants (the harness binds all inputs but the first)',
+    'test_concat_3d_axis_1': 'concatenation of inputs bound as constants (the harness binds all inputs but the first)',
+    'test_concat_3d_axis_2': 'concatenation of inputs bound as constants (the harness binds all inputs but the first)',
+    'test_concat_3d_axis_negative_1': 'concatenation of inputs bound as constants (the harness binds all inputs but the first)',
+    'test_concat_3d_axis_negative_2': 'concatenation of inputs bound as constants (the harness binds all inputs but the first)',
+    'test_concat_3d_axis_negative_3': 'concatenation of inputs bound as constants (the harness binds all inputs but the first)',
+    'test_div': 'the second operand is a graph input bound as a constant, and it varies along the batch axis',
+    'test_div_example': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_div_int16': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_div_int32_trunc': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_div_int8': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_div_uint16': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_div_uint32': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_div_uint64': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_div_uint8': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_dropout_default_mask': 'a second graph output (Dropout mask, MaxPool indices)',
+    'test_dropout_default_mask_ratio': 'a second graph output (Dropout mask, MaxPool indices)',
+    'test_dropout_default_old': 'opset below 13',
+    'test_dropout_random_old': 'opset below 13',
+    'test_flatten_axis0': 'Flatten axis 0 with a batch of 2 merges samples',
+    'test_flatten_axis2': 'Flatten axis >= 2 keeps part of a sample in the batch axis',
+    'test_flatten_axis3': 'Flatten axis >= 2 keeps part of a sample in the batch axis',
+    'test_flatten_negative_axis1': 'Flatten axis >= 2 keeps part of a sample in the batch axis',
+    'test_flatten_negative_axis2': 'Flatten axis >= 2 keeps part of a sample in the batch axis',
+    'test_flatten_negative_axis4': 'Flatten axis 0 with a batch of 2 merges samples',
+    'test_gemm_all_attributes': 'Gemm transA = 1 (the input is not (N, K))',
+    'test_gemm_default_matrix_bias': 'Gemm bias C that differs per row (per sample)',
+    'test_gemm_transposeA': 'Gemm transA = 1 (the input is not (N, K))',
+    'test_hardsigmoid_example': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_hardswish_expanded': 'Mul of two tensors (the expanded HardSwish)',
+    'test_leakyrelu_example': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_matmul_1d_1d': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_matmul_1d_3d': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_matmul_3d': 'batched MatMul (a constant right operand of rank > 2)',
+    'test_matmul_4d': 'batched MatMul (a constant right operand of rank > 2)',
+    'test_matmul_4d_1d': 'batched MatMul (a constant right operand of rank > 2)',
+    'test_matmul_bcast': 'batched MatMul (a constant right operand of rank > 2)',
+    'test_maxpool_1d_default': '1-D or 3-D pooling',
+    'test_maxpool_2d_dilations': 'dilated pooling',
+    'test_maxpool_2d_pads': "MaxPool padding other than 'same' on a possibly negative input (zero padding would not be exact)",
+    'test_maxpool_2d_same_lower': "MaxPool padding other than 'same' on a possibly negative input (zero padding would not be exact)",
+    'test_maxpool_2d_uint8': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_maxpool_3d_default': '1-D or 3-D pooling',
+    'test_maxpool_3d_dilations': '1-D or 3-D pooling',
+    'test_maxpool_3d_dilations_use_ref_impl': '1-D or 3-D pooling',
+    'test_maxpool_3d_dilations_use_ref_impl_large': '1-D or 3-D pooling',
+    'test_maxpool_with_argmax_2d_precomputed_pads': 'a second graph output (Dropout mask, MaxPool indices)',
+    'test_maxpool_with_argmax_2d_precomputed_strides': 'a second graph output (Dropout mask, MaxPool indices)',
+    'test_mul': 'the second operand is a graph input bound as a constant, and it varies along the batch axis',
+    'test_mul_example': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_mul_int16': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_mul_int8': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_mul_uint16': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_mul_uint32': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_mul_uint64': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_mul_uint8': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_reshape_allowzero_reordered': 'Reshape across the batch axis',
+    'test_reshape_extended_dims': 'Reshape across the batch axis',
+    'test_reshape_negative_dim': 'Reshape across the batch axis',
+    'test_reshape_negative_extended_dims': 'Reshape across the batch axis',
+    'test_reshape_one_dim': 'Reshape across the batch axis',
+    'test_reshape_reduced_dims': 'Reshape across the batch axis',
+    'test_reshape_reordered_all_dims': 'Reshape across the batch axis',
+    'test_reshape_reordered_last_dims': 'Reshape across the batch axis',
+    'test_reshape_zero_and_negative_dim': 'Reshape across the batch axis',
+    'test_reshape_zero_dim': 'Reshape across the batch axis',
+    'test_sigmoid_example': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_softmax_axis_0': 'Softmax over an axis other than the last',
+    'test_softmax_axis_1': 'Softmax over an axis other than the last',
+    'test_sub': 'the second operand is a graph input bound as a constant, and it varies along the batch axis',
+    'test_sub_example': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_sub_int16': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_sub_int8': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_sub_uint16': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_sub_uint32': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_sub_uint64': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_sub_uint8': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_training_dropout': 'training-mode Dropout',
+    'test_training_dropout_default': 'training-mode Dropout',
+    'test_training_dropout_default_mask': 'a second graph output (Dropout mask, MaxPool indices)',
+    'test_training_dropout_mask': 'a second graph output (Dropout mask, MaxPool indices)',
+    'test_training_dropout_zero_ratio': 'training-mode Dropout',
+    'test_training_dropout_zero_ratio_mask': 'a second graph output (Dropout mask, MaxPool indices)',
+    'test_transpose_all_permutations_0': 'a Transpose that is not an NCHW <-> NHWC layout change',
+    'test_transpose_all_permutations_1': 'a Transpose that is not an NCHW <-> NHWC layout change',
+    'test_transpose_all_permutations_2': 'a Transpose that is not an NCHW <-> NHWC layout change',
+    'test_transpose_all_permutations_3': 'a Transpose that is not an NCHW <-> NHWC layout change',
+    'test_transpose_all_permutations_4': 'a Transpose that is not an NCHW <-> NHWC layout change',
+    'test_transpose_all_permutations_5': 'a Transpose that is not an NCHW <-> NHWC layout change',
+    'test_transpose_default': 'a Transpose that is not an NCHW <-> NHWC layout change',
+}
+
+_OPS = set(supported_ops())
+
+
+def _cases():
+    cases = {}
+    with np.errstate(all="ignore"):  # some of onnx's case generators divide by zero on import
+        collected = collect_testcases("")
+    for case in collected:
+        types = {n.op_type for n in case.model.graph.node}
+        if case.data_sets and types <= _OPS and types - {"Constant", "Identity"}:
+            cases[case.name] = case
+    return cases
+
+
+CASES = _cases()
+
+
+def _prepare(case):
+    """The model retargeted to opset 21 with inputs 2.. bound as constants, and the data."""
+    model = onnx.ModelProto()
+    model.CopyFrom(case.model)
+    for imp in model.opset_import:
+        if imp.domain in ("", "ai.onnx") and imp.version > 21:
+            imp.version = 21
+    inputs, outputs = case.data_sets[0]
+    for info, array in list(zip(model.graph.input, inputs))[1:]:
+        model.graph.initializer.append(numpy_helper.from_array(np.asarray(array), info.name))
+    return model, np.asarray(inputs[0]), np.asarray(outputs[0])
+
+
+def _run(case):
+    model, x, _ = _prepare(case)
+    onnx.checker.check_model(model)
+    graph = from_onnx_model(model, tuple(x.shape), case.name)
+    return evaluate(graph, x)[graph.output]
+
+
+def test_collection_covers_the_supported_ops():
+    covered = {n.op_type for case in CASES.values() for n in case.model.graph.node}
+    assert len(CASES) >= 150
+    assert {"Conv", "Gemm", "MaxPool", "AveragePool", "Relu", "Softmax", "Concat", "Reshape"} <= covered
+    assert sum(name not in EXCLUDED for name in CASES) >= 60
+
+
+def test_every_exclusion_names_a_collected_case():
+    assert set(EXCLUDED) <= set(CASES), sorted(set(EXCLUDED) - set(CASES))
+
+
+@pytest.mark.parametrize("name", sorted(n for n in CASES if n not in EXCLUDED))
+def test_node_case_matches(name):
+    case = CASES[name]
+    _, _, expected = _prepare(case)
+    got = _run(case)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=case.rtol, atol=max(case.atol, 1e-6))
+
+
+@pytest.mark.parametrize("name", sorted(n for n in CASES if n in EXCLUDED))
+def test_excluded_case_is_refused(name):
+    case = CASES[name]
+    _, x, _ = _prepare(case)
+    if x.dtype != np.float32:
+        assert EXCLUDED[name].startswith("integer tensors")
+        return
+    with pytest.raises((NpukitError, onnx.checker.ValidationError)):
+        _run(case)
