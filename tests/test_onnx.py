@@ -204,6 +204,8 @@ def test_spiking_view_of_an_onnx_model(tmp_path):
 
     report = npukit.simulate(DIGITS_ONNX, "digits", timesteps=32)
     assert report.accuracy() >= 0.96
+    exported = npukit.convert(DIGITS_ONNX, tmp_path / "cnn.nir", to="nir")  # IF network in NIR
+    assert npukit.simulate(exported.path, "digits", timesteps=32).accuracy() >= 0.95
     with pytest.raises(UnsupportedError, match="Sigmoid .* has no spiking equivalent"):
         nodes = [N("Gemm", ["x", "W"], ["h"]), N("Sigmoid", ["h"], ["s"]), N("Gemm", ["s", "W2"], ["y"])]
         path = tmp_path / "sig.onnx"
