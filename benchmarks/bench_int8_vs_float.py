@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 from pathlib import Path
 
@@ -28,18 +27,8 @@ import numpy as np
 
 import npukit
 from npukit.models import DIGITS_CNN, DIGITS_LIF, DIGITS_LIF_TIMESTEPS
-from npukit.profile.latency import measure_latency
+from npukit.profile.latency import cpu_name, measure_latency
 
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def mobilenet(folder: Path) -> tuple[Path, Path, float]:

@@ -33,7 +33,7 @@ import npukit
 from npukit.data import load_data
 from npukit.models import DIGITS_ONNX
 from npukit.nnapi.check import check_model
-from npukit.profile.latency import measure_latency
+from npukit.profile.latency import cpu_name, measure_latency
 from npukit.runtime import run_tflite
 from npukit.tflite_file import read_tflite
 
@@ -90,6 +90,7 @@ def main() -> None:
     train, test = load_data("digits", "train"), load_data("digits", "test")
     calib = train.x[:256].astype(np.float32)
     reference = ort_outputs(args.model, test.x)
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores")
     print(f"onnxruntime float32: top-1 {np.mean(reference.argmax(1) == test.y):.2%} on {len(test.y)} digits test samples")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

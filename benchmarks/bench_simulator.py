@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 
@@ -30,6 +29,7 @@ import npukit
 from npukit.data import digits
 from npukit.models import DIGITS_CNN
 from npukit.passes.ann_to_snn import ann_to_snn
+from npukit.profile.latency import cpu_name
 from npukit.snn.simulate import simulate
 from npukit.snn.stepwise import simulate_stepwise
 
@@ -107,17 +107,6 @@ def snntorch_runner(snn, x: np.ndarray, timesteps: int, hoist_first: bool):
         return total / timesteps
 
     return run, counts
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

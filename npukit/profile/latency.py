@@ -33,6 +33,21 @@ import numpy as np
 from npukit.errors import BadInputError, InternalError
 
 
+
+def cpu_name() -> str:
+    """The host CPU's model name (from /proc/cpuinfo), else the machine architecture."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
 def _stats(times_ms: list[float]) -> dict[str, float]:
     t = np.asarray(times_ms, dtype=np.float64)
     return {
