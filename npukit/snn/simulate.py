@@ -23,6 +23,7 @@ from npukit.kernels.pool import argmax_pool_gather
 from npukit.ops import forward
 from npukit.reference import check_input
 from npukit.snn.encoders import TIME_SERIES, encode, resolve_timesteps
+from npukit.snn.memory import fit_batch
 from npukit.snn.neurons import NeuronLayer
 from npukit.snn.plan import CONSTANT, READOUT, TEMPORAL, Plan, RunningMean, make_plan
 
@@ -85,12 +86,15 @@ def simulate(
     ``keep`` names nodes whose time-averaged output is returned in ``layer_means``.
     ``checkpoints`` adds readouts after fewer steps (the simulation is causal, so the readout
     at t equals a simulation of t steps). ``progress`` gets the samples done after each batch.
+    ``batch_size`` is lowered when its memory estimate exceeds half the available memory
+    (``npukit.snn.memory``); a T that does not fit for one sample is refused.
     """
     timesteps, encoding = resolve_timesteps(x, graph.input_shape, timesteps, encoding)
     x = check_input(graph, x, time_axis=encoding == TIME_SERIES)
     if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
         raise BadInputError(f"batch size must be a positive integer. Received: {batch_size!r}")
     plan = make_plan(graph, timesteps, encoding, checkpoints)
+    batch_size = fit_batch(plan.graph, plan.timesteps, batch_size)  # refuses what cannot fit in memory
     keep = list(keep)
     missing = [k for k in keep if k not in graph.nodes]
     if missing:
