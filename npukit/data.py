@@ -73,6 +73,31 @@ def digits(split: str = "test") -> Dataset:
     )
 
 
+MAX_DATA_BYTES = 8 << 30  # the largest array a data file may declare (8 GiB)
+
+
+def _check_declared_sizes(path: Path) -> None:
+    """Refuse an .npy member whose header declares more data than the member holds, or more
+    than MAX_DATA_BYTES, before numpy allocates it."""
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+            declared = int(np.prod(shape, dtype=object)) * (dtype.itemsize or 1)
+            if declared > min(info.file_size, MAX_DATA_BYTES):
+                name = info.filename[:-4]
+                raise BadInputError(
+                    f"{path}: {name!r} declares shape {shape} ({declared:,} bytes) but the file holds "
+                    f"{info.file_size:,} bytes (limit {MAX_DATA_BYTES >> 30} GiB)"
+                )
+
+
 def load_npz(path: Path) -> Dataset:
     if not path.exists():
         raise BadInputError(f"data file {path} does not exist (DATA is 'digits' or an .npz file)")
@@ -85,6 +110,7 @@ def load_npz(path: Path) -> Dataset:
     if not magic.startswith(b"PK"):
         raise BadInputError(f"{path}: not a readable .npz file (not a zip archive: truncated or another format?)")
     try:
+        _check_declared_sizes(path)
         archive = np.load(path, allow_pickle=False)
         if not hasattr(archive, "files"):
             raise BadInputError(f"{path}: a .npy array, not an .npz archive with an 'x' entry")

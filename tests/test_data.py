@@ -62,3 +62,20 @@ def test_unreadable_files(tmp_path):
     np.save(single, np.ones(3))
     with pytest.raises(BadInputError, match="not an .npz"):
         load_data(single)
+
+
+def test_npz_declaring_a_huge_array_is_refused_before_allocation(tmp_path):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.zeros((4, 8, 8, 1), np.float32))
+    raw = buffer.getvalue()
+    length = int.from_bytes(raw[8:10], "little")
+    header = raw[10 : 10 + length].replace(b"(4, 8, 8, 1)", b"(100000000000, 8, 8, 1)")
+    header = header.rstrip(b" \n")[: length - 1].ljust(length - 1) + b"\n"
+    path = tmp_path / "huge.npz"
+    with zipfile.ZipFile(path, "w") as archive:  # a valid archive: the CRC matches the lie
+        archive.writestr("x.npy", raw[:10] + header + raw[10 + length :])
+    with pytest.raises(BadInputError, match=r"'x' declares shape \(100000000000, 8, 8, 1\)"):
+        load_data(path)
