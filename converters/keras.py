@@ -63,6 +63,10 @@ def load_keras(path: str | Path) -> ir.Graph:
         raise BadInputError(f"{path}: not a .keras archive (not a zip file: truncated or corrupt?)")
     if suffix in (".h5", ".hdf5") and head != HDF5_MAGIC:
         raise BadInputError(f"{path}: not an HDF5 file (bad signature: truncated or corrupt?)")
+    if suffix in (".h5", ".hdf5"):
+        from npukit.hdf5_probe import probe
+
+        probe(path)  # a damaged HDF5 file can hang or crash the HDF5 library: try it in a child first
     keras = _import_keras()
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)

@@ -65,6 +65,9 @@ def read_nir_file(path: str | Path) -> tuple[dict[str, Any], bool]:
     with open(path, "rb") as handle:
         if handle.read(8) != HDF5_MAGIC:
             raise BadInputError(f"{path}: not a NIR file (not HDF5: truncated or another format?)")
+    from npukit.hdf5_probe import probe
+
+    probe(path)  # a damaged HDF5 file can hang or crash the HDF5 library: try it in a child first
     import h5py
 
     try:
@@ -74,7 +77,7 @@ def read_nir_file(path: str | Path) -> tuple[dict[str, Any], bool]:
             raw = _group_to_dict(f["node"], str(path))
     except BadInputError:
         raise
-    except (OSError, KeyError, ValueError, TypeError) as exc:
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:  # h5py: RuntimeError on corrupt B-trees
         raise BadInputError(f"{path}: unreadable NIR/HDF5 file ({' '.join(str(exc).split())[:200]})")
     return raw, _nir_accepts(path)
 

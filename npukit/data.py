@@ -83,12 +83,17 @@ def _check_declared_sizes(path: Path) -> None:
         for info in archive.infolist():
             if not info.filename.endswith(".npy"):
                 continue
-            with archive.open(info) as member:
-                version = np.lib.format.read_magic(member)
-                if version == (1, 0):
-                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
-                else:
-                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+            try:
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                    else:
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+            except (OSError, zipfile.BadZipFile, EOFError):
+                raise
+            except Exception as exc:  # numpy's header parser raises ValueError, SyntaxError, TokenError...
+                raise BadInputError(f"{path}: {info.filename!r} has a corrupt .npy header ({type(exc).__name__})")
             declared = int(np.prod(shape, dtype=object)) * (dtype.itemsize or 1)
             if declared > min(info.file_size, MAX_DATA_BYTES):
                 name = info.filename[:-4]

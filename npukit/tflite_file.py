@@ -123,8 +123,8 @@ def read_tflite(model: bytes | str | Path) -> TFLiteModel:
         raise BadInputError(f"{source}: not a TFLite model (no TFL3 identifier: truncated or another format?)")
     try:
         return _parse(data)
-    except BadInputError:
-        raise
+    except BadInputError as exc:
+        raise BadInputError(f"{source}: {exc}") from None
     except Exception as exc:  # a damaged flatbuffer fails in many ways inside the generated code
         raise BadInputError(f"{source}: corrupt TFLite flatbuffer ({type(exc).__name__}: {exc})")
 
@@ -169,6 +169,8 @@ def _parse(data: bytes) -> TFLiteModel:
         name, version = codes[o.OpcodeIndex()]
         ins = [int(v) for v in o.InputsAsNumpy()] if o.InputsLength() else []
         outs = [int(v) for v in o.OutputsAsNumpy()] if o.OutputsLength() else []
+        if any(not -1 <= v < len(tensors) for v in ins + outs):
+            raise BadInputError(f"operator {i} ({name}) names a tensor outside the {len(tensors)} tensors of the model")
         operators.append(Operator(i, name, version, ins, outs, _options(s, o)))
     metadata = {}
     for i in range(root.MetadataLength()):
@@ -182,6 +184,8 @@ def _parse(data: bytes) -> TFLiteModel:
                 metadata[(m.Name() or b"").decode(errors="replace")] = data[buf.Offset() : buf.Offset() + buf.Size()]
     ins = [int(v) for v in g.InputsAsNumpy()] if g.InputsLength() else []
     outs = [int(v) for v in g.OutputsAsNumpy()] if g.OutputsLength() else []
+    if any(not 0 <= v < len(tensors) for v in ins + outs):
+        raise BadInputError(f"the model's inputs or outputs name a tensor outside its {len(tensors)} tensors")
     return TFLiteModel(len(data), operators, tensors, ins, outs, root.SubgraphsLength(), metadata, data)
 
 

@@ -327,6 +327,8 @@ def op_reasons(model: TFLiteModel, index: int, level: int) -> list[Reason]:
     rule: Rule | None = RULES.get(o.op.op)
     if rule is None:
         return [("unsupported_op", f"the NN-API delegate has no {o.op.op} (not supported at any level)")]
+    if o.tensor(0) is None or o.tensor(0, "out") is None:
+        return [("malformed", f"{o.op.op} has no input or no output tensor (a damaged model)")]
     reasons = []
     max_version = rule.max_version
     if level >= 29 and "max_version_on_accelerator" in rule.extra:
