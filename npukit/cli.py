@@ -122,6 +122,10 @@ def _handles_errors(fn):
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             raise typer.Exit(code=130) from None
+        except OSError as exc:  # the machine, not the input: a full disk, a missing permission
+            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            typer.echo(f"error: {exc.strerror or exc}{where}", err=True)
+            raise typer.Exit(code=1) from None
         except MemoryError:
             typer.echo("error: out of memory; use fewer --samples or a smaller --batch-size", err=True)
             raise typer.Exit(code=1) from None

@@ -287,3 +287,13 @@ def test_memory_guard_lowers_the_batch_and_refuses_what_cannot_fit(snn_models, m
     monkeypatch.setattr(memory, "available_bytes", lambda: per)  # budget: half a sample
     with pytest.raises(BadInputError, match="lower -T"):
         simulate(graph, x[:4], 10)
+
+
+@pytest.mark.parametrize("encoding", ["bernoulli", "poisson"])
+def test_same_seed_same_spikes_other_seed_other_spikes(snn_models, encoding):
+    graph, x = snn_models["digits_cnn"]
+    runs = [simulate(graph, x[:24], 16, encoding=encoding, seed=s) for s in (11, 11, 12)]
+    for layer, counts in runs[0].spike_counts.items():
+        np.testing.assert_array_equal(runs[1].spike_counts[layer], counts, err_msg=layer)
+    np.testing.assert_array_equal(runs[1].readouts, runs[0].readouts)
+    assert any(not np.array_equal(runs[2].spike_counts[k], c) for k, c in runs[0].spike_counts.items())
