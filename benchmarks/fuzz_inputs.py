@@ -160,7 +160,6 @@ def _nir_structural(path: Path, out: Path, rng) -> str:
             del f["node"]["edges"]
             f["node"].create_dataset("edges", data=np.concatenate([e, e[::-1][:1, ::-1]]))
         else:
-            w = nodes[weighted[-1]]["weight"]
             del nodes[weighted[-1]]["weight"]
             nodes[weighted[-1]].create_dataset("weight", data=np.zeros((0, 4), np.float32))
     return kind
