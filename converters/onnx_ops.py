@@ -20,7 +20,7 @@ Layout and constants: see ``converters/onnx.py``. Rules worth knowing:
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from npukit.errors import BadInputError
 
@@ -49,3 +51,17 @@ def atomic_write(path: str | Path, data: bytes, force: bool = False) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def read_json(path: str | Path, what: str) -> Any:
+    """Parse the JSON file ``path``; a missing, unreadable or invalid file raises BadInputError
+    naming ``what`` (e.g. "energy table")."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise BadInputError(f"{what} {path} does not exist")
+    except IsADirectoryError:
+        raise BadInputError(f"{what} {path} is a folder, not a JSON file")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"{what} {path} is not valid JSON ({exc})")

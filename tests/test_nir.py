@@ -11,9 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 import npukit
-from npukit import ir
 from npukit.cli import app
-from npukit.errors import BadInputError, UnsupportedError
+from npukit.errors import BadInputError
 from npukit.snn import euler
 from npukit.snn.simulate import simulate
 from npukit.snn.stepwise import simulate_stepwise

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from npukit.errors import BadInputError
+from npukit.files import read_json
 
 PJ_PER_UJ = 1e6
 SNN_PLATFORMS = ("snn_45nm", "loihi", "truenorth", "spinnaker2")
@@ -34,12 +35,7 @@ def load_tables(override: str | Path | None = None) -> dict[str, Any]:
     if override is None:
         return data
     path = Path(override)
-    try:
-        user = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise BadInputError(f"energy table {path} does not exist")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"energy table {path} is not valid JSON ({exc})")
+    user = read_json(path, "energy table")
     if not isinstance(user, dict) or not isinstance(user.get("tables", {}), dict):
         raise BadInputError(f"energy table {path}: expected {{\"tables\": {{name: {{\"pj\": {{...}}}}}}}}")
     for name, table in user.get("tables", {}).items():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from npukit.errors import BadInputError
+from npukit.files import read_json
 from npukit.progress import Reporter, silent
 from npukit.profile.counts import layer_counts, tflite_counts
 from npukit.profile.energy import estimate, load_tables
@@ -140,13 +140,7 @@ DEVICE_KEYS = ("latency_ms", "model_bytes")
 
 def compare_device(host: dict[str, Any], path: str | Path) -> dict[str, Any]:
     """Host figures beside those of a device report (the Android demo's benchmark JSON)."""
-    path = Path(path)
-    try:
-        device = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise BadInputError(f"device report {path} does not exist")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"device report {path} is not valid JSON ({exc})")
+    device = read_json(path, "device report")
     validate_device_report(device, str(path))
     rows = []
     for key in ("mean", "p50", "p90", "p99", "min", "max", "std"):
