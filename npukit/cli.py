@@ -472,6 +472,37 @@ def report(
 
 @app.command()
 @_handles_errors
+def bundle(
+    model: Annotated[Path, typer.Argument(help="A .tflite file (from npukit convert, batch 1).")],
+    data: Annotated[str, typer.Option("--data", "-d", help="Test samples: 'digits' (its test split) or an .npz file.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="An existing folder; the bundle goes to OUT/NAME/ (e.g. android_demo/app/src/main/assets).")
+    ],
+    name: Annotated[Optional[str], typer.Option("--name", help="Bundle folder name (default: the model's file stem).")] = None,
+    samples: Annotated[Optional[int], typer.Option("--samples", help="Keep the first N test samples (default: all).")] = None,
+    timesteps: Annotated[
+        Optional[int], typer.Option("--timesteps", "-T", help="Temporal models: timesteps per inference (default: the model's).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing bundle of that name.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Pack MODEL, test vectors, labels and bundle.json for the Android demo app.
+
+    The host runs the model on every sample first; its predictions travel with the vectors so
+    the app can report its top-1 agreement with the host. Layout and keys: docs/bundle.md.
+    Example: npukit bundle digits_cnn.tflite --data digits --out android_demo/app/src/main/assets
+    """
+    from npukit.bundle import write_bundle
+    from npukit.reports import render_bundle
+
+    _emit(
+        write_bundle(model, data, out, name=name, samples=samples, timesteps=timesteps, force=force),
+        as_json, render_bundle,
+    )
+
+
+@app.command()
+@_handles_errors
 def inspect(
     model: Annotated[Path, typer.Argument(help="A .keras, .h5, .onnx, .nir, .npkit or .tflite file.")],
     dt: DtOpt = None,

@@ -210,6 +210,17 @@ def render_profile(report: dict[str, Any]) -> str:
     if device:
         d = device["device"]
         lines.append(f"device: {d.get('model', '?')} ({d.get('soc', '?')}, API {d.get('api_level', '?')}), delegate {device.get('delegate')}")
+        extra = []
+        if device.get("accuracy") is not None:
+            extra.append(f"device accuracy {device['accuracy']:.2%}")
+        if device.get("host_agreement") is not None:
+            extra.append(f"top-1 agreement with the host {device['host_agreement']:.2%}")
+        if device.get("same_model") is not None:
+            extra.append("same .tflite as the host" if device["same_model"] else "WARNING: the device ran another .tflite (sha256 differs)")
+        if device.get("delegate_error"):
+            extra.append(f"delegate error: {device['delegate_error']}")
+        if extra:
+            lines.append("; ".join(extra))
         lines.append(_table(["figure", "host", "device"], [[r["figure"], _num(r["host"]), _num(r["device"])] for r in device["rows"]]))
     return "\n".join(lines)
 
@@ -220,3 +231,19 @@ def _num(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def render_bundle(doc: dict) -> str:
+    """Text of ``npukit bundle``'s result."""
+    v, host = doc["vectors"], doc["host"]
+    steps = f"T={doc['timesteps']} steps, {len(doc['states'])} state tensors" if doc["mode"] == "temporal" else "one invoke per sample"
+    accuracy = "unlabeled data" if host["accuracy"] is None else f"host accuracy {host['accuracy']:.2%} ({host['interpreter']})"
+    return "\n".join([
+        f"bundle {doc['name']} -> {doc['folder']}",
+        f"model.tflite  {doc['model']['bytes']:,} bytes, {doc['mode']} mode, {steps}",
+        f"vectors.bin   {v['bytes']:,} bytes: {v['samples']} samples x {doc['frames_per_sample']} frame(s) x "
+        f"{v['elements_per_frame']} float32 ({v['data']}, encoding {doc['encoding']})",
+        f"labels.txt    {len(doc['labels']['classes'])} classes",
+        f"bundle.json   input {doc['inputs'][0]['dtype']} {doc['inputs'][0]['shape']}, output {doc['outputs'][0]['dtype']} "
+        f"{doc['outputs'][0]['shape']}; {accuracy}",
+    ])

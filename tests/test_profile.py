@@ -178,7 +178,7 @@ def test_device_report_side_by_side(tmp_path, profiled, shipped_tflite):
     assert plot.read_bytes()[:4] == b"\x89PNG"
     path.write_text(json.dumps({"latency_ms": {"mean": 1}}))
     result = runner.invoke(app, ["profile", str(shipped_tflite), "--runs", "5", "--device-report", str(path)])
-    assert result.exit_code == 2 and "lacks model_bytes, device" in result.stderr
+    assert result.exit_code == 2 and "lacks model_bytes, device, delegate, accuracy" in result.stderr
 
 
 def test_profile_bad_input(tmp_path):

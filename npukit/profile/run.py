@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import hashlib
+
 import numpy as np
 
 from npukit.errors import BadInputError
@@ -135,9 +137,6 @@ def _snn_rows(graph, data, dataset, steps: int, progress):
     return layer_counts(snn, result.spike_counts, steps), _first_layers(snn)
 
 
-DEVICE_KEYS = ("latency_ms", "model_bytes")
-
-
 def compare_device(host: dict[str, Any], path: str | Path) -> dict[str, Any]:
     """Host figures beside those of a device report (the Android demo's benchmark JSON)."""
     device = read_json(path, "device report")
@@ -145,22 +144,28 @@ def compare_device(host: dict[str, Any], path: str | Path) -> dict[str, Any]:
     rows = []
     for key in ("mean", "p50", "p90", "p99", "min", "max", "std"):
         rows.append({"figure": f"latency_ms.{key}", "host": host["latency_ms"].get(key), "device": device["latency_ms"].get(key)})
+    for key in ("p50", "p90"):
+        if "step_loop_ms" in host or "step_loop_ms" in device:
+            rows.append({"figure": f"step_loop_ms.{key}", "host": (host.get("step_loop_ms") or {}).get(key),
+                         "device": (device.get("step_loop_ms") or {}).get(key)})
     for key in ("init_ms", "first_inference_ms", "model_bytes", "peak_rss_mb", "runs", "threads"):
         rows.append({"figure": key, "host": host.get(key), "device": device.get(key)})
-    return {"device": device["device"], "delegate": device.get("delegate"), "accuracy": device.get("accuracy"), "rows": rows}
+    same_model = None
+    if device.get("model_sha256") and host.get("model") and Path(host["model"]).is_file():
+        same_model = hashlib.sha256(Path(host["model"]).read_bytes()).hexdigest() == device["model_sha256"]
+    return {
+        "device": device["device"], "delegate": device["delegate"], "delegate_error": device.get("delegate_error"),
+        "accuracy": device["accuracy"], "host_agreement": device.get("host_agreement"), "same_model": same_model,
+        "rows": rows,
+    }
 
 
 def validate_device_report(device: Any, source: str) -> None:
-    if not isinstance(device, dict):
-        raise BadInputError(f"{source}: a device report is a JSON object")
-    missing = [k for k in (*DEVICE_KEYS, "device") if k not in device]
-    if missing:
-        raise BadInputError(f"{source}: the device report lacks {', '.join(missing)}")
-    stats = device["latency_ms"]
-    if not isinstance(stats, dict) or not all(isinstance(stats.get(k), (int, float)) for k in ("mean", "p50", "p90")):
-        raise BadInputError(f"{source}: latency_ms needs numeric mean, p50 and p90")
-    if not isinstance(device["device"], dict):
-        raise BadInputError(f"{source}: device must be an object (model, soc, api_level)")
-    for key in ("mean", "p50", "p90"):
-        if not np.isfinite(stats[key]) or stats[key] < 0:
-            raise BadInputError(f"{source}: latency_ms.{key} must be a non-negative number")
+    """Check a device report against ``npukit/schemas/device_report.schema.json`` (one-line
+    BadInputError naming the first problem); NaN or infinite latencies are refused too."""
+    from npukit.schemas import validate
+
+    validate(device, "device_report", source)
+    for key, value in device["latency_ms"].items():
+        if isinstance(value, float) and not np.isfinite(value):
+            raise BadInputError(f"{source}: latency_ms.{key} must be a finite number")
