@@ -1,0 +1,27 @@
+package dev.npukit.demo.core
+
+/** Index of the largest value; the first one on ties (as numpy's argmax). */
+fun argmax(values: DoubleArray): Int {
+    require(values.isNotEmpty()) { "argmax of nothing" }
+    var best = 0
+    for (k in 1 until values.size) if (values[k] > values[best]) best = k
+    return best
+}
+
+/** Sums a model's per-step readouts over T steps (float64, as the host loop does). */
+class ReadoutSum(size: Int) {
+    val total = DoubleArray(size)
+    var steps = 0
+        private set
+
+    fun add(readout: FloatArray) {
+        require(readout.size == total.size) { "readout of ${readout.size} values, expected ${total.size}" }
+        for (k in readout.indices) total[k] += readout[k].toDouble()
+        steps++
+    }
+
+    /** The mean readout over the steps added. */
+    fun mean(): DoubleArray = DoubleArray(total.size) { total[it] / steps }
+
+    fun prediction(): Int = argmax(total)
+}
