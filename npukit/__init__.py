@@ -9,6 +9,8 @@ Public API (each documented where it is defined):
 * ``npukit.parity(model, tflite, data, ...)``: float vs spiking vs TFLite, layer by layer.
 * ``npukit.inspect(model)``: layers, shapes, parameters and MACs (or a .tflite's ops).
 * ``npukit.run_temporal(tflite, x, timesteps)``: a temporal-mode .tflite looped over T steps.
+* ``npukit.bundle.write_bundle(tflite, data, out)`` / ``read_bundle(folder)``: the files the
+  Android demo reads (docs/bundle.md).
 
 Errors are ``npukit.errors.NpukitError`` subclasses with one-line messages.
 """
