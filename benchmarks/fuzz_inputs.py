@@ -277,9 +277,8 @@ class Worker:
 
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         if not ready:
-            return None
-        line = self.proc.stdout.readline()
-        return line.strip() if line else None
+            return None  # no answer in time
+        return self.proc.stdout.readline().strip() or ""  # "" at end of file: the worker is gone
 
     def run(self, fmt: str, path: Path, timeout: float) -> dict:
         try:
@@ -288,10 +287,12 @@ class Worker:
         except BrokenPipeError:
             return {"verdict": "CRASH", "detail": "worker gone"}
         line = self._line(timeout)
-        if line is None:
-            alive = self.proc.poll() is None
+        if not line:
+            # None: nothing within the deadline (a hang, unless the worker died meanwhile);
+            # "": its output closed, so it died (poll() may not see the exit yet: no race on it)
+            hung = line is None and self.proc.poll() is None
             self.close()
-            return {"verdict": "HANG" if alive else "CRASH", "detail": f"exit {self.proc.returncode}"}
+            return {"verdict": "HANG" if hung else "CRASH", "detail": f"exit {self.proc.returncode}"}
         return json.loads(line)
 
     def close(self) -> None:

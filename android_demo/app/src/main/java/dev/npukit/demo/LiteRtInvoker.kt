@@ -77,6 +77,7 @@ class LiteRtInvoker private constructor(
                     error = "${choice.accelerator.label} delegate failed (${oneLine(e)}); running on the CPU"
                 }
             }
+            buffer.rewind()
             val start = System.nanoTime()
             val interpreter = Interpreter(buffer, Interpreter.Options().setNumThreads(choice.threads).setUseXNNPACK(true))
             val initMs = (System.nanoTime() - start) / 1e6
