@@ -231,6 +231,7 @@ def write_bundle(
         "npukit_version": _version(),
         "model": {
             "file": "model.tflite", "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
+            "operators": len(tfl.operators),
             "source": (meta.get("source") or {}).get("file"), "quantization": meta.get("quantization"),
             "api_level": meta.get("api_level"),
         },

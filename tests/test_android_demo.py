@@ -168,23 +168,29 @@ def test_host_traces_match_the_bundles_and_litert():
     for path in sorted(TRACES.glob("*.json")):
         committed = json.loads(path.read_text())
         doc, vectors = read_bundle(ASSETS / committed["bundle"])
-        assert {t["dtype"] for t in doc["inputs"] + doc["outputs"]} == {"int8"}  # _within_one compares int8 bytes
         assert committed["model_sha256"] == doc["model"]["sha256"]
         for sample in committed["samples"]:
             assert sample["prediction"] == vectors.predictions[sample["index"]]
             assert len(sample["steps"]) == doc["timesteps"]
         fresh = trace(ASSETS / committed["bundle"], len(committed["samples"]))
-        # inputs are the host loop's own arithmetic: identical; outputs come from LiteRT: within one quantum
+        # LiteRT here may differ from the machine that recorded the trace in the last bit:
+        # within one quantum (integer tensors) or 1e-5 relative (float32)
         for old, new in zip(committed["samples"], fresh["samples"]):
             for a, b in zip(old["steps"], new["steps"]):
-                assert a["inputs"] == b["inputs"] or _within_one(a["inputs"], b["inputs"])
-                assert _within_one(a["outputs"], b["outputs"])
+                assert _close(a["inputs"], b["inputs"], doc["inputs"])
+                assert _close(a["outputs"], b["outputs"], doc["outputs"])
+    assert {p.stem for p in TRACES.glob("*.json")} == {p.name for p in ASSETS.iterdir() if p.is_dir()}
 
 
-def _within_one(old: list[str], new: list[str]) -> bool:
-    for a, b in zip(old, new):
-        x = np.frombuffer(base64.b64decode(a), np.int8).astype(int)
-        y = np.frombuffer(base64.b64decode(b), np.int8).astype(int)
-        if x.shape != y.shape or np.abs(x - y).max(initial=0) > 1:
+def _close(old: list[str], new: list[str], tensors: list[dict]) -> bool:
+    for a, b, tensor in zip(old, new, tensors, strict=True):
+        dtype = np.dtype(tensor["dtype"]).newbyteorder("<")
+        x = np.frombuffer(base64.b64decode(a), dtype).astype(np.float64)
+        y = np.frombuffer(base64.b64decode(b), dtype).astype(np.float64)
+        if x.shape != y.shape or x.size != int(np.prod(tensor["shape"])):
+            return False
+        if tensor["dtype"] == "float32" and not np.allclose(x, y, rtol=1e-5, atol=1e-6):
+            return False
+        if tensor["dtype"] != "float32" and np.abs(x - y).max(initial=0) > 1:
             return False
     return True

@@ -14,6 +14,9 @@ android {
         targetSdk = 35
         versionCode = 1
         versionName = "0.1.0"
+        // the LiteRT artifact version, for the device report (TensorFlowLite.runtimeVersion()
+        // gives the TensorFlow version its runtime was built from)
+        buildConfigField("String", "LITERT_VERSION", "\"${libs.versions.litert.get()}\"")
     }
 
     buildTypes {
@@ -33,11 +36,7 @@ android {
 
     buildFeatures {
         compose = true
-    }
-
-    androidResources {
-        // keep models uncompressed in the APK (the interpreter reads them from a direct buffer)
-        noCompress += "tflite"
+        buildConfig = true
     }
 }
 

@@ -14,7 +14,12 @@ mkdir -p "$assets" "$traces"
 npukit convert "$models/digits_cnn.keras" -o "$work/digits_cnn.tflite"
 # temporal mode: the digits LIF SNN (NIR), int8, one invoke per timestep, T = 25 (its training T)
 npukit convert "$models/digits_lif.nir" -o "$work/digits_lif_temporal.tflite" --mode temporal -T 25
-for name in digits_cnn digits_lif_temporal; do
+# the same SNN in float32 (for the GPU delegate; reproduces the simulator's spike counts exactly)
+npukit convert "$models/digits_lif.nir" -o "$work/digits_lif_temporal_f32.tflite" --mode temporal -T 25 \
+    --quantize none --api-level 28
+for name in digits_cnn digits_lif_temporal digits_lif_temporal_f32; do
     npukit bundle "$work/$name.tflite" --data digits --out "$assets" --force
-    python "$here/tools/host_trace.py" "$assets/$name" "$traces/$name.json"
 done
+python "$here/tools/host_trace.py" "$assets/digits_cnn" "$traces/digits_cnn.json"                 # all 360 samples
+python "$here/tools/host_trace.py" "$assets/digits_lif_temporal" "$traces/digits_lif_temporal.json" --samples 4
+python "$here/tools/host_trace.py" "$assets/digits_lif_temporal_f32" "$traces/digits_lif_temporal_f32.json" --samples 2

@@ -7,6 +7,7 @@ import androidx.activity.compose.setContent
 import androidx.lifecycle.lifecycleScope
 import dev.npukit.demo.core.AcceleratorChoice
 import dev.npukit.demo.core.BundleException
+import dev.npukit.demo.core.Coverage
 import dev.npukit.demo.core.DeviceReport
 import dev.npukit.demo.core.Evaluation
 import dev.npukit.demo.core.ReportFile
@@ -90,7 +91,13 @@ class MainActivity : ComponentActivity() {
         state.total = meta.samples
         LiteRtInvoker.create(files.model, meta, choice).use { invoker ->
             val setup = invoker.setup
-            setup.delegateError?.let {
+            val warning = setup.delegateError ?: if (setup.coverage == Coverage.PARTIAL) {
+                "${choice.accelerator.label} took part of the model (${setup.executionPlanNodes} plan nodes for " +
+                    "${meta.modelOperators} operators); the rest runs on the CPU"
+            } else {
+                null
+            }
+            warning?.let {
                 state.delegateMessage = it
                 Log.w(TAG, it)
             }
@@ -116,7 +123,9 @@ class MainActivity : ComponentActivity() {
             )
             lines.add("latency per invoke: p50 %.3f ms, p90 %.3f ms (%d invokes)".format(evaluation.latency.p50, evaluation.latency.p90, evaluation.latency.count))
             evaluation.stepLoop?.let { lines.add("per sample (T=${meta.timesteps} steps): p50 %.3f ms, p90 %.3f ms".format(it.p50, it.p90)) }
-            lines.add("delegate ${setup.delegate}, init %.1f ms, first invoke %.3f ms, ${setup.runtime}".format(setup.initMs, evaluation.firstInferenceMs))
+            val coverage = setup.coverage?.let { " (${it.key}: ${setup.executionPlanNodes ?: "?"} plan nodes for ${meta.modelOperators} operators)" } ?: ""
+            lines.add("delegate ${setup.delegate}$coverage, init %.1f ms, first invoke %.3f ms".format(setup.initMs, evaluation.firstInferenceMs))
+            lines.add(setup.runtime)
             if (benchmark) {
                 val now = Instant.now()
                 val stamp = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC).format(now)

@@ -6,7 +6,8 @@ import org.json.JSONObject
 /** The phone, as android.os.Build describes it. */
 class DeviceInfo(val model: String, val manufacturer: String, val soc: String, val apiLevel: Int, val abi: String)
 
-/** How the interpreter was set up: the delegate asked for, the one that ran, why they differ. */
+/** How the interpreter was set up: the delegate asked for, the one that ran, why they differ,
+ *  and how much of the model the delegate took ([Coverage]; null on the CPU). */
 class RunSetup(
     val delegateRequested: String,
     val delegate: String,
@@ -15,6 +16,8 @@ class RunSetup(
     val threads: Int?,
     val runtime: String,
     val initMs: Double,
+    val coverage: Coverage? = null,
+    val executionPlanNodes: Int? = null,
 )
 
 /**
@@ -46,6 +49,9 @@ object DeviceReport {
         report.put("delegate", setup.delegate)
         report.put("delegate_requested", setup.delegateRequested)
         report.put("delegate_error", setup.delegateError ?: JSONObject.NULL)
+        report.put("delegate_coverage", setup.coverage?.key ?: JSONObject.NULL)
+        report.put("model_operators", meta.modelOperators)
+        report.put("execution_plan_nodes", setup.executionPlanNodes ?: JSONObject.NULL)
         report.put("execution_preference", setup.executionPreference ?: JSONObject.NULL)
         report.put("threads", setup.threads ?: JSONObject.NULL)
         report.put("runtime", setup.runtime)

@@ -18,13 +18,16 @@ class DeviceReportTest {
     @Test
     fun writesTheFiguresTheProfilerReads() {
         val meta = BundleMetadata.parse(Fixtures.rateJson())
-        val setup = RunSetup("nnapi", "cpu", "NN-API delegate failed: no device", "sustained_speed", 4, "LiteRT 1.4.2", 12.5)
+        val setup = RunSetup("nnapi", "nnapi", null, "sustained_speed", 4, "LiteRT 1.4.2", 12.5, Coverage.PARTIAL, 3)
         val text = DeviceReport.build(meta, device, setup, evaluation(labeled = true), "2026-11-27T08:00:00Z").toString(2)
         val report = JSONObject(text)
         assertEquals("npukit-device-report", report.getString("format"))
         assertEquals(34, report.getJSONObject("device").getInt("api_level"))
-        assertEquals("cpu", report.getString("delegate"))
+        assertEquals("nnapi", report.getString("delegate"))
         assertEquals("nnapi", report.getString("delegate_requested"))
+        assertEquals("partial", report.getString("delegate_coverage"))
+        assertEquals(3, report.getInt("execution_plan_nodes"))
+        assertEquals(7, report.getInt("model_operators"))
         assertEquals(0.5, report.getDouble("accuracy"), 0.0)
         assertEquals(0.5, report.getDouble("host_agreement"), 0.0)
         assertEquals(2.0, report.getJSONObject("latency_ms").getDouble("mean"), 0.0)
@@ -43,6 +46,7 @@ class DeviceReportTest {
         val report = DeviceReport.build(meta, device, setup, evaluation(labeled = false), "t")
         assertTrue(report.has("accuracy") && report.isNull("accuracy"))
         assertTrue(report.isNull("delegate_error") && report.isNull("threads"))
+        assertTrue(report.isNull("delegate_coverage") && report.isNull("execution_plan_nodes"))
         assertEquals("npukit-report-tiny-cpu-20261127.json", DeviceReport.fileName(meta, "cpu", "20261127"))
     }
 }

@@ -19,7 +19,7 @@ object Fixtures {
     /** A valid rate-mode bundle.json for an int8 2x2x1 input and 3 classes. */
     fun rateJson(classes: String = "[\"a\", \"b\", \"c\"]", format: String = "npukit-android-bundle", version: Int = 1): String = """
         {"format": "$format", "version": $version, "name": "tiny", "npukit_version": "0.1.0",
-         "model": {"file": "model.tflite", "bytes": 100, "sha256": "${"0".repeat(64)}"},
+         "model": {"file": "model.tflite", "bytes": 100, "sha256": "${"0".repeat(64)}", "operators": 7},
          "vectors": {"file": "vectors.bin", "bytes": 72, "sha256": "${"1".repeat(64)}", "layout": "npkv1",
                      "samples": 2, "elements_per_frame": 4, "labeled": true, "data": "hand-made"},
          "labels": {"file": "labels.txt", "classes": $classes},
