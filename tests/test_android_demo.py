@@ -194,3 +194,42 @@ def _close(old: list[str], new: list[str], tensors: list[dict]) -> bool:
         if tensor["dtype"] != "float32" and np.abs(x - y).max(initial=0) > 1:
             return False
     return True
+
+
+def test_damaged_device_reports_are_refused_cleanly(tmp_path):
+    """300 mutations of the sample report: each is accepted or refused with BadInputError,
+    never another exception."""
+    from npukit.errors import BadInputError
+    from npukit.profile.run import compare_device
+
+    report = json.loads((DEMO / "sample_device_report.json").read_text())
+    host = {"latency_ms": {"mean": 1.0, "p50": 1.0, "p90": 1.0}, "model": str(tmp_path / "none.tflite")}
+    rng = np.random.default_rng(0)
+    junk = [None, True, -1, 0, 1e308, float("nan"), "", "x" * 10_000, [], {}, [1, 2], {"a": {"b": []}}]
+    paths = [(k,) for k in report] + [("device", k) for k in report["device"]] + [("latency_ms", k) for k in report["latency_ms"]]
+    outcomes = {"accepted": 0, "refused": 0}
+    for case in range(300):
+        doc = json.loads(json.dumps(report))
+        for _ in range(1 + case % 3):
+            path = paths[rng.integers(len(paths))]
+            parent = doc
+            for key in path[:-1]:
+                parent = parent.get(key) if isinstance(parent, dict) else None
+            if not isinstance(parent, dict):
+                continue
+            if rng.random() < 0.3:
+                parent.pop(path[-1], None)
+            else:
+                parent[path[-1]] = junk[rng.integers(len(junk))]
+        file = tmp_path / f"r{case}.json"
+        file.write_text(json.dumps(doc))
+        try:
+            compare_device(host, file)
+            outcomes["accepted"] += 1
+        except BadInputError as exc:
+            assert "\n" not in str(exc)
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 200, outcomes
+    (tmp_path / "cut.json").write_text((DEMO / "sample_device_report.json").read_text()[:500])
+    with pytest.raises(BadInputError, match="device report"):
+        compare_device(host, tmp_path / "cut.json")

@@ -212,3 +212,40 @@ def test_read_bundle_catches_tampering(tmp_path, shipped_tflite):
 def test_schemas_are_valid_json_schema():
     for name in ("bundle", "device_report"):
         Draft202012Validator.check_schema(load_schema(name))
+
+
+def test_time_series_data_travel_frame_by_frame(tmp_path, temporal_tflite):
+    series = np.random.default_rng(3).random((6, 5, 8, 8, 1)).astype(np.float32)
+    data = tmp_path / "series.npz"
+    np.savez(data, x=series, y=np.arange(6) % 10)
+    write_bundle(temporal_tflite, data, tmp_path, name="series")
+    doc, vectors = read_bundle(tmp_path / "series")
+    assert (doc["timesteps"], doc["frames_per_sample"], doc["encoding"]) == (5, 5, "time_series")
+    np.testing.assert_array_equal(vectors.frames, series.reshape(6, 5, 64))
+    np.testing.assert_array_equal(vectors.predictions, npukit.run_temporal(temporal_tflite, series).predictions())
+    with pytest.raises(BadInputError, match="the data has 5 timesteps"):
+        write_bundle(temporal_tflite, data, tmp_path, name="other", timesteps=7)
+
+
+def test_uint8_io_and_foreign_models(tmp_path, shipped_model):
+    from tflite_models import dynamic_batch, int8_conv
+
+    u8 = tmp_path / "u8.tflite"
+    npukit.convert(shipped_model, u8, io="uint8")
+    doc = write_bundle(u8, "digits", tmp_path, samples=30)
+    assert doc["inputs"][0]["dtype"] == doc["outputs"][0]["dtype"] == "uint8"
+    _check_tensors(doc, u8)
+    assert _schema_errors(read_bundle(tmp_path / "u8")[0]) == []
+    # a .tflite npukit did not write: rate mode, class names by position, no source
+    plain = tmp_path / "plain.tflite"
+    plain.write_bytes(int8_conv())
+    data = tmp_path / "conv.npz"
+    np.savez(data, x=np.random.default_rng(0).uniform(-1, 1, (4, 6, 6, 2)).astype(np.float32))
+    doc = write_bundle(plain, data, tmp_path)
+    assert doc["mode"] == "rate" and doc["model"]["source"] is None and doc["host"]["accuracy"] is None
+    assert len(doc["labels"]["classes"]) == 6 * 6 * 4 and not doc["vectors"]["labeled"]
+    _check_tensors(doc, plain)
+    dynamic = tmp_path / "dyn.tflite"
+    dynamic.write_bytes(dynamic_batch())
+    with pytest.raises(BadInputError, match="dynamic shape"):
+        write_bundle(dynamic, data, tmp_path)
