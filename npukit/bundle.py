@@ -212,7 +212,7 @@ def write_bundle(
     dataset = load_data(data, split="test").head(samples)
     frame = tuple(inputs[0]["shape"][1:])
     frames, per_sample, steps, encoding, feed = _frames(meta, mode, dataset.x, frame, timesteps)
-    size = 24 + 8 * frames.shape[0] + 4 * frames.size
+    size = HEADER.size + 8 * frames.shape[0] + 4 * frames.size
     if size > MAX_VECTOR_BYTES:
         raise BadInputError(f"the test vectors would take {size / 2**20:.0f} MiB (limit {MAX_VECTOR_BYTES >> 20}); use --samples")
     n_out = int(np.prod(outputs[0]["shape"][1:]))

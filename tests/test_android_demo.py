@@ -122,7 +122,8 @@ def test_sample_device_report_loads_in_the_profiler(tmp_path):
     assert {r["figure"] for r in comparison["rows"]} >= {"latency_ms.p50", "latency_ms.p90", "model_bytes"}
     # damaged copies are refused in one line
     for change, message in (({"delegate": "tpu"}, "delegate"), ({"accuracy": 1.5}, "accuracy"),
-                            ({"latency_ms": {"mean": 1.0, "p50": 1.0}}, "p90")):
+                            ({"latency_ms": {"mean": 1.0, "p50": 1.0}}, "p90"),
+                            ({"latency_samples_ms": [1.0, float("nan")]}, "latency_samples_ms[1] must be a finite")):
         bad = tmp_path / "bad.json"
         bad.write_text(json.dumps({**report, **change}))
         result = runner.invoke(app, ["profile", str(ASSETS / report["model"] / "model.tflite"), "--runs", "5",

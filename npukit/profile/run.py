@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import hashlib
 
 import numpy as np
 
@@ -162,10 +162,23 @@ def compare_device(host: dict[str, Any], path: str | Path) -> dict[str, Any]:
 
 def validate_device_report(device: Any, source: str) -> None:
     """Check a device report against ``npukit/schemas/device_report.schema.json`` (one-line
-    BadInputError naming the first problem); NaN or infinite latencies are refused too."""
+    BadInputError naming the first problem); NaN or infinite numbers anywhere are refused too
+    (JSON Schema's bounds let NaN through)."""
     from npukit.schemas import validate
 
     validate(device, "device_report", source)
-    for key, value in device["latency_ms"].items():
-        if isinstance(value, float) and not np.isfinite(value):
-            raise BadInputError(f"{source}: latency_ms.{key} must be a finite number")
+    where = _non_finite(device)
+    if where is not None:
+        raise BadInputError(f"{source}: {where} must be a finite number")
+
+
+def _non_finite(value: Any, path: str = "") -> str | None:
+    """The path of the first NaN or infinite number in a parsed JSON value, else None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "(root)"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite(item, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip("."))
+        if found is not None:
+            return found
+    return None

@@ -79,7 +79,7 @@ fun DemoScreen(state: DemoState, onRun: () -> Unit, onBenchmark: () -> Unit) {
                 state.delegateMessage?.let { Text(it, color = Color(0xFFB26A00)) }
                 state.error?.let { Text(it, color = MaterialTheme.colorScheme.error) }
                 for (line in state.summary) Text(line, style = MaterialTheme.typography.bodyMedium)
-                LazyColumn(verticalArrangement = Arrangement.spacedBy(2.dp)) {
+                LazyColumn(modifier = Modifier.weight(1f), verticalArrangement = Arrangement.spacedBy(2.dp)) {
                     items(state.rows, key = { it.index }) { row ->
                         val mark = when (row.correct) {
                             true -> "ok"
