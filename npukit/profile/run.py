@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from npukit.errors import BadInputError
 from npukit.files import read_json
 from npukit.progress import Reporter, silent
