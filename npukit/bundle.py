@@ -127,7 +127,7 @@ def _states(meta: dict[str, Any], inputs: list[dict], outputs: list[dict]) -> li
 
 def _frames(meta, mode, x, frame, timesteps):
     """(frames (N, F, E), F, T, encoding, what to give run_temporal)."""
-    from npukit.snn.encoders import encode, has_time_axis
+    from npukit.snn.encoders import TIME_SERIES, encode, has_time_axis, resolve_timesteps
 
     n = x.shape[0]
     if mode == "rate":
@@ -136,24 +136,22 @@ def _frames(meta, mode, x, frame, timesteps):
         if tuple(x.shape[1:]) != frame:
             raise BadInputError(f"data samples have shape {tuple(x.shape[1:])} but the model's input is {frame}")
         return x.reshape(n, 1, -1), 1, 1, "none", x
-    if has_time_axis(x, frame):
-        steps = int(x.shape[1])
-        if timesteps is not None and timesteps != steps:
-            raise BadInputError(f"the data has {steps} timesteps (axis 1) but {timesteps} were asked for; omit --timesteps")
-        if tuple(x.shape[2:]) != frame:
-            raise BadInputError(f"data frames have shape {tuple(x.shape[2:])} but the model's input frame is {frame}")
-        return x.reshape(n, steps, -1), steps, steps, "time_series", x
-    if tuple(x.shape[1:]) != frame:
-        raise BadInputError(f"data samples have shape {tuple(x.shape[1:])} but the model's input frame is {frame}")
-    steps = int(timesteps if timesteps is not None else meta.get("timesteps", 0))
-    if steps <= 0 or steps > 100_000:
+    series = has_time_axis(x, frame)
+    # a time axis in the data fixes T; else --timesteps, else the model's own T
+    steps, encoding = resolve_timesteps(
+        x, frame, timesteps if series or timesteps is not None else meta.get("timesteps"), meta.get("encoding", "current")
+    )
+    if tuple(x.shape[2 if series else 1:]) != frame:
+        raise BadInputError(f"data samples have frames of shape {tuple(x.shape[2 if series else 1:])} but the model's input frame is {frame}")
+    if not 1 <= steps <= 100_000:
         raise BadInputError(f"timesteps must be an integer in 1..100000. Received: {steps}")
-    encoding = meta.get("encoding", "current")
+    if encoding == TIME_SERIES:
+        return x.reshape(n, steps, -1), steps, steps, "time_series", x
     if encoding == "current":
         return x.reshape(n, 1, -1), 1, steps, "current", x
     # spike encoders draw per sample from (seed 0, sample index): the same series the host runs
-    series = np.moveaxis(encode(x, steps, encoding, float(meta.get("input_max", 1.0)), 0, 0), 0, 1)
-    return series.reshape(n, steps, -1), steps, steps, encoding, np.ascontiguousarray(series)
+    spikes = np.moveaxis(encode(x, steps, encoding, float(meta.get("input_max", 1.0)), 0, 0), 0, 1)
+    return spikes.reshape(n, steps, -1), steps, steps, encoding, np.ascontiguousarray(spikes)
 
 
 def _classes(meta, dataset, n_out: int) -> list[str]:
