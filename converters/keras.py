@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from npukit import ir
 from npukit.errors import BadInputError, InternalError, UnsupportedError
-from npukit.passes.fold_batchnorm import fold_batchnorm
+from npukit.converters.frontend import Builder, Registry
 from npukit.quiet import import_tensorflow
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
-Converter = Callable[["_Ctx", object, list[str]], str]
-_LAYERS: dict[str, Converter] = {}
+#: Keras class name -> converter(builder, layer, input node names) -> the IR node holding its output
+LAYERS = Registry("Keras layer")
+layer = LAYERS.register
 #: layers that do nothing at inference time
 _PASSTHROUGH = {
     "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
@@ -30,18 +30,9 @@ _PASSTHROUGH = {
 }
 
 
-def layer(*class_names: str) -> Callable[[Converter], Converter]:
-    def decorate(fn: Converter) -> Converter:
-        for name in class_names:
-            _LAYERS[name] = fn
-        return fn
-
-    return decorate
-
-
 def supported_layers() -> list[str]:
     """Keras layer class names this frontend converts."""
-    return sorted(set(_LAYERS) | _PASSTHROUGH | {"InputLayer"})
+    return LAYERS.supported(_PASSTHROUGH | {"InputLayer"})
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -95,23 +86,6 @@ def _import_keras():
 # -- model -> graph --------------------------------------------------------------------------
 
 
-class _Ctx:
-    """Collects IR nodes while layers are converted."""
-
-    def __init__(self) -> None:
-        self.nodes: list[ir.Node] = []
-        self.shapes: dict[str, tuple[int, ...]] = {}
-
-    def add(self, node: ir.Node) -> str:
-        self.nodes.append(node)
-        in_shapes = [self.shapes[i] for i in node.inputs]
-        self.shapes[node.name] = tuple(node.output_shape(in_shapes))
-        return node.name
-
-    def shape(self, name: str) -> tuple[int, ...]:
-        return self.shapes[name]
-
-
 def from_keras_model(model) -> ir.Graph:
     """Convert a built Keras 3 model (Sequential or functional) to the IR.
 
@@ -128,7 +102,7 @@ def from_keras_model(model) -> ir.Graph:
         raise UnsupportedError(
             f"models with {len(model.inputs)} inputs and {len(model.outputs)} outputs are not supported (one each)"
         )
-    ctx = _Ctx()
+    ctx = Builder(f"Keras model {model.name!r}")
     produced: dict[int, str] = {}  # id(Keras tensor) -> IR node holding its value
     used: set[int] = set()
     for depth in sorted(model._nodes_by_depth, reverse=True):
@@ -152,15 +126,11 @@ def from_keras_model(model) -> ir.Graph:
             if cls in _PASSTHROUGH:
                 produced[id(knode.outputs[0])] = inputs[0]
                 continue
-            converter = _LAYERS.get(cls)
-            if converter is None:
-                raise UnsupportedError(
-                    f"Keras layer {lay.name!r} of type {cls} is not supported; supported: {', '.join(supported_layers())}"
-                )
-            produced[id(knode.outputs[0])] = converter(ctx, lay, inputs)
+            if cls not in LAYERS:
+                raise LAYERS.refusal(cls, f"layer {lay.name!r}", _PASSTHROUGH | {"InputLayer"})
+            produced[id(knode.outputs[0])] = LAYERS[cls](ctx, lay, inputs)
     output = produced[id(model.outputs[0])]
-    graph = ir.Graph(ctx.nodes, output, {"keras_model": model.name})
-    return fold_batchnorm(graph)
+    return ctx.finish(output, {"keras_model": model.name})
 
 
 # -- activations -------------------------------------------------------------------------------
@@ -168,7 +138,7 @@ def from_keras_model(model) -> ir.Graph:
 _ACTIVATIONS = ("linear", "relu", "relu6", "softmax")
 
 
-def _activation(ctx: _Ctx, lay, src: str, fn, suffix: bool = True) -> str:
+def _activation(ctx: Builder, lay, src: str, fn, suffix: bool = True) -> str:
     keras = _import_keras()
     name = fn if isinstance(fn, str) else keras.activations.serialize(fn)
     if isinstance(name, dict):
@@ -201,10 +171,10 @@ def _check_channels_last(lay) -> None:
 
 
 @layer("Dense")
-def _dense(ctx: _Ctx, lay, inputs: list[str]) -> str:
+def _dense(ctx: Builder, lay, inputs: list[str]) -> str:
     kernel, bias = _weights(lay)
     bias = np.zeros(kernel.shape[1], np.float32) if bias is None else bias
-    shape = ctx.shape(inputs[0])
+    shape = ctx.shapes[inputs[0]]
     if len(shape) == 1:
         out = ctx.add(ir.Dense(lay.name, tuple(inputs), kernel=kernel, bias=bias))
     elif len(shape) == 3:  # Dense on the channel axis of an image = 1x1 convolution
@@ -215,7 +185,7 @@ def _dense(ctx: _Ctx, lay, inputs: list[str]) -> str:
 
 
 @layer("Conv2D")
-def _conv2d(ctx: _Ctx, lay, inputs: list[str]) -> str:
+def _conv2d(ctx: Builder, lay, inputs: list[str]) -> str:
     _check_channels_last(lay)
     if getattr(lay, "groups", 1) != 1:
         raise UnsupportedError(f"Conv2D {lay.name!r} with groups={lay.groups} is not supported")
@@ -231,7 +201,7 @@ def _conv2d(ctx: _Ctx, lay, inputs: list[str]) -> str:
 
 
 @layer("DepthwiseConv2D")
-def _depthwise(ctx: _Ctx, lay, inputs: list[str]) -> str:
+def _depthwise(ctx: Builder, lay, inputs: list[str]) -> str:
     _check_channels_last(lay)
     kernel, bias = _weights(lay)
     bias = np.zeros(kernel.shape[2] * kernel.shape[3], np.float32) if bias is None else bias
@@ -245,7 +215,7 @@ def _depthwise(ctx: _Ctx, lay, inputs: list[str]) -> str:
 
 
 @layer("SeparableConv2D")
-def _separable(ctx: _Ctx, lay, inputs: list[str]) -> str:
+def _separable(ctx: Builder, lay, inputs: list[str]) -> str:
     _check_channels_last(lay)
     weights = [np.asarray(w, dtype=np.float32) for w in lay.get_weights()]
     depthwise, pointwise = weights[0], weights[1]
@@ -262,7 +232,7 @@ def _separable(ctx: _Ctx, lay, inputs: list[str]) -> str:
 
 
 @layer("AveragePooling2D", "MaxPooling2D")
-def _pool(ctx: _Ctx, lay, inputs: list[str]) -> str:
+def _pool(ctx: Builder, lay, inputs: list[str]) -> str:
     _check_channels_last(lay)
     cls = ir.AveragePool2D if type(lay).__name__ == "AveragePooling2D" else ir.MaxPool2D
     strides = lay.strides if lay.strides is not None else lay.pool_size
@@ -272,27 +242,27 @@ def _pool(ctx: _Ctx, lay, inputs: list[str]) -> str:
 
 
 @layer("GlobalAveragePooling2D")
-def _gap(ctx: _Ctx, lay, inputs: list[str]) -> str:
+def _gap(ctx: Builder, lay, inputs: list[str]) -> str:
     _check_channels_last(lay)
     return ctx.add(ir.GlobalAveragePool(lay.name, tuple(inputs), keepdims=bool(lay.keepdims)))
 
 
 @layer("ZeroPadding2D")
-def _zero_pad(ctx: _Ctx, lay, inputs: list[str]) -> str:
+def _zero_pad(ctx: Builder, lay, inputs: list[str]) -> str:
     _check_channels_last(lay)
     return ctx.add(ir.Pad2D(lay.name, tuple(inputs), pads=tuple(tuple(p) for p in lay.padding)))
 
 
 @layer("Flatten")
-def _flatten(ctx: _Ctx, lay, inputs: list[str]) -> str:
+def _flatten(ctx: Builder, lay, inputs: list[str]) -> str:
     _check_channels_last(lay)
     return ctx.add(ir.Flatten(lay.name, tuple(inputs)))
 
 
 @layer("Reshape")
-def _reshape(ctx: _Ctx, lay, inputs: list[str]) -> str:
+def _reshape(ctx: Builder, lay, inputs: list[str]) -> str:
     target = list(lay.target_shape)
-    size = int(np.prod(ctx.shape(inputs[0])))
+    size = int(np.prod(ctx.shapes[inputs[0]]))
     if target.count(-1) == 1:
         known = int(np.prod([d for d in target if d != -1]))
         target[target.index(-1)] = size // known if known else 0
@@ -300,19 +270,19 @@ def _reshape(ctx: _Ctx, lay, inputs: list[str]) -> str:
 
 
 @layer("Add")
-def _add(ctx: _Ctx, lay, inputs: list[str]) -> str:
+def _add(ctx: Builder, lay, inputs: list[str]) -> str:
     return ctx.add(ir.Add(lay.name, tuple(inputs)))
 
 
 @layer("Concatenate")
-def _concat(ctx: _Ctx, lay, inputs: list[str]) -> str:
+def _concat(ctx: Builder, lay, inputs: list[str]) -> str:
     axis = lay.axis - 1 if lay.axis > 0 else lay.axis  # Keras counts the batch axis
     return ctx.add(ir.Concatenate(lay.name, tuple(inputs), axis=axis))
 
 
 @layer("BatchNormalization")
-def _batchnorm(ctx: _Ctx, lay, inputs: list[str]) -> str:
-    rank = len(ctx.shape(inputs[0]))
+def _batchnorm(ctx: Builder, lay, inputs: list[str]) -> str:
+    rank = len(ctx.shapes[inputs[0]])
     axis = lay.axis if isinstance(lay.axis, int) else lay.axis[0]
     if axis not in (-1, rank):
         raise UnsupportedError(f"BatchNormalization {lay.name!r} on axis {lay.axis} is not supported (last axis only)")
@@ -328,15 +298,15 @@ def _batchnorm(ctx: _Ctx, lay, inputs: list[str]) -> str:
 
 
 @layer("Rescaling")
-def _rescaling(ctx: _Ctx, lay, inputs: list[str]) -> str:
-    channels = ctx.shape(inputs[0])[-1]
+def _rescaling(ctx: Builder, lay, inputs: list[str]) -> str:
+    channels = ctx.shapes[inputs[0]][-1]
     scale = np.broadcast_to(np.asarray(lay.scale, np.float32), (channels,)).copy()
     shift = np.broadcast_to(np.asarray(lay.offset, np.float32), (channels,)).copy()
     return ctx.add(ir.BatchNorm(lay.name, tuple(inputs), scale=scale, shift=shift))
 
 
 @layer("ReLU")
-def _relu(ctx: _Ctx, lay, inputs: list[str]) -> str:
+def _relu(ctx: Builder, lay, inputs: list[str]) -> str:
     if float(lay.negative_slope) != 0.0 or float(lay.threshold) != 0.0:
         raise UnsupportedError(
             f"ReLU {lay.name!r} with negative_slope={lay.negative_slope} threshold={lay.threshold} is not supported"
@@ -346,13 +316,13 @@ def _relu(ctx: _Ctx, lay, inputs: list[str]) -> str:
 
 
 @layer("Activation")
-def _activation_layer(ctx: _Ctx, lay, inputs: list[str]) -> str:
+def _activation_layer(ctx: Builder, lay, inputs: list[str]) -> str:
     return _activation(ctx, lay, inputs[0], lay.activation, suffix=False)
 
 
 @layer("Softmax")
-def _softmax(ctx: _Ctx, lay, inputs: list[str]) -> str:
+def _softmax(ctx: Builder, lay, inputs: list[str]) -> str:
     axis = lay.axis if isinstance(lay.axis, int) else tuple(lay.axis)
-    if axis not in (-1, len(ctx.shape(inputs[0]))):
+    if axis not in (-1, len(ctx.shapes[inputs[0]])):
         raise UnsupportedError(f"Softmax {lay.name!r} on axis {lay.axis} is not supported (last axis only)")
     return ctx.add(ir.Softmax(lay.name, tuple(inputs)))

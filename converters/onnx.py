@@ -19,58 +19,18 @@ Ops and the versions npukit implements are in ``converters/onnx_ops.py``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from npukit import ir
+from npukit.converters.onnx_graph import OnnxBuilder, T, onnx_order
+from npukit.converters.onnx_ops import OPS
 from npukit.errors import BadInputError, UnsupportedError
 
 OPSETS = range(13, 22)
 MAX_ELEMENTS = 1 << 28  # the largest tensor a model may declare (256 M elements)
-
-
-@dataclass
-class T:
-    """A value in the ONNX graph: an IR node (``name``) or a constant (``const``).
-
-    ``shape`` is the per-sample ONNX shape (batch axis dropped); ``layout`` 'nchw' means the IR
-    holds a (C, H, W) tensor as (H, W, C); ``flat_from`` is the (C, H, W) a flat vector in IR
-    (NHWC) order came from."""
-
-    name: str | None = None
-    shape: tuple[int, ...] = ()
-    layout: str = "plain"
-    flat_from: tuple[int, int, int] | None = None
-    const: np.ndarray | None = None
-
-
-class Builder:
-    """Collects IR nodes while ONNX nodes are converted; names nodes uniquely."""
-
-    def __init__(self, source: str, opset: int):
-        self.source = source
-        self.opset = opset
-        self.batch = 1
-        self.nodes: list[ir.Node] = []
-        self.shapes: dict[str, tuple[int, ...]] = {}
-
-    def unique(self, name: str) -> str:
-        base, k = name or "node", 1
-        while name in self.shapes:
-            name = f"{base}.{k}"
-            k += 1
-        return name
-
-    def add(self, node: ir.Node) -> str:
-        self.shapes[node.name] = tuple(node.output_shape([self.shapes[i] for i in node.inputs]))
-        self.nodes.append(node)
-        return node.name
-
-    def fail(self, onnx_node, message: str):
-        raise UnsupportedError(f"{self.source}: {onnx_node.op_type} node {onnx_node.name or onnx_node.output[0]!r} (opset {self.opset}): {message}")
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -170,19 +130,14 @@ def _input_shape(value_info, given: tuple[int, ...] | None, source: str) -> tupl
 
 def from_onnx_model(model, input_shape=None, source: str = "<onnx>", folder: Path | None = None) -> ir.Graph:
     """Convert a parsed ``onnx.ModelProto``; external data is resolved against ``folder``."""
-    from npukit.converters.onnx_ops import OPS, supported_ops
-
     folder = folder or Path.cwd()
-    from npukit.passes.fold_batchnorm import fold_batchnorm
-    from npukit.passes.fold_constants import fold_constants
-
     opset = _opset(model, source)
     g = model.graph
     consts: dict[str, np.ndarray] = {t.name: _tensor_to_array(t, folder, source) for t in g.initializer}
     inputs = [v for v in g.input if v.name not in consts]
     if len(inputs) != 1 or len(g.output) != 1:
         raise UnsupportedError(f"{source}: models with {len(inputs)} inputs and {len(g.output)} outputs are not supported (one each)")
-    b = Builder(source, opset)
+    b = OnnxBuilder(source, opset)
     shape = _input_shape(inputs[0], input_shape, source)
     b.batch = shape[0]
     values: dict[str, T] = {name: T(const=value) for name, value in consts.items()}
@@ -198,12 +153,9 @@ def from_onnx_model(model, input_shape=None, source: str = "<onnx>", folder: Pat
     for node in g.node:
         if node.domain not in ("", "ai.onnx"):
             b.fail(node, f"domain {node.domain!r} is not supported (standard ONNX ops only)")
-        handler = OPS.get(node.op_type)
-        if handler is None:
-            raise UnsupportedError(
-                f"{source}: ONNX op {node.op_type} (node {node.name or node.output[0]!r}, opset {opset}) is not supported; "
-                f"supported: {', '.join(supported_ops())}"
-            )
+        if node.op_type not in OPS:
+            raise OPS.refusal(node.op_type, f"{source}: node {node.name or node.output[0]!r} (opset {opset})")
+        handler = OPS[node.op_type]
         args = [values.get(name) if name else None for name in node.input]
         missing = [name for name, value in zip(node.input, args) if name and value is None]
         if missing:
@@ -217,16 +169,13 @@ def from_onnx_model(model, input_shape=None, source: str = "<onnx>", folder: Pat
     if out is None or out.name is None:
         raise UnsupportedError(f"{source}: the graph output is a constant or is not produced")
     if out.layout == "nchw" or out.flat_from is not None:  # hand back ONNX's element order
-        from npukit.converters.onnx_ops import onnx_order
-
         out = onnx_order(b, out, out.name)
     meta = {
         "onnx": {"opset": opset, "producer": f"{model.producer_name} {model.producer_version}".strip(),
                  "input_shape": list(shape)},
         "input_layout": "CHW" if values[inputs[0].name].layout == "nchw" else "plain",
     }
-    graph = ir.Graph(b.nodes, out.name, meta)
-    return fold_batchnorm(fold_constants(graph))
+    return b.finish(out.name, meta)
 
 
 def _starts_with_nhwc_transpose(g, input_name: str) -> bool:

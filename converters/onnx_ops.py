@@ -20,30 +20,26 @@ Layout and constants: see ``converters/onnx.py``. Rules worth knowing:
 from __future__ import annotations
 
 import math
-from typing import Callable
-
 import numpy as np
 
 from npukit import ir
-from npukit.converters.onnx import Builder, T
+from npukit.converters.frontend import Registry
+from npukit.converters.onnx_graph import OnnxBuilder as Builder
+from npukit.converters.onnx_graph import T, ir_constant, onnx_order
 from npukit.errors import BadInputError
 from npukit.ir.geometry import window_1d
 
-OPS: dict[str, Callable] = {}
-VERSIONS: dict[str, int] = {}
+#: ONNX op type -> converter(builder, node, args, attributes) -> T (or a list of T, one per output)
+OPS = Registry("ONNX op")
 
 
 def op(name: str, version: int):
-    def decorate(fn):
-        OPS[name] = fn
-        VERSIONS[name] = version
-        return fn
-
-    return decorate
+    """Register the converter of ONNX op ``name``, implementing the semantics of op ``version``."""
+    return OPS.register(name, version=version)
 
 
 def supported_ops() -> list[str]:
-    return sorted(OPS)
+    return OPS.supported()
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -66,44 +62,6 @@ def _const(b: Builder, node, t: T | None, what: str) -> np.ndarray:
 def _name(b: Builder, node, suffix: str = "") -> str:
     base = node.name or node.output[0]
     return b.unique(f"{base}{suffix}")
-
-
-def ir_constant(b: Builder, node, value: np.ndarray, t: T) -> np.ndarray:
-    """An ONNX constant that broadcasts against (N, *t.shape), in the IR layout of ``t``."""
-    value = np.asarray(value, dtype=np.float32)
-    rank = len(t.shape)
-    if value.ndim == rank + 1:
-        if value.shape[0] != 1:
-            b.fail(node, f"a constant of shape {value.shape} varies along the batch axis")
-        value = value[0]
-    if value.ndim > rank:
-        b.fail(node, f"a constant of shape {value.shape} does not broadcast to {t.shape}")
-    value = value.reshape((1,) * (rank - value.ndim) + value.shape)
-    try:
-        np.broadcast_shapes(value.shape, t.shape)
-    except ValueError:
-        b.fail(node, f"a constant of shape {value.shape} does not broadcast to {t.shape}")
-    if value.size == 1:
-        return value.reshape(())
-    if t.layout == "nchw":
-        return np.ascontiguousarray(value.transpose(1, 2, 0))
-    if t.flat_from is not None:
-        c, h, w = t.flat_from
-        full = np.broadcast_to(value, t.shape).reshape(c, h, w)
-        return np.ascontiguousarray(full.transpose(1, 2, 0).reshape(-1))
-    return value
-
-
-def onnx_order(b: Builder, t: T, base: str) -> T:
-    """``t`` held in ONNX's element order (Transposes / Reshapes added as needed)."""
-    if t.layout == "nchw":
-        return T(b.add(ir.Transpose(b.unique(f"{base}.to_chw"), (t.name,), perm=(2, 0, 1))), t.shape)
-    if t.flat_from is not None:
-        c, h, w = t.flat_from
-        hwc = b.add(ir.Reshape(b.unique(f"{base}.unflatten"), (t.name,), shape=(h, w, c)))
-        chw = b.add(ir.Transpose(b.unique(f"{base}.to_chw"), (hwc,), perm=(2, 0, 1)))
-        return T(b.add(ir.Reshape(b.unique(f"{base}.flatten_chw"), (chw,), shape=(c * h * w,))), t.shape)
-    return t
 
 
 def _same(t: T, name: str) -> T:

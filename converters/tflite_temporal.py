@@ -223,33 +223,25 @@ def _quant(info, tensor: int, prefix: str) -> dict[str, Any]:
 
 def record_steps(model: bytes, x: np.ndarray, timesteps: int, encoding: str, input_max: float, stride: int = 1):
     """Inputs [frame, *states] the float32 temporal ``model`` sees on ``x`` (every ``stride``-th
-    step), to calibrate the int8 variant; and each state's (min, max)."""
-    from npukit.runtime import make_interpreter
+    step, through the host loop ``npukit.runtime.StepLoop``), to calibrate the int8 variant; and
+    each state's (min, max)."""
+    from npukit.runtime import StepLoop
+    from npukit.runtime.steploop import batches
     from npukit.snn.encoders import encode
 
-    meta = read_tflite(model).npukit_metadata()
-    specs = meta["state_order"]
-    interp = make_interpreter(model)
-    inputs, outputs = interp.get_input_details(), interp.get_output_details()
-    batch = int(inputs[0]["shape"][0])
+    loop = StepLoop.from_model(model)
     recorded: list[list[np.ndarray]] = []
-    for first in range(0, len(x) - batch + 1, batch):
-        chunk = np.asarray(x[first : first + batch], np.float32)
-        frames = encode(chunk, timesteps, encoding, input_max, 0, first)
-        state = [np.full((batch, *s["shape"]), s["init"], np.float32) for s in specs]
-        for t in range(timesteps):
-            frame = frames if frames.ndim == chunk.ndim else frames[t]
-            if t % stride == 0:
-                recorded.append([frame, *state])
-            interp.set_tensor(inputs[0]["index"], frame)
-            for s, value in zip(specs, state):
-                interp.set_tensor(inputs[s["input"]]["index"], value)
-            interp.invoke()
-            state = [interp.get_tensor(outputs[s["output"]]["index"]).copy() for s in specs]
+
+    def keep(t: int, states: list[np.ndarray], step) -> None:
+        if t % stride == 0:
+            recorded.append([step.fed[0], *states])
+
+    usable = x[: len(x) - len(x) % loop.batch] if len(x) >= loop.batch else x
+    for first, chunk, _ in batches(usable, loop.batch):
+        loop.run(encode(chunk, timesteps, encoding, input_max, 0, first), timesteps, keep)
     ranges = {}
-    for k, s in enumerate(specs):
+    for k, s in enumerate(loop.states):
         values = np.concatenate([r[k + 1].reshape(-1) for r in recorded])
-        low, high = ranges.get(s["layer"], (np.inf, -np.inf))
         ranges[(s["layer"], s["kind"])] = (float(values.min()), float(values.max()))
     return recorded, ranges
 

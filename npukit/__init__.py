@@ -15,7 +15,6 @@ Public API (each documented where it is defined):
 Errors are ``npukit.errors.NpukitError`` subclasses with one-line messages.
 """
 
-__version__ = "0.1.0"
 
 
 def _source_checkout() -> None:
@@ -31,13 +30,14 @@ def _source_checkout() -> None:
 
 _source_checkout()
 
+from npukit.version import __version__  # noqa: E402
 from npukit.api import SimulationReport, inspect, simulate  # noqa: E402
 from npukit.conversion import ConversionResult, convert  # noqa: E402
 from npukit.errors import BadInputError, NpukitError, UnsupportedError  # noqa: E402
 from npukit.ir import Graph  # noqa: E402
 from npukit.loading import load  # noqa: E402
 from npukit.parity import ParityReport, parity  # noqa: E402
-from npukit.temporal import TemporalResult, run_temporal  # noqa: E402
+from npukit.runtime import TemporalResult, run_temporal  # noqa: E402
 
 __all__ = [
     "__version__", "load", "convert", "simulate", "parity", "inspect", "Graph",

@@ -16,17 +16,17 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from npukit.conversion import _check_positive
-from npukit.data import Dataset, calibration_set, load_data
+from npukit.data import Dataset, load_data
 from npukit.files import atomic_write
 from npukit.ir import Graph
 from npukit.loading import load
-from npukit.passes.ann_to_snn import ann_to_snn
+from npukit.passes.ann_to_snn import spiking_version
 from npukit.progress import Reporter, silent
 from npukit.reference import check_input
 from npukit.snn.encoders import TIME_SERIES, has_time_axis, resolve_timesteps
 from npukit.snn.simulate import SimulationResult
 from npukit.snn.simulate import simulate as simulate_graph
+from npukit.validation import MAX_TIMESTEPS, positive_int
 
 # -- simulate ------------------------------------------------------------------------------------
 
@@ -91,30 +91,10 @@ class SimulationReport:
 def _timesteps(graph: Graph, x: np.ndarray, timesteps: int | None, encoding: str) -> tuple[int, str]:
     """(T, encoding): the data's own time axis, else ``timesteps`` (default 32) and ``encoding``."""
     if timesteps is not None:
-        _check_positive("timesteps", timesteps, 100_000)
+        positive_int("timesteps", timesteps, MAX_TIMESTEPS)
     if timesteps is None and not has_time_axis(x, graph.input_shape):
         timesteps = 32
     return resolve_timesteps(x, graph.input_shape, timesteps, encoding)
-
-
-def spiking_version(
-    graph: Graph,
-    data: str | Path,
-    calibration: str | Path | None,
-    calibration_samples: int,
-    percentile: float,
-    progress: Reporter = silent,
-) -> Graph:
-    """The SNN to simulate: ``graph`` itself if it spikes, else its ANN -> SNN conversion with
-    thresholds from the calibration set."""
-    if graph.is_spiking:
-        return graph
-    _check_positive("calibration samples", calibration_samples)
-    calib = calibration_set(data, calibration, calibration_samples)
-    check_input(graph, calib.x)
-    snn = ann_to_snn(graph, calib.x, percentile, progress=progress("calibrating thresholds", len(calib)))
-    snn.meta["snn"]["calibration_data"] = calib.name
-    return snn
 
 
 def simulate(
@@ -144,7 +124,7 @@ def simulate(
     ``dt`` (seconds, NIR only) and ``input_shape`` (ONNX only: batch-first, replaces symbolic
     dimensions) go to :func:`npukit.loading.load`.
     """
-    _check_positive("batch size", batch_size)
+    positive_int("batch size", batch_size)
     graph = load(model, dt, input_shape)
     dataset = load_data(data, "test").head(samples)
     timesteps, encoding = _timesteps(graph, dataset.x, timesteps, encoding)

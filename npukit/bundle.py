@@ -179,8 +179,7 @@ def write_bundle(
     The folder is written whole or not at all; an existing bundle is replaced only with
     ``force``, and a folder holding anything but bundle files never is."""
     from npukit.data import load_data
-    from npukit.runtime import interpreter_name, run_tflite
-    from npukit.temporal import run_temporal
+    from npukit.runtime import interpreter_name, run_temporal, run_tflite
     from npukit.tflite_file import read_tflite
 
     model = Path(model)
@@ -260,7 +259,7 @@ def write_bundle(
 
 
 def _version() -> str:
-    from npukit import __version__
+    from npukit.version import __version__
 
     return __version__
 

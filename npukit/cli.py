@@ -19,7 +19,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from npukit import __version__
+from npukit.version import __version__
 from npukit.errors import NpukitError
 
 app = typer.Typer(

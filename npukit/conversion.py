@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from npukit import __version__
+from npukit.version import __version__
 from npukit.data import Dataset, calibration_set, load_data
 from npukit.errors import BadInputError
 from npukit.files import atomic_write, check_writable
@@ -33,6 +33,7 @@ from npukit.loading import load, source_of
 from npukit.progress import Reporter, silent
 from npukit.reference import check_input
 from npukit.snn.encoders import ENCODINGS
+from npukit.validation import MAX_TIMESTEPS, positive_int
 
 TARGETS = ("tflite", "ir", "nir")
 MODES = ("rate", "temporal")
@@ -100,13 +101,6 @@ class ConversionResult:
         return out
 
 
-def _check_positive(name: str, value, maximum: int | None = None) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0 or (maximum and value > maximum):
-        bound = f" and at most {maximum}" if maximum else ""
-        raise BadInputError(f"{name} must be a positive integer{bound}. Received: {value!r}")
-    return int(value)
-
-
 def convert(
     model: str | Path | Graph,
     output: str | Path,
@@ -151,7 +145,7 @@ def convert(
         raise BadInputError(f"target must be one of {', '.join(TARGETS)}. Received: {to!r}")
     if mode not in MODES:
         raise BadInputError(f"mode must be one of {', '.join(MODES)}. Received: {mode!r}")
-    _check_positive("timesteps", timesteps, 100_000)
+    positive_int("timesteps", timesteps, MAX_TIMESTEPS)
     if encoding not in ENCODINGS:
         raise BadInputError(f"encoding must be one of {', '.join(ENCODINGS)}. Received: {encoding!r}")
     check_writable(output, force)
@@ -179,7 +173,7 @@ def convert(
     needs_calibration = quantize == "int8" or graph.is_spiking or mode == "temporal"
     calib = None
     if needs_calibration:
-        _check_positive("calibration samples", calibration_samples)
+        positive_int("calibration samples", calibration_samples)
         calib = calibration_set(data, calibration, calibration_samples)
         check_input(graph, calib.x)
     metadata = _metadata(graph, data, calib, mode, timesteps, encoding, level)
@@ -265,7 +259,7 @@ def _nir(graph: Graph, data, calibration, calibration_samples, percentile, times
 
     snn = graph
     if not graph.is_spiking:
-        _check_positive("calibration samples", calibration_samples)
+        positive_int("calibration samples", calibration_samples)
         calib = calibration_set(data, calibration, calibration_samples)
         check_input(graph, calib.x)
         from npukit.passes.ann_to_snn import ann_to_snn

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from npukit import __version__
+from npukit.version import __version__
 from npukit.files import atomic_write, check_writable
 from npukit.progress import Reporter, silent
 

@@ -133,8 +133,7 @@ def test_sample_device_report_loads_in_the_profiler(tmp_path):
 
 
 def test_shipped_bundles_are_valid_and_current():
-    from npukit.runtime import run_tflite
-    from npukit.temporal import run_temporal
+    from npukit.runtime import run_temporal, run_tflite
     from npukit.tflite_file import read_tflite
 
     modes = set()

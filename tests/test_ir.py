@@ -10,7 +10,8 @@ import pytest
 
 from npukit import ir
 from npukit.errors import BadInputError
-from npukit.ir.serialize import from_bytes, load, save, to_bytes
+from npukit.files import atomic_write
+from npukit.ir.serialize import from_bytes, load, to_bytes
 
 
 def conv(name, src, cin, cout, k=3, **kw):
@@ -125,7 +126,7 @@ def test_serialization_is_lossless_and_reproducible(tmp_path):
             assert b.arrays()[key].dtype == value.dtype
             np.testing.assert_array_equal(b.arrays()[key], value)
     assert to_bytes(g2) == blob
-    save(g, tmp_path / "g.npkit")
+    atomic_write(tmp_path / "g.npkit", to_bytes(g))
     assert to_bytes(load(tmp_path / "g.npkit")) == blob
 
 

@@ -53,7 +53,7 @@ def test_unsupported_layer_names_itself_and_the_supported_set():
     import keras
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.LayerNormalization(name="ln")])
-    with pytest.raises(UnsupportedError, match=r"'ln' of type LayerNormalization is not supported; supported: .*Conv2D"):
+    with pytest.raises(UnsupportedError, match=r"layer 'ln': Keras layer LayerNormalization is not supported; supported: .*Conv2D"):
         from_keras_model(model)
     assert {"Conv2D", "Dense", "DepthwiseConv2D", "BatchNormalization", "Add", "Concatenate"} <= set(supported_layers())
 

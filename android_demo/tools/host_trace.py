@@ -2,8 +2,8 @@
 
 The trace is the reference the app's Kotlin loop is tested against on the JVM
 (app/src/test/.../HostTraceTest.kt): for each traced sample and timestep, every input tensor's
-bytes (as npukit's host loop quantizes them: npukit.runtime.quantize / dequantize, the same
-steps as npukit.run_temporal) and every output tensor's bytes (LiteRT on this machine).
+bytes as npukit's host loop (npukit.runtime.StepLoop, the loop of npukit.run_temporal) feeds
+them, and every output tensor's bytes (LiteRT on this machine).
 A replay invoker built from it answers the Kotlin loop's invokes and checks that the loop fed
 byte-identical inputs.
 
@@ -26,34 +26,25 @@ import numpy as np
 
 def trace(folder: Path, samples: int | None = None) -> dict:
     from npukit.bundle import read_bundle
-    from npukit.runtime import dequantize, make_interpreter, quantize
+    from npukit.runtime import StepLoop, make_interpreter
 
     doc, vectors = read_bundle(folder)
-    interp = make_interpreter(str(folder / "model.tflite"))
-    inputs, outputs = interp.get_input_details(), interp.get_output_details()
+    loop = StepLoop(make_interpreter(str(folder / "model.tflite")), doc["states"])
     n = samples if samples is not None else (doc["vectors"]["samples"] if doc["mode"] == "rate" else 4)
     n = min(n, doc["vectors"]["samples"])
-    frame_shape = tuple(inputs[0]["shape"])
+    shape = (loop.batch, *loop.frame_shape)
     traced = []
     for k in range(n):
-        state = {s["input"]: np.full(tuple(inputs[s["input"]]["shape"]), s["init"], np.float32) for s in doc["states"]}
-        total = None
+        frames = vectors.frames[k].reshape((-1, *shape))
         steps = []
-        for t in range(doc["timesteps"]):
-            frame = vectors.frames[k, 0 if doc["frames_per_sample"] == 1 else t].reshape(frame_shape)
-            fed = {0: quantize(frame, inputs[0])}
-            fed.update({i: quantize(v, inputs[i]) for i, v in state.items()})
-            for i, value in fed.items():
-                interp.set_tensor(inputs[i]["index"], value)
-            interp.invoke()
-            got = [interp.get_tensor(o["index"]) for o in outputs]
-            readout = dequantize(got[0], outputs[0]).astype(np.float64)
-            total = readout if total is None else total + readout
-            state = {s["input"]: dequantize(got[s["output"]], outputs[s["output"]]) for s in doc["states"]}
+
+        def record(t: int, states, step) -> None:
             steps.append({
-                "inputs": [_b64(fed[i]) for i in range(len(inputs))],
-                "outputs": [_b64(g) for g in got],
+                "inputs": [_b64(step.fed[i]) for i in range(len(loop.inputs))],
+                "outputs": [_b64(g) for g in step.got],
             })
+
+        total = loop.run(frames[0] if len(frames) == 1 else frames, doc["timesteps"], record)
         traced.append({"index": k, "prediction": int(np.argmax(total.reshape(-1))), "steps": steps})
     return {"bundle": doc["name"], "model_sha256": doc["model"]["sha256"], "samples": traced}
 

@@ -81,13 +81,7 @@ def from_bytes(data: bytes, source: str = "<bytes>") -> Graph:
     return Graph(nodes, header.get("output", ""), header.get("meta") or {})
 
 
-def save(graph: Graph, path: str | Path, force: bool = False) -> Path:
-    """Write ``graph`` to ``path`` atomically; an existing file is replaced only with ``force``."""
-    from npukit.files import atomic_write
-
-    return atomic_write(path, to_bytes(graph), force=force)
-
-
 def load(path: str | Path) -> Graph:
+    """Read a .npkit file (``npukit convert --to ir`` writes them)."""
     path = Path(path)
     return from_bytes(path.read_bytes(), source=str(path))

@@ -19,11 +19,16 @@ Concatenate need no extra balancing.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from npukit import ir
+from npukit.data import calibration_set
 from npukit.errors import BadInputError, UnsupportedError
-from npukit.reference import evaluate
+from npukit.progress import Reporter, silent
+from npukit.reference import check_input, evaluate
+from npukit.validation import positive_int
 
 
 def spiking_relus(graph: ir.Graph) -> list[str]:
@@ -93,3 +98,24 @@ def ann_to_snn(graph: ir.Graph, calibration: np.ndarray, percentile: float = 99.
         }
     }
     return graph.replace_nodes(nodes, meta)
+
+
+def spiking_version(
+    graph: ir.Graph,
+    data: str | Path,
+    calibration: str | Path | None = None,
+    calibration_samples: int = 512,
+    percentile: float = 99.9,
+    progress: Reporter = silent,
+) -> ir.Graph:
+    """The SNN to simulate: ``graph`` itself if it spikes, else ``ann_to_snn`` with thresholds
+    from the calibration set (``calibration`` if given, else the train split of digits or the
+    first samples of the .npz ``data``: ``npukit.data.calibration_set``)."""
+    if graph.is_spiking:
+        return graph
+    positive_int("calibration samples", calibration_samples)
+    calib = calibration_set(data, calibration, calibration_samples)
+    check_input(graph, calib.x)
+    snn = ann_to_snn(graph, calib.x, percentile, progress=progress("calibrating thresholds", len(calib)))
+    snn.meta["snn"]["calibration_data"] = calib.name
+    return snn

@@ -123,25 +123,27 @@ def measure(model: str, runs: int, warmup: int, threads: int | None, use_xnnpack
         "xnnpack": use_xnnpack,
     }
     if timesteps:
-        result["step_loop_ms"] = _stats(_step_loops(interp, timesteps, max(3, min(runs, 20))))
+        from npukit.runtime import dequantize
+
+        frame = dequantize(_inputs(interp, samples)[0], details[0])
+        result["step_loop_ms"] = _stats(_step_loops(interp, model, frame, timesteps, max(3, min(runs, 20))))
         result["timesteps"] = timesteps
     result["peak_rss_mb"] = _rss_mb()
     result["baseline_rss_mb"] = baseline
     return result
 
 
-def _step_loops(interp, timesteps: int, repeats: int) -> list[float]:
-    """Times of whole T-step inferences of a temporal model (next states fed back each step;
-    state k is input k and output k, as npukit writes temporal models)."""
-    inputs, outputs = interp.get_input_details(), interp.get_output_details()
-    pairs = [(inputs[k]["index"], outputs[k]["index"]) for k in range(1, len(inputs))]
+def _step_loops(interp, model: str, frame: np.ndarray, timesteps: int, repeats: int) -> list[float]:
+    """Times of whole T-step inferences of a temporal model through the host loop
+    (``npukit.runtime.StepLoop``: the states found by name in the metadata, quantized in and
+    dequantized out at every step, as ``run_temporal`` and the Android app do)."""
+    from npukit.runtime import StepLoop, temporal_metadata
+
+    loop = StepLoop(interp, temporal_metadata(model)["state_order"])
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        for _ in range(timesteps):
-            interp.invoke()
-            for i, o in pairs:
-                interp.set_tensor(i, interp.get_tensor(o))
+        loop.run(frame, timesteps)
         times.append((time.perf_counter() - t0) * 1e3)
     return times
 

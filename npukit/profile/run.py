@@ -125,7 +125,7 @@ def profile(
 def _snn_rows(graph, data, dataset, steps: int, progress):
     """Counts of the spiking version of ``graph`` (an ANN is converted with thresholds from the
     calibration data of ``data``) simulated on the first samples of the data."""
-    from npukit.api import spiking_version
+    from npukit.passes.ann_to_snn import spiking_version
     from npukit.reference import check_input
     from npukit.snn.simulate import simulate
 

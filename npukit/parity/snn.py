@@ -1,6 +1,6 @@
 """Parity of spiking networks: the numpy simulation against a rate- or temporal-mode .tflite.
 
-Used by ``npukit.parity`` when the source model spikes (a NIR graph) or the .tflite is a
+Used by ``npukit.parity.parity`` when the source model spikes (a NIR graph) or the .tflite is a
 temporal model. The simulator is the reference; when the source is a rate-coded ANN, its float
 output is a third column. Figures (docs/reports.md):
 
@@ -21,16 +21,16 @@ from typing import Any
 import numpy as np
 
 from npukit.ir import SPIKING, Graph
+from npukit.parity.metrics import agreement, compare, top1
 from npukit.reference import evaluate
-from npukit.runtime import interpreter_name, run_tflite
+from npukit.runtime import interpreter_name, run_temporal, run_tflite
 from npukit.snn.simulate import simulate as simulate_graph
-from npukit.temporal import run_temporal
 
 
 def snn_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: np.ndarray, *, timesteps: int,
-               encoding: str, seed: int, batch_size: int, sweep: list[int], progress) -> dict[str, Any]:
-    from npukit.parity import compare, top1
-
+               encoding: str, seed: int, batch_size: int, sweep: list[int], divergence_cosine: float,
+               progress) -> dict[str, Any]:
+    """The figures of a spiking source or a temporal .tflite against the simulation (module docstring)."""
     seconds: dict[str, float] = {}
     reference = None
     if not graph.is_spiking:
@@ -59,12 +59,12 @@ def snn_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: n
     seconds["tflite"] = time.perf_counter() - start
 
     snn_top1, tfl_top1 = sim.predictions(), top1(tfl)
-    agreement = {}
+    agreements = {}
     if reference is not None:
         ref_top1 = top1(reference)
-        agreement["snn_vs_reference"] = float(np.mean(snn_top1 == ref_top1))
-        agreement["tflite_vs_reference"] = float(np.mean(tfl_top1 == ref_top1))
-    agreement["tflite_vs_snn"] = float(np.mean(tfl_top1 == snn_top1))
+        agreements["snn_vs_reference"] = agreement(snn_top1, ref_top1)
+        agreements["tflite_vs_reference"] = agreement(tfl_top1, ref_top1)
+    agreements["tflite_vs_snn"] = agreement(tfl_top1, snn_top1)
     figures: dict[str, Any] = {
         "mode": "temporal" if temporal else "rate",
         "source": "snn" if graph.is_spiking else "ann",
@@ -72,7 +72,7 @@ def snn_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: n
         "encoding": sim.encoding,
         "seed": seed,
         "accuracy": None,
-        "agreement": agreement,
+        "agreement": agreements,
         "output": compare(sim.outputs, tfl),
         "spike_agreement": spike_agreement,
         "spiking_output": isinstance(snn[snn.output], SPIKING),

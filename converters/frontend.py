@@ -1,0 +1,87 @@
+"""What every frontend (Keras, ONNX, NIR) shares: a registry of converters keyed by the source's
+op names, a builder that collects IR nodes, and the clean-up passes run on every imported graph.
+
+A frontend registers one function per source op (``@REGISTRY.register("Conv2D")``, optionally
+with the op version whose semantics it implements), walks the source graph in order, calls the
+converter of each op with its builder, and ends with ``finish``: the IR graph is built (shapes
+inferred, so a graph that exists is consistent) and ``PASSES`` run on it, the same list for
+every format.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+from npukit import ir
+from npukit.errors import UnsupportedError
+from npukit.passes.fold_batchnorm import fold_batchnorm
+from npukit.passes.fold_constants import fold_constants
+
+#: run on every imported graph, in order: constants (Scale/Offset after a weighted layer) into
+#: its weights, then inference BatchNorm into the layer before it
+PASSES: tuple[Callable[[ir.Graph], ir.Graph], ...] = (fold_constants, fold_batchnorm)
+
+
+class Registry:
+    """Source op name -> the function converting it (and the op version it implements)."""
+
+    def __init__(self, what: str):
+        self.what = what  # how errors call a source op: "Keras layer", "ONNX op", "NIR node"
+        self.converters: dict[str, Callable] = {}
+        self.versions: dict[str, int] = {}
+
+    def register(self, *names: str, version: int | None = None) -> Callable[[Callable], Callable]:
+        def decorate(fn: Callable) -> Callable:
+            for name in names:
+                if name in self.converters:
+                    raise ValueError(f"{self.what} {name} is registered twice")
+                self.converters[name] = fn
+                if version is not None:
+                    self.versions[name] = version
+            return fn
+
+        return decorate
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.converters
+
+    def __getitem__(self, name: str) -> Callable:
+        return self.converters[name]
+
+    def supported(self, extra: Iterable[str] = ()) -> list[str]:
+        """The source op names this frontend converts (``extra``: ops handled outside the registry)."""
+        return sorted(set(self.converters) | set(extra))
+
+    def refusal(self, name: str, where: str, extra: Iterable[str] = ()) -> UnsupportedError:
+        """The error for an op without a converter; ``where`` names the instance in the model."""
+        return UnsupportedError(f"{where}: {self.what} {name} is not supported; supported: {', '.join(self.supported(extra))}")
+
+
+class Builder:
+    """Collects IR nodes while a source model is converted; infers each node's shape as it is
+    added, so a converter can read the shapes of what it built."""
+
+    def __init__(self, source: str):
+        self.source = source  # the file (or "<in memory>") errors name
+        self.nodes: list[ir.Node] = []
+        self.shapes: dict[str, tuple[int, ...]] = {}
+
+    def add(self, node: ir.Node) -> str:
+        self.shapes[node.name] = tuple(node.output_shape([self.shapes[i] for i in node.inputs]))
+        self.nodes.append(node)
+        return node.name
+
+    def unique(self, name: str) -> str:
+        """``name``, or ``name.1``, ``name.2``... if a node already has it."""
+        base, k = name or "node", 1
+        while name in self.shapes:
+            name = f"{base}.{k}"
+            k += 1
+        return name
+
+    def finish(self, output: str, meta: dict[str, Any]) -> ir.Graph:
+        """The IR graph of the nodes built so far, after the shared clean-up ``PASSES``."""
+        graph = ir.Graph(self.nodes, output, meta)
+        for clean_up in PASSES:
+            graph = clean_up(graph)
+        return graph

@@ -1,0 +1,117 @@
+"""Parity of a rate-coded model: the float model, its spiking simulation and a rate-mode .tflite,
+compared on the same samples, output and layer by layer.
+
+Per layer, both the SNN (each node's output averaged over T steps; for IF layers rate x
+threshold) and the TFLite model (the intermediate tensor npukit traced to that node, int8
+values dequantized) are compared with the float activations of the source model (``cosine``
+and ``max_abs_error``: ``npukit.parity.metrics``). The first layer, in topological order, whose
+cosine falls below ``divergence_cosine`` is named as where that pipeline diverges.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from npukit.ir import Graph
+from npukit.parity.metrics import agreement, compare, top1
+from npukit.reference import evaluate
+from npukit.runtime import interpreter_name, run_tflite
+from npukit.snn.simulate import simulate as simulate_graph
+
+
+def ann_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: np.ndarray, *, timesteps: int,
+               encoding: str, seed: int, batch_size: int, sweep: list[int], divergence_cosine: float,
+               progress) -> dict[str, Any]:
+    """The figures of a rate-coded source against its SNN and a rate-mode .tflite (module docstring)."""
+    seconds: dict[str, float] = {}
+
+    start = time.perf_counter()
+    layers = [n.name for n in graph if type(n).__name__ != "Input" and not n.shape_only]
+    reference = evaluate(graph, x, keep=layers, progress=progress("float reference", len(x)))
+    seconds["reference"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    result = simulate_graph(
+        snn, x, timesteps, encoding=encoding, seed=seed, batch_size=batch_size, keep=layers,
+        progress=progress("simulating", len(x)),
+    )
+    swept = None
+    if sweep:  # one more run to the largest T: the readout after t steps is a t-step simulation
+        swept = simulate_graph(
+            snn, x, max(sweep), encoding=encoding, seed=seed, batch_size=batch_size, checkpoints=sweep,
+            progress=progress("simulating the sweep", len(x)),
+        )
+    seconds["snn"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    tensor_map = {k: v for k, v in (meta.get("tensor_map") or {}).items() if k in graph.nodes}
+    tfl_out, tfl_layers = run_tflite(tflite, x, tensor_map, progress=progress("tflite", len(x)))
+    seconds["tflite"] = time.perf_counter() - start
+
+    ref_top1 = top1(reference[graph.output])
+    snn_top1 = result.predictions()
+    tfl_top1 = top1(tfl_out)
+    snn_means = dict(result.layer_means)
+    # the readout at T is the SNN's view of the output layer
+    snn_means[graph.output] = result.outputs
+    rows, first = [], {"snn": None, "tflite": None}
+    for name in layers:
+        row: dict[str, Any] = {"name": name, "type": type(graph[name]).__name__, "shape": list(graph.shapes[name])}
+        row["snn"] = compare(reference[name], snn_means[name])
+        row["tflite"] = compare(reference[name], tfl_layers[name]) if name in tfl_layers else None
+        for key in ("snn", "tflite"):
+            if row[key] is not None and first[key] is None and row[key]["cosine"] < divergence_cosine:
+                first[key] = name
+        rows.append(row)
+
+    figures: dict[str, Any] = {
+        "mode": "rate",
+        "source": "ann",
+        "timesteps": int(timesteps),
+        "encoding": encoding,
+        "seed": seed,
+        "accuracy": None,
+        "agreement": {
+            "snn_vs_reference": agreement(snn_top1, ref_top1),
+            "tflite_vs_reference": agreement(tfl_top1, ref_top1),
+            "tflite_vs_snn": agreement(tfl_top1, snn_top1),
+        },
+        "layers": rows,
+        "divergence_cosine": divergence_cosine,
+        "first_divergent_layer": first,
+        "snn": {
+            "thresholds": snn.meta.get("snn", {}).get("thresholds"),
+            "percentile": snn.meta.get("snn", {}).get("percentile"),
+            "calibration": snn.meta.get("snn", {}).get("calibration_data"),
+            "spikes_per_sample": result.spikes_per_sample(),
+            "firing_rate": result.firing_rates(),
+        },
+        "tflite_model": {
+            "ops": info.op_names(),
+            "quantization": meta.get("quantization"),
+            "io_dtype": meta.get("io_dtype"),
+            "interpreter": interpreter_name(),
+            "layers_traced": len(tfl_layers),
+        },
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+    }
+    if dataset.y is not None:
+        y = dataset.y
+        figures["accuracy"] = {
+            "reference": float(np.mean(ref_top1 == y)),
+            "snn": float(np.mean(snn_top1 == y)),
+            "tflite": float(np.mean(tfl_top1 == y)),
+        }
+    if sweep:
+        figures["sweep"] = [
+            {
+                "timesteps": t,
+                "snn_accuracy": None if dataset.y is None else float(np.mean(swept.predictions(t) == dataset.y)),
+                "snn_agreement": float(np.mean(swept.predictions(t) == ref_top1)),
+            }
+            for t in sweep
+        ]
+    return figures

@@ -1,0 +1,15 @@
+"""Running converted .tflite models on the host with LiteRT.
+
+* ``npukit.runtime.interpreter``: which TFLite interpreter is used, quantization of inputs and
+  outputs, ``run_tflite`` (a rate-mode model over a data set, intermediate tensors traced);
+* ``npukit.runtime.steploop``: the host loop of a temporal-mode model (one invoke per timestep,
+  states carried), ``StepLoop`` and ``run_temporal``.
+"""
+
+from npukit.runtime.interpreter import dequantize, interpreter_name, make_interpreter, quantize, run_tflite
+from npukit.runtime.steploop import StepLoop, TemporalResult, run_temporal, temporal_metadata
+
+__all__ = [
+    "dequantize", "interpreter_name", "make_interpreter", "quantize", "run_tflite",
+    "StepLoop", "TemporalResult", "run_temporal", "temporal_metadata",
+]
