@@ -10,7 +10,10 @@ every format.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
+
+import numpy as np
 
 from npukit import ir
 from npukit.errors import UnsupportedError
@@ -20,6 +23,21 @@ from npukit.passes.fold_constants import fold_constants
 #: run on every imported graph, in order: constants (Scale/Offset after a weighted layer) into
 #: its weights, then inference BatchNorm into the layer before it
 PASSES: tuple[Callable[[ir.Graph], ir.Graph], ...] = (fold_constants, fold_batchnorm)
+
+
+@dataclass
+class Value:
+    """What flows along an edge of the source graph: an IR node (``name``) or a constant (``const``).
+
+    ``shape`` is the per-sample shape in the source's own layout; ``layout`` "nchw" means a
+    channels-first (C, H, W) tensor that the IR holds as (H, W, C) (``npukit.ir.layout``);
+    ``flat_from`` is the (C, H, W) a flat vector in IR (HWC) order was flattened from."""
+
+    name: str | None = None
+    shape: tuple[int, ...] = ()
+    layout: str = "plain"
+    flat_from: tuple[int, int, int] | None = None
+    const: np.ndarray | None = None
 
 
 class Registry:

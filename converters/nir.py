@@ -24,34 +24,28 @@ it refuses (type inference of older or hand-written files) still load through th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from npukit import ir
+from npukit.converters.frontend import Builder, Registry, Value
 from npukit.errors import BadInputError, UnsupportedError
+from npukit.ir.layout import conv_weight_to_ir, depthwise_weight_to_ir, hwc, hwc_order, values_to_ir
 from npukit.snn.euler import integrator_gain, lif_coefficients, synapse_coefficients
 
 DEFAULT_DT = 1e-4
 MAX_ELEMENTS = 1 << 28  # largest array a NIR file may declare (256 M elements)
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
-_NODES: dict[str, Callable] = {}
-
-
-def nir_node(*types: str):
-    def decorate(fn):
-        for name in types:
-            _NODES[name] = fn
-        return fn
-
-    return decorate
+#: NIR node type -> converter(builder, node name, spec, input value) -> output value
+NODES = Registry("NIR node")
+nir_node = NODES.register
 
 
 def supported_nodes() -> list[str]:
-    return sorted(set(_NODES) | {"Input", "Output"})
+    return NODES.supported({"Input", "Output"})
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -128,46 +122,22 @@ def from_nir_graph(graph, dt: float = DEFAULT_DT) -> ir.Graph:
 # -- graph conversion -----------------------------------------------------------------------------
 
 
-@dataclass
-class _Tensor:
-    """What flows along an edge: the IR node holding it and its NIR (channels-first) shape.
+class NirBuilder(Builder):
+    """The frontend builder, with the Euler step ``dt`` (seconds)."""
 
-    ``flat_from`` is the (C, H, W) shape a flat vector came from: its IR order is NHWC."""
-
-    name: str
-    shape: tuple[int, ...]
-    flat_from: tuple[int, int, int] | None = None
-
-
-class _Builder:
     def __init__(self, dt: float, source: str):
         if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
             raise BadInputError(f"dt must be a positive number of seconds. Received: {dt!r}")
+        super().__init__(source)
         self.dt = float(dt)
-        self.source = source
-        self.nodes: list[ir.Node] = []
-        self.shapes: dict[str, tuple[int, ...]] = {}
 
-    def add(self, node: ir.Node) -> str:
-        self.shapes[node.name] = tuple(node.output_shape([self.shapes[i] for i in node.inputs]))
-        self.nodes.append(node)
-        return node.name
-
-    # NIR layout -> IR layout, for per-element parameters of a tensor
-    def to_ir(self, value, t: _Tensor, what: str) -> np.ndarray:
-        arr = np.asarray(value, dtype=np.float64)
-        if arr.ndim == 0 or arr.size == 1:
-            return arr.reshape(())
+    def to_ir(self, value, t: Value, what: str) -> np.ndarray:
+        """A per-element parameter of the tensor ``t`` (NIR layout) in the IR's layout."""
         try:
-            arr = np.broadcast_to(arr, t.shape)
+            return values_to_ir(np.asarray(value, dtype=np.float64), t.shape, t.flat_from)
         except ValueError:
-            raise BadInputError(f"{self.source}: {what} has shape {arr.shape}, the layer has shape {t.shape}")
-        if len(t.shape) == 3:
-            return np.ascontiguousarray(arr.transpose(1, 2, 0))
-        if t.flat_from is not None:
-            c, h, w = t.flat_from
-            return np.ascontiguousarray(arr.reshape(c, h, w).transpose(1, 2, 0).reshape(-1))
-        return arr
+            raise BadInputError(f"{self.source}: {what} has shape {np.shape(value)}, the layer has shape {t.shape}")
+
 
 def _f32(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
@@ -175,7 +145,7 @@ def _f32(x) -> np.ndarray:
 
 def graph_from_dict(raw: dict[str, Any], dt: float, source: str) -> ir.Graph:
     """Convert a NIR graph given as plain dicts (``NIRGraph.to_dict()`` or the HDF5 contents)."""
-    b = _Builder(dt, source)
+    b = NirBuilder(dt, source)
     if not isinstance(raw, dict) or "nodes" not in raw:
         raise BadInputError(f"{source}: not a NIR graph (no nodes)")
     specs = {str(k): v for k, v in raw["nodes"].items()}
@@ -184,10 +154,8 @@ def graph_from_dict(raw: dict[str, Any], dt: float, source: str) -> ir.Graph:
         kind = _text(spec.get("type", "?")) if isinstance(spec, dict) else "?"
         if kind == "NIRGraph":
             raise UnsupportedError(f"{source}: node {name!r} is a nested NIR graph (subgraphs, e.g. recurrent layers, are not supported)")
-        if kind not in _NODES and kind not in ("Input", "Output"):
-            raise UnsupportedError(
-                f"{source}: NIR node {name!r} of type {kind} is not supported; supported: {', '.join(supported_nodes())}"
-            )
+        if kind not in NODES and kind not in ("Input", "Output"):
+            raise NODES.refusal(kind, f"{source}: node {name!r}", {"Input", "Output"})
     for a, c in edges:
         for end in (a, c):
             if end not in specs:
@@ -198,7 +166,7 @@ def graph_from_dict(raw: dict[str, Any], dt: float, source: str) -> ir.Graph:
         raise UnsupportedError(f"{source}: graphs with {len(inputs)} inputs and {len(outputs)} outputs are not supported (one each)")
     order = _topological(specs, edges, source)
     preds = {n: [a for a, c in edges if c == n] for n in specs}
-    values: dict[str, _Tensor] = {}
+    values: dict[str, Value] = {}
     for name in order:
         spec = specs[name]
         kind = _text(spec["type"])
@@ -206,8 +174,7 @@ def graph_from_dict(raw: dict[str, Any], dt: float, source: str) -> ir.Graph:
             shape = tuple(int(d) for d in np.asarray(spec.get("shape", spec.get("input_type", [])), dtype=np.int64).reshape(-1))
             if not shape or min(shape) <= 0:
                 raise BadInputError(f"{source}: the Input node needs a static shape. Received: {shape}")
-            ir_shape = (shape[1], shape[2], shape[0]) if len(shape) == 3 else shape
-            values[name] = _Tensor(b.add(ir.Input(name, (), shape=ir_shape)), shape)
+            values[name] = Value(b.add(ir.Input(name, (), shape=hwc(shape))), shape, "nchw" if len(shape) == 3 else "plain")
             continue
         if not preds[name]:
             raise BadInputError(f"{source}: node {name!r} has no incoming edge")
@@ -218,7 +185,7 @@ def graph_from_dict(raw: dict[str, Any], dt: float, source: str) -> ir.Graph:
         if kind == "Output":
             values[name] = x
             continue
-        values[name] = _NODES[kind](b, name, spec, x)
+        values[name] = NODES[kind](b, name, spec, x)
     output = values[outputs[0]]
     meta = {
         "nir": {
@@ -226,9 +193,9 @@ def graph_from_dict(raw: dict[str, Any], dt: float, source: str) -> ir.Graph:
             "input_shape_chw": list(values[inputs[0]].shape),
             "output_node": output.name,
         },
-        "input_layout": "CHW" if len(values[inputs[0]].shape) == 3 else "flat",
+        "input_layout": "CHW" if len(values[inputs[0]].shape) == 3 else "plain",
     }
-    return ir.Graph(b.nodes, output.name, meta)
+    return b.finish(output.name, meta)
 
 
 def _text(value) -> str:
@@ -257,19 +224,19 @@ def _topological(specs, edges, source) -> list[str]:
     return order
 
 
-def _sum(b: _Builder, name: str, xs: list[_Tensor], source: str) -> _Tensor:
+def _sum(b: NirBuilder, name: str, xs: list[Value], source: str) -> Value:
     shapes = {x.shape for x in xs}
     if len(shapes) != 1:
         raise BadInputError(f"{source}: node {name!r} receives inputs of different shapes {sorted(shapes)}")
     node = b.add(ir.Add(f"{name}/sum", tuple(x.name for x in xs)))
-    return _Tensor(node, xs[0].shape, xs[0].flat_from)
+    return Value(node, xs[0].shape, xs[0].layout, xs[0].flat_from)
 
 
 # -- node converters ------------------------------------------------------------------------------
 
 
 @nir_node("Affine", "Linear")
-def _affine(b: _Builder, name: str, spec: dict, x: _Tensor) -> _Tensor:
+def _affine(b: NirBuilder, name: str, spec: dict, x: Value) -> Value:
     weight = np.asarray(spec["weight"], dtype=np.float32)
     if weight.ndim != 2:
         raise UnsupportedError(f"{b.source}: {name}: weights of rank {weight.ndim} are not supported (2-D only)")
@@ -279,20 +246,18 @@ def _affine(b: _Builder, name: str, spec: dict, x: _Tensor) -> _Tensor:
     if in_features != x.shape[0]:
         raise BadInputError(f"{b.source}: {name} expects {in_features} inputs, receives {x.shape[0]}")
     kernel = weight.T
-    if x.flat_from is not None:  # IR row j (NHWC order) is NIR row perm[j] (CHW order)
-        c, h, w = x.flat_from
-        perm = np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)
-        kernel = kernel[perm]
+    if x.flat_from is not None:  # IR row j (HWC order) is NIR row hwc_order[j] (CHW order)
+        kernel = kernel[hwc_order(x.flat_from)]
     bias = np.asarray(spec.get("bias", np.zeros(out_features)), dtype=np.float32).reshape(-1)
     if bias.size == 1:
         bias = np.full(out_features, float(bias[0]), np.float32)
-    return _Tensor(b.add(ir.Dense(name, (x.name,), kernel=np.ascontiguousarray(kernel), bias=bias)), (out_features,))
+    return Value(b.add(ir.Dense(name, (x.name,), kernel=np.ascontiguousarray(kernel), bias=bias)), (out_features,))
 
 
 @nir_node("Scale")
-def _scale(b: _Builder, name: str, spec: dict, x: _Tensor) -> _Tensor:
+def _scale(b: NirBuilder, name: str, spec: dict, x: Value) -> Value:
     scale = b.to_ir(spec["scale"], x, f"{name}.scale")
-    return _Tensor(b.add(ir.Scale(name, (x.name,), scale=_f32(scale))), x.shape, x.flat_from)
+    return Value(b.add(ir.Scale(name, (x.name,), scale=_f32(scale))), x.shape, x.layout, x.flat_from)
 
 
 def _pair(value, what: str, source: str) -> tuple[int, int]:
@@ -304,7 +269,7 @@ def _pair(value, what: str, source: str) -> tuple[int, int]:
     return int(arr[0]), int(arr[1])
 
 
-def _explicit_padding(b: _Builder, name: str, x: _Tensor, pads: tuple[int, int]) -> tuple[str, tuple[int, int, int]]:
+def _explicit_padding(b: NirBuilder, name: str, x: Value, pads: tuple[int, int]) -> tuple[str, tuple[int, int, int]]:
     """Insert a Pad2D for symmetric explicit padding; return (IR input name, new CHW shape)."""
     c, h, w = x.shape
     if pads == (0, 0):
@@ -314,7 +279,7 @@ def _explicit_padding(b: _Builder, name: str, x: _Tensor, pads: tuple[int, int])
 
 
 @nir_node("Conv2d")
-def _conv(b: _Builder, name: str, spec: dict, x: _Tensor) -> _Tensor:
+def _conv(b: NirBuilder, name: str, spec: dict, x: Value) -> Value:
     if len(x.shape) != 3:
         raise BadInputError(f"{b.source}: {name} (Conv2d) reads a tensor of shape {x.shape}; it needs (C, H, W)")
     weight = np.asarray(spec["weight"], dtype=np.float32)
@@ -339,18 +304,17 @@ def _conv(b: _Builder, name: str, spec: dict, x: _Tensor) -> _Tensor:
     if groups == 1:
         if cin_g != cin:
             raise BadInputError(f"{b.source}: {name} expects {cin_g} input channels, receives {cin}")
-        node = ir.Conv2D(name, (src,), kernel=weight.transpose(2, 3, 1, 0), bias=bias, strides=strides, padding=mode, dilation=dilation)
+        node = ir.Conv2D(name, (src,), kernel=conv_weight_to_ir(weight), bias=bias, strides=strides, padding=mode, dilation=dilation)
     elif groups == cin and cin_g == 1 and cout % cin == 0:
-        kernel = weight.reshape(cin, cout // cin, kh, kw).transpose(2, 3, 0, 1)  # (kh, kw, C, multiplier)
-        node = ir.DepthwiseConv2D(name, (src,), kernel=kernel, bias=bias, strides=strides, padding=mode, dilation=dilation)
+        node = ir.DepthwiseConv2D(name, (src,), kernel=depthwise_weight_to_ir(weight, cin), bias=bias, strides=strides, padding=mode, dilation=dilation)
     else:
         raise UnsupportedError(f"{b.source}: {name}: grouped convolution with groups={groups} is not supported (1 or depthwise)")
     h, w, _ = b.shapes[b.add(node)]
-    return _Tensor(node.name, (cout, h, w))
+    return Value(node.name, (cout, h, w), "nchw")
 
 
 @nir_node("SumPool2d", "AvgPool2d")
-def _pool(b: _Builder, name: str, spec: dict, x: _Tensor) -> _Tensor:
+def _pool(b: NirBuilder, name: str, spec: dict, x: Value) -> Value:
     if len(x.shape) != 3:
         raise BadInputError(f"{b.source}: {name} (pooling) reads a tensor of shape {x.shape}; it needs (C, H, W)")
     kernel = _pair(spec["kernel_size"], f"{name}.kernel_size", b.source)
@@ -359,16 +323,16 @@ def _pool(b: _Builder, name: str, spec: dict, x: _Tensor) -> _Tensor:
     cls = ir.SumPool2D if _text(spec["type"]) == "SumPool2d" else ir.AveragePool2D
     node = b.add(cls(name, (src,), pool_size=kernel, strides=stride, padding="valid"))
     h, w, c = b.shapes[node]
-    return _Tensor(node, (c, h, w))
+    return Value(node, (c, h, w), "nchw")
 
 
 @nir_node("Flatten")
-def _flatten(b: _Builder, name: str, spec: dict, x: _Tensor) -> _Tensor:
+def _flatten(b: NirBuilder, name: str, spec: dict, x: Value) -> Value:
     if len(x.shape) == 1:
-        return _Tensor(b.add(ir.Identity(name, (x.name,))), x.shape, x.flat_from)
+        return Value(b.add(ir.Identity(name, (x.name,))), x.shape, x.layout, x.flat_from)
     size = int(np.prod(x.shape))
     flat_from = x.shape if len(x.shape) == 3 else None
-    return _Tensor(b.add(ir.Flatten(name, (x.name,))), (size,), flat_from)
+    return Value(b.add(ir.Flatten(name, (x.name,))), (size,), flat_from=flat_from)
 
 
 def _param(spec: dict, key: str, default=None):
@@ -382,17 +346,17 @@ def _param(spec: dict, key: str, default=None):
 def _neuron(fn):
     """Wrap a neuron converter: missing parameters become one clear error."""
 
-    def wrapper(b: _Builder, name: str, spec: dict, x: _Tensor) -> _Tensor:
+    def wrapper(b: NirBuilder, name: str, spec: dict, x: Value) -> Value:
         try:
             node = fn(b, name, spec, x)
         except KeyError as exc:
             raise BadInputError(f"{b.source}: {_text(spec['type'])} node {name!r} lacks its parameter {exc.args[0]!r}")
-        return _Tensor(b.add(node), x.shape, x.flat_from)
+        return Value(b.add(node), x.shape, x.layout, x.flat_from)
 
     return wrapper
 
 
-def _params(b: _Builder, name: str, spec: dict, x: _Tensor):
+def _params(b: NirBuilder, name: str, spec: dict, x: Value):
     """p(key, default) -> the parameter in IR layout; missing required ones raise KeyError."""
 
     def p(key: str, default=None):
@@ -401,7 +365,7 @@ def _params(b: _Builder, name: str, spec: dict, x: _Tensor):
     return p
 
 
-def _checked(b: _Builder, name: str, fn, *args, **kwargs):
+def _checked(b: NirBuilder, name: str, fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except BadInputError as exc:

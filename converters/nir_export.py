@@ -31,6 +31,7 @@ import numpy as np
 
 from npukit import ir
 from npukit.errors import UnsupportedError
+from npukit.ir.layout import chw, chw_order, conv_weight_to_oihw, depthwise_weight_to_oihw, values_to_chw
 from npukit.passes.fold_amplitudes import fold_amplitudes
 from npukit.passes.fold_batchnorm import fold_batchnorm
 from npukit.snn.plan import READOUT, make_plan
@@ -61,20 +62,6 @@ def _nir_name(name: str) -> str:
     return name.replace("/", ".")
 
 
-def _chw(shape: tuple[int, ...]) -> list[int]:
-    return [shape[2], shape[0], shape[1]] if len(shape) == 3 else list(shape)
-
-
-def _to_nir_layout(value: np.ndarray, shape: tuple[int, ...], flat_from=None) -> np.ndarray:
-    arr = np.broadcast_to(np.asarray(value, np.float32), shape)
-    if len(shape) == 3:
-        return np.ascontiguousarray(arr.transpose(2, 0, 1))
-    if flat_from is not None:
-        h, w, c = flat_from
-        return np.ascontiguousarray(arr.reshape(h, w, c).transpose(2, 0, 1).reshape(-1))
-    return np.ascontiguousarray(arr)
-
-
 def to_nir(snn: ir.Graph, dt: float = 1e-4):
     """A ``nir.NIRGraph`` computing ``export_view(snn)`` under forward Euler with step ``dt``."""
     import nir
@@ -96,7 +83,7 @@ def to_nir(snn: ir.Graph, dt: float = 1e-4):
         shape = shapes[node.name]
         flat = carried[node.inputs[0]][1] if node.inputs else None
         if isinstance(node, ir.Input):
-            nodes[name] = nir.Input(input_type={"input": np.array(_chw(shape))})
+            nodes[name] = nir.Input(input_type={"input": np.array(chw(shape))})
             carried[node.name] = ([name], None)
             continue
         if isinstance(node, ir.Identity):
@@ -127,7 +114,7 @@ def to_nir(snn: ir.Graph, dt: float = 1e-4):
         else:  # element-wise nodes keep the layout of a flat vector; Dense starts a fresh one
             elementwise = isinstance(node, (*ir.NEURONS, ir.Scale, ir.BatchNorm))
             carried[node.name] = ([name], flat if elementwise and len(shape) == 1 else None)
-    nodes["output"] = nir.Output(output_type={"output": np.array(_chw(shapes[view.output]))})
+    nodes["output"] = nir.Output(output_type={"output": np.array(chw(shapes[view.output]))})
     connect(view.output, "output")
     return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), view
 
@@ -136,10 +123,8 @@ def _node(nir, node: ir.Node, view: ir.Graph, shapes, flat, pad, dt: float):
     shape = shapes[node.name]
     if isinstance(node, ir.Dense):
         weight = node.kernel.T  # (out, in), columns in IR order
-        if flat is not None:  # IR columns are NHWC-flat; NIR's are CHW-flat
-            h, w, c = flat
-            perm = np.arange(h * w * c).reshape(h, w, c).transpose(2, 0, 1).reshape(-1)
-            weight = weight[:, perm]
+        if flat is not None:  # IR columns are HWC-flat; NIR's are CHW-flat
+            weight = weight[:, chw_order(flat)]
         return nir.Affine(weight=np.ascontiguousarray(weight, np.float32), bias=node.bias.astype(np.float32))
     if isinstance(node, (ir.Conv2D, ir.DepthwiseConv2D)):
         in_shape = shapes[node.inputs[0]]
@@ -150,10 +135,9 @@ def _node(nir, node: ir.Node, view: ir.Graph, shapes, flat, pad, dt: float):
         else:
             padding, spatial = node.padding, in_shape[:2]
         if isinstance(node, ir.Conv2D):
-            weight, groups = node.kernel.transpose(3, 2, 0, 1), 1
+            weight, groups = conv_weight_to_oihw(node.kernel), 1
         else:
-            kh, kw, c, m = node.kernel.shape
-            weight, groups = node.kernel.transpose(2, 3, 0, 1).reshape(c * m, 1, kh, kw), c
+            weight, groups = depthwise_weight_to_oihw(node.kernel), node.kernel.shape[2]
         return nir.Conv2d(
             input_shape=tuple(int(v) for v in spatial), weight=np.ascontiguousarray(weight, np.float32),
             stride=node.strides, padding=padding, dilation=node.dilation, groups=groups, bias=node.bias.astype(np.float32),
@@ -167,18 +151,18 @@ def _node(nir, node: ir.Node, view: ir.Graph, shapes, flat, pad, dt: float):
         h, w, _ = shapes[node.inputs[0]]
         return nir.AvgPool2d(kernel_size=np.array([h, w]), stride=np.array([h, w]), padding=np.array([0, 0]))
     if isinstance(node, ir.Flatten) or (isinstance(node, ir.Reshape) and len(shape) == 1):
-        return nir.Flatten(input_type={"input": np.array(_chw(shapes[node.inputs[0]]))}, start_dim=0)
+        return nir.Flatten(input_type={"input": np.array(chw(shapes[node.inputs[0]]))}, start_dim=0)
     if isinstance(node, ir.Scale):
-        return nir.Scale(scale=_to_nir_layout(node.scale, shape, flat))
+        return nir.Scale(scale=values_to_chw(node.scale, shape, flat))
     if isinstance(node, ir.BatchNorm) and not np.any(node.shift):
-        return nir.Scale(scale=_to_nir_layout(node.scale, shape, flat))
+        return nir.Scale(scale=values_to_chw(node.scale, shape, flat))
     if isinstance(node, ir.NEURONS):
         return _neuron(nir, node, shape, flat, dt)
     raise UnsupportedError(f"{node.name}: {type(node).__name__} has no NIR form")
 
 
 def _neuron(nir, node, shape, flat, dt: float):
-    p = lambda name: _to_nir_layout(getattr(node, name), shape, flat)  # noqa: E731
+    p = lambda name: values_to_chw(getattr(node, name), shape, flat)  # noqa: E731
     if isinstance(node, ir.Threshold):
         return nir.Threshold(threshold=p("v_threshold"))
     if isinstance(node, ir.Integrator):

@@ -3,28 +3,16 @@ and the builder (see converters/onnx.py for the layout rules)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from npukit import ir
-from npukit.converters.frontend import Builder
+from npukit.converters.frontend import Builder, Value
+from npukit.ir.layout import values_to_ir
 from npukit.errors import UnsupportedError
 
 
-@dataclass
-class T:
-    """A value in the ONNX graph: an IR node (``name``) or a constant (``const``).
-
-    ``shape`` is the per-sample ONNX shape (batch axis dropped); ``layout`` 'nchw' means the IR
-    holds a (C, H, W) tensor as (H, W, C); ``flat_from`` is the (C, H, W) a flat vector in IR
-    (NHWC) order came from."""
-
-    name: str | None = None
-    shape: tuple[int, ...] = ()
-    layout: str = "plain"
-    flat_from: tuple[int, int, int] | None = None
-    const: np.ndarray | None = None
+#: a value of the ONNX graph (the frontends' shared edge type)
+T = Value
 
 
 class OnnxBuilder(Builder):
@@ -54,15 +42,7 @@ def ir_constant(b: OnnxBuilder, node, value: np.ndarray, t: T) -> np.ndarray:
         np.broadcast_shapes(value.shape, t.shape)
     except ValueError:
         b.fail(node, f"a constant of shape {value.shape} does not broadcast to {t.shape}")
-    if value.size == 1:
-        return value.reshape(())
-    if t.layout == "nchw":
-        return np.ascontiguousarray(value.transpose(1, 2, 0))
-    if t.flat_from is not None:
-        c, h, w = t.flat_from
-        full = np.broadcast_to(value, t.shape).reshape(c, h, w)
-        return np.ascontiguousarray(full.transpose(1, 2, 0).reshape(-1))
-    return value
+    return values_to_ir(value, t.shape, t.flat_from)
 
 
 def onnx_order(b: OnnxBuilder, t: T, base: str) -> T:

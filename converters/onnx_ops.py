@@ -28,6 +28,7 @@ from npukit.converters.onnx_graph import OnnxBuilder as Builder
 from npukit.converters.onnx_graph import T, ir_constant, onnx_order
 from npukit.errors import BadInputError
 from npukit.ir.geometry import window_1d
+from npukit.ir.layout import conv_weight_to_ir, depthwise_weight_to_ir, hwc_order
 
 #: ONNX op type -> converter(builder, node, args, attributes) -> T (or a list of T, one per output)
 OPS = Registry("ONNX op")
@@ -161,11 +162,10 @@ def conv(b: Builder, node, args, attrs):
     if groups == 1:
         if cin_g != cin:
             b.fail(node, f"weight expects {cin_g} input channels, the input has {cin}")
-        layer = ir.Conv2D(_name(b, node), (src,), kernel=weight.transpose(2, 3, 1, 0), bias=bias, strides=strides,
+        layer = ir.Conv2D(_name(b, node), (src,), kernel=conv_weight_to_ir(weight), bias=bias, strides=strides,
                           padding=padding, dilation=dilation)
     elif groups == cin and cin_g == 1 and cout % cin == 0:
-        kernel = weight.reshape(cin, cout // cin, kh, kw).transpose(2, 3, 0, 1)
-        layer = ir.DepthwiseConv2D(_name(b, node), (src,), kernel=kernel, bias=bias, strides=strides, padding=padding,
+        layer = ir.DepthwiseConv2D(_name(b, node), (src,), kernel=depthwise_weight_to_ir(weight, cin), bias=bias, strides=strides, padding=padding,
                                    dilation=dilation)
     else:
         b.fail(node, f"grouped convolution with group={groups} is not supported (1 or depthwise)")
@@ -177,9 +177,8 @@ def _dense(b: Builder, node, x: T, kernel: np.ndarray, bias: np.ndarray) -> T:
         b.fail(node, f"needs a 2-D input (N, features); received per-sample shape {x.shape} (add a Flatten)")
     if kernel.shape[0] != x.shape[0]:
         b.fail(node, f"weight expects {kernel.shape[0]} inputs, the input has {x.shape[0]}")
-    if x.flat_from is not None:  # IR row j (NHWC order) is ONNX row perm[j] (CHW order)
-        c, h, w = x.flat_from
-        kernel = kernel[np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)]
+    if x.flat_from is not None:  # IR row j (HWC order) is ONNX row hwc_order[j] (CHW order)
+        kernel = kernel[hwc_order(x.flat_from)]
     name = b.add(ir.Dense(_name(b, node), (x.name,), kernel=np.ascontiguousarray(kernel, np.float32),
                           bias=np.asarray(bias, np.float32)))
     return T(name, (kernel.shape[1],))

@@ -8,6 +8,7 @@ import numpy as np
 
 from npukit.errors import BadInputError, UnsupportedError
 from npukit.ir import Graph
+from npukit.ir.layout import data_to_ir
 from npukit.ops import forward
 
 
@@ -24,7 +25,7 @@ def check_input(graph: Graph, x: np.ndarray, time_axis: bool = False) -> np.ndar
     lead = 2 if time_axis else 1
     got = tuple(x.shape[lead:])
     if graph.meta.get("input_layout") == "CHW" and len(want) == 3 and got == (want[2], want[0], want[1]):
-        x = np.moveaxis(x, lead, -1)  # (C, H, W) -> (H, W, C)
+        x = data_to_ir(x, lead)  # (C, H, W) samples -> (H, W, C)
         got = tuple(x.shape[lead:])
     if x.ndim != len(want) + lead or got != want:
         axes = "the first axis counts samples, the second timesteps" if time_axis else "the first axis counts samples"

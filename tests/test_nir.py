@@ -354,7 +354,7 @@ def bad_graphs(tmp_path):
         edges=[("input", "d"), ("d", "output")], type_check=False,
     )
     nir.write(str(tmp_path / "delay.nir"), delay)
-    cases.append((tmp_path / "delay.nir", "type Delay is not supported; supported: .*CubaLIF"))
+    cases.append((tmp_path / "delay.nir", "node .d.: NIR node Delay is not supported; supported: .*CubaLIF"))
     nodes = dict(graph.nodes)
     nodes["fc0"] = nir.Affine(weight=np.ones((30, 19), np.float32), bias=np.zeros(30, np.float32))
     nir.write(str(tmp_path / "shapes.nir"), nir.NIRGraph(nodes=nodes, edges=graph.edges, type_check=False), compression=None)
