@@ -16,9 +16,8 @@ gives back spike for spike:
 * Add becomes several edges into one node (NIR sums them); Pad2D merges into the Conv2d after
   it; GlobalAveragePool becomes an AvgPool2d over the whole map and a Flatten.
 
-Neurons are written in NIR's continuous form for step ``dt`` (inverse of the importer's forward
-Euler): IF ``r = gain/dt``; LIF/LI ``tau = dt/(1 - decay)``, ``r = gain tau/dt``,
-``v_leak = leak tau/dt``; current-based synapses likewise. MaxPool2D and Concatenate have no NIR
+Neurons are written in NIR's continuous form for step ``dt``, the inverse of the importer's
+forward Euler (``npukit.snn.euler``: ``integrator_r``, ``lif_parameters``, ``synapse_parameters``). MaxPool2D and Concatenate have no NIR
 form and are refused.
 """
 
@@ -30,10 +29,12 @@ from typing import Any
 import numpy as np
 
 from npukit import ir
-from npukit.errors import UnsupportedError
+from npukit.errors import BadInputError, UnsupportedError
 from npukit.ir.layout import chw, chw_order, conv_weight_to_oihw, depthwise_weight_to_oihw, values_to_chw
 from npukit.passes.fold_amplitudes import fold_amplitudes
 from npukit.passes.fold_batchnorm import fold_batchnorm
+from npukit.snn.euler import integrator_r, lif_parameters, synapse_parameters
+from npukit.snn.neurons import CURRENT_BASED
 from npukit.snn.plan import READOUT, make_plan
 
 
@@ -166,23 +167,22 @@ def _neuron(nir, node, shape, flat, dt: float):
     if isinstance(node, ir.Threshold):
         return nir.Threshold(threshold=p("v_threshold"))
     if isinstance(node, ir.Integrator):
-        return nir.I(r=p("gain") / np.float32(dt))
+        return nir.I(r=integrator_r(p("gain"), dt))
     if isinstance(node, ir.IF):
-        return nir.IF(r=p("gain") / np.float32(dt), v_threshold=p("v_threshold"), v_reset=p("v_reset"))
-    k = 1.0 - p("decay").astype(np.float64)
-    if np.any(k <= 0):
-        raise UnsupportedError(f"{node.name}: a leak-free membrane (decay 1) has no LIF time constant; export it as IF")
-    tau = dt / k
-    membrane = {"r": (p("gain") / k).astype(np.float32), "v_leak": (p("leak") / k).astype(np.float32)}
-    if isinstance(node, (ir.CubaLIF, ir.CubaLI)):
-        ks = 1.0 - p("syn_decay").astype(np.float64)
-        synapse = {"tau_syn": (dt / ks).astype(np.float32), "w_in": (p("syn_gain") / ks).astype(np.float32)}
-        if isinstance(node, ir.CubaLIF):
-            return nir.CubaLIF(tau_mem=tau.astype(np.float32), v_threshold=p("v_threshold"), v_reset=p("v_reset"), **synapse, **membrane)
-        return nir.CubaLI(tau_mem=tau.astype(np.float32), **synapse, **membrane)
+        return nir.IF(r=integrator_r(p("gain"), dt), v_threshold=p("v_threshold"), v_reset=p("v_reset"))
+    try:
+        membrane = lif_parameters(p("decay"), p("gain"), p("leak"), dt)
+        synapse = synapse_parameters(p("syn_decay"), p("syn_gain"), dt) if isinstance(node, CURRENT_BASED) else {}
+    except BadInputError as exc:
+        raise UnsupportedError(f"{node.name}: {exc}; export a leak-free membrane as IF")
+    tau = membrane.pop("tau")
+    if isinstance(node, ir.CubaLIF):
+        return nir.CubaLIF(tau_mem=tau, v_threshold=p("v_threshold"), v_reset=p("v_reset"), **synapse, **membrane)
+    if isinstance(node, ir.CubaLI):
+        return nir.CubaLI(tau_mem=tau, **synapse, **membrane)
     if isinstance(node, ir.LIF):
-        return nir.LIF(tau=tau.astype(np.float32), v_threshold=p("v_threshold"), v_reset=p("v_reset"), **membrane)
-    return nir.LI(tau=tau.astype(np.float32), **membrane)
+        return nir.LIF(tau=tau, v_threshold=p("v_threshold"), v_reset=p("v_reset"), **membrane)
+    return nir.LI(tau=tau, **membrane)
 
 
 def nir_bytes(graph) -> bytes:

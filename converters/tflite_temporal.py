@@ -15,9 +15,14 @@ model fires exactly when ``m > threshold`` (for ``>=``: ``m - threshold + 1/K``)
 ``v = m * (1 - s) + v_reset * s`` (exact for s in {0, 1}) or ``m - threshold * s``. States are
 plain inputs and outputs (no variables), shapes static, rank <= 4.
 
+The neuron equations are not written here: ``npukit.snn.neurons.advance`` (the simulators' own
+step) runs with ``TensorFlowOps``, a namespace of TF ops, so the graph computes the same update
+in the same order.
+
 The int8 variant quantizes every input, output and state, with ranges calibrated on states
-recorded from the float32 model; there K is set per layer to 4 / (one int8 step of the
-membrane), so a one-step excess over the threshold fires.
+recorded from the float32 model through the host loop (``TemporalBackend.calibrate``); there K is
+set per layer to 4 / (one int8 step of the membrane), so a one-step excess over the threshold
+fires.
 """
 
 from __future__ import annotations
@@ -27,25 +32,87 @@ from typing import Any
 import numpy as np
 
 from npukit import ir
-from npukit.converters.tflite import _LOWER, _io_metadata, _tf, supported_nodes
+from npukit.converters.tflite_backend import Backend, check_options, io_metadata, run_converter, tf
+from npukit.converters.tflite_lowering import check_lowerable, lower_node, op_name
 from npukit.errors import BadInputError, InternalError, UnsupportedError
-from npukit.quiet import native_output_captured
+from npukit.passes.ann_to_snn import ann_to_snn
+from npukit.snn.neurons import advance, initial_value, is_one, state_kinds
 from npukit.snn.plan import READOUT, make_plan
 from npukit.tflite_file import read_tflite, with_metadata
 
-_CURRENT_BASED = (ir.CubaLIF, ir.CubaLI)
-_HAS_DECAY = (ir.LIF, ir.CubaLIF, ir.LI, ir.CubaLI)
 FLOAT_STEEPNESS = float(2**64)
+#: samples whose T steps calibrate an int8 temporal model (every step of each)
+CALIBRATION_SAMPLES = 48
+
+
+class TemporalBackend(Backend):
+    """One invoke per timestep (module docstring). ``timesteps`` and ``encoding`` are the host
+    loop the int8 calibration records (``npukit.snn.encoders``)."""
+
+    mode = "temporal"
+
+    def __init__(self, timesteps: int = 32, encoding: str = "current", percentile: float = 99.9,
+                 calibration_samples: int = CALIBRATION_SAMPLES):
+        super().__init__(timesteps, encoding, percentile)
+        self.calibration_samples = calibration_samples
+        self.ranges: dict[tuple[str, str], tuple[float, float]] = {}
+
+    def prepare(self, graph: ir.Graph, samples: np.ndarray | None, metadata: dict[str, Any]) -> ir.Graph:
+        """A spiking graph as is; a rate-coded one as its IF network with thresholds from
+        ``samples`` (``npukit.passes.ann_to_snn``); the metadata records the spiking output, the
+        input encoders' spike size and the conversion."""
+        snn = graph if graph.is_spiking else ann_to_snn(graph, samples, self.percentile)
+        metadata.update(
+            spiking_output=isinstance(snn[snn.output], ir.SPIKING),
+            input_max=float(snn.meta.get("snn", {}).get("input_max", 1.0)),
+            snn=snn.meta.get("snn"),
+        )
+        return snn
+
+    def lower(self, graph: ir.Graph, batch: int, api_level: int = 30, steepness: dict[str, float] | None = None):
+        return build_step_function(graph, batch, api_level, steepness)[0]
+
+    def calibrate(self, graph: ir.Graph, samples: np.ndarray, batch: int, api_level: int = 30) -> list[list[np.ndarray]]:
+        """[frame, *states] of every step the float32 model takes on the first samples; the
+        states' ranges are kept in ``self.ranges`` (they set the int8 step functions)."""
+        float_model, _ = self._convert(graph, None, "none", batch, {}, api_level)
+        samples = samples[: max(batch, self.calibration_samples)]
+        input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
+        steps, self.ranges = record_steps(float_model, samples, self.timesteps, self.encoding, input_max)
+        return steps
+
+    def convert(self, graph, samples, quantize="none", io=None, batch=1, metadata=None, api_level=30):
+        """Float32, or int8 (every input, output and state) calibrated on ``samples``."""
+        if not graph.is_spiking:
+            raise BadInputError("temporal mode converts spiking graphs")
+        check_options(quantize, "int8" if io is None else io, batch)
+        if quantize != "int8":
+            return self._convert(graph, None, "none", batch, metadata, api_level)
+        if samples is None or len(samples) == 0:
+            raise BadInputError("int8 quantization needs calibration data")
+        representative = self.calibrate(graph, samples, batch, api_level)
+        return self._convert(graph, representative, "int8", batch, metadata, api_level, int8_steepness(graph, self.ranges))
+
+    def _convert(self, graph, representative, quantize, batch, metadata, api_level, steepness=None):
+        fn, specs = build_step_function(graph, batch, api_level, steepness)
+        flat = run_converter(fn, representative, quantize, "int8" if quantize == "int8" else "float32")
+        info = read_tflite(flat)
+        meta = dict(metadata or {})
+        meta.update(io_metadata(info, graph, quantize, "int8" if quantize == "int8" else "float32", batch))
+        meta.update({
+            "mode": "temporal", "state_order": _bind(info, specs), "tensor_map": {graph.output: info.outputs[0]},
+            "steepness": {k: float(v) for k, v in (steepness or {}).items()},
+        })
+        return with_metadata(flat, meta), meta
 
 
 def state_specs(graph: ir.Graph) -> list[dict[str, Any]]:
-    """One entry per state tensor: layer, kind ('v' or 'i'), per-sample shape, initial value."""
+    """One entry per state tensor: layer, kind (``npukit.snn.neurons.state_kinds``), per-sample
+    shape, initial value."""
     specs = []
     for node in graph:
-        if not isinstance(node, ir.STATEFUL):
-            continue
-        kinds = (("i", node.i_init), ("v", node.v_init)) if isinstance(node, _CURRENT_BASED) else (("v", node.v_init),)
-        for kind, init in kinds:
+        for kind in state_kinds(node):
+            init = initial_value(node, kind)
             if np.ptp(init) != 0:
                 raise UnsupportedError(f"{node.name}: temporal mode needs one initial {kind} for the whole layer")
             specs.append({"layer": node.name, "kind": kind, "shape": list(graph.shapes[node.name]), "init": float(init.reshape(-1)[0])})
@@ -56,55 +123,55 @@ def _full(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(np.asarray(value, np.float32), shape))
 
 
-def _step_function(tf, difference, steepness: float, name: str):
+class TensorFlowOps:
+    """The array namespace of ``npukit.snn.neurons.advance`` as TF ops of one layer: parameters
+    become constants of the layer's shape; a spike is the saturating step function of the
+    module docstring with steepness K."""
+
+    def __init__(self, tf_, shape: tuple[int, ...], name: str, steepness: float):
+        self.tf, self.shape, self.name, self.steepness = tf_, shape, name, steepness
+
+    def _value(self, x):
+        return _full(x, self.shape) if isinstance(x, np.ndarray) else x
+
+    def mul(self, a, coefficient):
+        return self.tf.multiply(a, self._value(coefficient), name=self.name)
+
+    def add(self, a, b):
+        return self.tf.add(a, self._value(b), name=self.name)
+
+    def sub(self, a, b):
+        return self.tf.subtract(a, b, name=self.name)
+
+    scaled = mul
+
+    def fire(self, m, theta, at_threshold: bool):
+        tf_, name = self.tf, self.name
+        difference = tf_.subtract(m, _full(theta, self.shape), name=name)
+        if at_threshold:
+            difference = tf_.add(difference, np.float32(1.0 / self.steepness), name=name)
+        return _step_function(tf_, difference, self.steepness, name)
+
+    def reset_where(self, v, spikes, value):
+        tf_, name = self.tf, self.name
+        keep = tf_.subtract(np.float32(1.0), spikes, name=name)
+        return tf_.add(tf_.multiply(v, keep, name=name), tf_.multiply(spikes, _full(value, self.shape), name=name), name=name)
+
+    def output(self, v):
+        return v
+
+
+def _step_function(tf_, difference, steepness: float, name: str):
     """0/1 spikes from m - threshold: clip(K * d, -1, 1) (one fused MUL), then RELU."""
-    clipped = tf.clip_by_value(tf.multiply(difference, np.float32(steepness), name=name), -1.0, 1.0, name=name)
-    return tf.nn.relu(clipped, name=name)
-
-
-def _neuron(tf, node, current, states: dict[str, Any], shape, name: str, steepness: float):
-    """(output, next states) of one neuron layer for one step, per npukit.ir.neurons."""
-    nxt = {}
-    if isinstance(node, _CURRENT_BASED):
-        i = states["i"]
-        i = tf.add(tf.multiply(i, _full(node.syn_decay, shape), name=name), tf.multiply(current, _full(node.syn_gain, shape), name=name), name=name)
-        nxt["i"] = i
-        current = i
-    m = states["v"]
-    if isinstance(node, _HAS_DECAY):
-        if np.any(node.decay != 1):
-            m = tf.multiply(m, _full(node.decay, shape), name=name)
-        if np.any(node.leak != 0):
-            m = tf.add(m, _full(node.leak, shape), name=name)
-    drive = current if not np.any(node.gain != 1) else tf.multiply(current, _full(node.gain, shape), name=name)
-    m = tf.add(m, drive, name=name)
-    if not isinstance(node, ir.SPIKING):
-        nxt["v"] = m
-        return m, nxt
-    theta = _full(node.v_threshold, shape)
-    difference = tf.subtract(m, theta, name=name)
-    if node.fire_at_threshold:
-        difference = tf.add(difference, np.float32(1.0 / steepness), name=name)
-    spikes = _step_function(tf, difference, steepness, name)
-    if node.reset == "subtract":
-        nxt["v"] = tf.subtract(m, tf.multiply(spikes, theta, name=name), name=name)
-    else:
-        keep = tf.subtract(np.float32(1.0), spikes, name=name)
-        nxt["v"] = tf.add(tf.multiply(m, keep, name=name), tf.multiply(spikes, _full(node.v_reset, shape), name=name), name=name)
-    amplitude = getattr(node, "amplitude", np.float32(1))
-    out = spikes if not np.any(amplitude != 1) else tf.multiply(spikes, _full(amplitude, shape), name=name)
-    return out, nxt
-
-
-def _threshold(tf, node, x, shape, name, steepness: float):
-    return _step_function(tf, tf.subtract(x, _full(node.v_threshold, shape), name=name), steepness, name)
+    clipped = tf_.clip_by_value(tf_.multiply(difference, np.float32(steepness), name=name), -1.0, 1.0, name=name)
+    return tf_.nn.relu(clipped, name=name)
 
 
 def build_step_function(graph: ir.Graph, batch: int, api_level: int = 30, steepness: dict[str, float] | None = None):
     """A tf.function (input frame, *states) -> (readout, *next states) for one timestep.
 
     ``steepness`` gives K per spiking layer (default 2**64: exact float32 spikes)."""
-    tf = _tf()
+    tf_ = tf()
     plan = make_plan(graph, 1, "bernoulli")  # regions only; the encoding makes the input temporal
     for node in graph:
         if plan.region[node.name] == READOUT and not isinstance(node, ir.AFFINE):
@@ -112,85 +179,43 @@ def build_step_function(graph: ir.Graph, batch: int, api_level: int = 30, steepn
                 f"temporal mode runs the readout step by step, so it must be affine; {node.name!r} is a "
                 f"{type(node).__name__} after the last neuron layer"
             )
-        if not isinstance(node, (ir.Input, *ir.NEURONS)) and type(node) not in _LOWER:
-            raise UnsupportedError(f"{node.name!r} ({type(node).__name__}) has no TFLite lowering; supported: {', '.join(supported_nodes())}")
+    check_lowerable(graph, also=ir.NEURONS)
     specs = state_specs(graph)
     order = list(graph)
-    index = {n.name: i for i, n in enumerate(order)}
-    signature = [tf.TensorSpec([batch, *graph.input_shape], tf.float32, name="x")]
-    signature += [tf.TensorSpec([batch, *s["shape"]], tf.float32, name=f"state_{k:03d}") for k, s in enumerate(specs)]
+    signature = [tf_.TensorSpec([batch, *graph.input_shape], tf_.float32, name="x")]
+    signature += [tf_.TensorSpec([batch, *s["shape"]], tf_.float32, name=f"state_{k:03d}") for k, s in enumerate(specs)]
 
-    @tf.function(input_signature=signature)
+    @tf_.function(input_signature=signature)
     def step(x, *states):
         by_layer: dict[str, dict[str, Any]] = {}
         for spec, tensor in zip(specs, states):
             by_layer.setdefault(spec["layer"], {})[spec["kind"]] = tensor
         values: dict[str, Any] = {}
-        nxt: dict[tuple[str, str], Any] = {}
-        for node in order:
-            name = f"npk_{index[node.name]:04d}_"
+        for index, node in enumerate(order):
+            name = op_name(index)
             if isinstance(node, ir.Input):
                 values[node.name] = x
-            elif isinstance(node, ir.Threshold):
-                k = (steepness or {}).get(node.name, FLOAT_STEEPNESS)
-                values[node.name] = _threshold(tf, node, values[node.inputs[0]], graph.shapes[node.name], name, k)
             elif isinstance(node, ir.NEURONS):
                 k = (steepness or {}).get(node.name, FLOAT_STEEPNESS)
-                out, new = _neuron(tf, node, values[node.inputs[0]], by_layer[node.name], graph.shapes[node.name], name, k)
+                xp = TensorFlowOps(tf_, graph.shapes[node.name], name, k)
+                out = advance(node, by_layer.setdefault(node.name, {}), values[node.inputs[0]], xp)
+                amplitude = getattr(node, "amplitude", None)
+                if isinstance(node, ir.SPIKING) and amplitude is not None and not is_one(amplitude):
+                    out = xp.mul(out, amplitude)
                 values[node.name] = out
-                for kind, tensor in new.items():
-                    nxt[(node.name, kind)] = tensor
             else:
-                values[node.name] = _LOWER[type(node)](tf, node, [values[i] for i in node.inputs], name, batch, api_level)
-        outputs = [tf.identity(values[graph.output], name="readout")]
-        outputs += [tf.identity(nxt[(s["layer"], s["kind"])], name=f"next_{k:03d}") for k, s in enumerate(specs)]
+                values[node.name] = lower_node(tf_, node, [values[i] for i in node.inputs], name, batch, api_level)
+        outputs = [tf_.identity(values[graph.output], name="readout")]
+        outputs += [tf_.identity(by_layer[s["layer"]][s["kind"]], name=f"next_{k:03d}") for k, s in enumerate(specs)]
         return outputs
 
     return step, specs
 
 
-def convert_temporal(
-    graph: ir.Graph,
-    representative: list[list[np.ndarray]] | None,
-    quantize: str = "none",
-    batch: int = 1,
-    metadata: dict[str, Any] | None = None,
-    api_level: int = 30,
-    steepness: dict[str, float] | None = None,
-) -> tuple[bytes, dict[str, Any]]:
-    """Convert the one-step graph; int8 needs ``representative`` input lists [x, *states]."""
-    if not graph.is_spiking:
-        raise BadInputError("temporal mode converts spiking graphs")
-    tf = _tf()
-    fn, specs = build_step_function(graph, batch, api_level, steepness)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn)
-    if quantize == "int8":
-        if not representative:
-            raise BadInputError("int8 temporal models need representative steps")
-
-        def dataset():
-            yield from representative
-
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = dataset
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    elif quantize != "none":
-        raise BadInputError(f"quantize must be int8 or none. Received: {quantize!r}")
-    try:
-        with native_output_captured():
-            flat = converter.convert()
-    except Exception as exc:
-        raise InternalError(f"TFLite conversion of the temporal graph failed: {' '.join(str(exc).split())[:400]}")
-    info = read_tflite(flat)
-    meta = dict(metadata or {})
-    meta.update(_io_metadata(info, graph, quantize, "int8" if quantize == "int8" else "float32", batch))
-    meta.update({
-        "mode": "temporal", "state_order": _bind(info, specs), "tensor_map": {graph.output: info.outputs[0]},
-        "steepness": {k: float(v) for k, v in (steepness or {}).items()},
-    })
-    return with_metadata(flat, meta), meta
+def convert_temporal(graph, representative, quantize="none", batch=1, metadata=None, api_level=30, steepness=None):
+    """The one-step graph as .tflite bytes (float32, or int8 given ``representative`` inputs
+    [x, *states] and ``steepness``); returns (bytes, metadata)."""
+    return TemporalBackend(1)._convert(graph, representative, quantize, batch, metadata, api_level, steepness)
 
 
 def _bind(info, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -28,8 +28,11 @@ from npukit.version import __version__
 from npukit.data import Dataset, calibration_set, load_data
 from npukit.errors import BadInputError
 from npukit.files import atomic_write, check_writable
+from npukit.converters.tflite import RateBackend
+from npukit.converters.tflite_temporal import TemporalBackend
 from npukit.ir import Graph
 from npukit.loading import load, source_of
+from npukit.passes.ann_to_snn import ann_to_snn
 from npukit.progress import Reporter, silent
 from npukit.reference import check_input
 from npukit.snn.encoders import ENCODINGS
@@ -39,8 +42,8 @@ TARGETS = ("tflite", "ir", "nir")
 MODES = ("rate", "temporal")
 METADATA_FORMAT = "npukit-tflite-metadata"
 METADATA_VERSION = 1
-#: samples whose T steps calibrate an int8 temporal model (every step of each)
-TEMPORAL_CALIBRATION_SAMPLES = 48
+#: the TFLite backend of each mode (converters/tflite_backend.py states their contract)
+BACKENDS = {"rate": RateBackend, "temporal": TemporalBackend}
 
 
 @dataclass
@@ -171,17 +174,17 @@ def convert(
         )
     io = io or ("int8" if quantize == "int8" else "float32")
     needs_calibration = quantize == "int8" or graph.is_spiking or mode == "temporal"
-    calib = None
+    calib = calib_x = None
     if needs_calibration:
         positive_int("calibration samples", calibration_samples)
         calib = calibration_set(data, calibration, calibration_samples)
-        check_input(graph, calib.x)
+        calib_x = check_input(graph, calib.x)  # channels-first samples come back channels-last
     metadata = _metadata(graph, data, calib, mode, timesteps, encoding, level)
     advance = progress("converting", 1)
-    if mode == "temporal":
-        blob, metadata = _temporal(graph, calib, quantize, batch, metadata, level, timesteps, encoding, percentile)
-    else:
-        blob, metadata = _rate(graph, calib, quantize, io, batch, metadata, level, timesteps, encoding)
+    backend = BACKENDS[mode](timesteps, encoding, percentile)
+    converted = backend.prepare(graph, calib_x, metadata)
+    samples = calib_x if quantize == "int8" else None
+    blob, metadata = backend.convert(converted, samples, quantize, io, batch, metadata, level)
     advance(1)
     info = read_tflite(blob)
     delegation = check_model(info, level)
@@ -218,39 +221,6 @@ def _metadata(graph: Graph, data, calib: Dataset | None, mode: str, timesteps: i
     }
 
 
-def _rate(graph: Graph, calib, quantize, io, batch, metadata, level, timesteps, encoding):
-    from npukit.converters.tflite import convert_graph
-    from npukit.passes.fold_batchnorm import fold_batchnorm
-    from npukit.passes.snn_to_rate import snn_to_rate
-
-    ann = graph
-    if graph.is_spiking:
-        ann = fold_batchnorm(snn_to_rate(graph, calib.x, timesteps, encoding))
-        metadata["rate_fit"] = ann.meta["rate_fit"]
-    x = None if calib is None else calib.x
-    return convert_graph(ann, x if quantize == "int8" else None, quantize=quantize, io=io, batch=batch, metadata=metadata, api_level=level)
-
-
-def _temporal(graph: Graph, calib, quantize, batch, metadata, level, timesteps, encoding, percentile):
-    from npukit.converters.tflite_temporal import convert_temporal, int8_steepness, record_steps
-    from npukit.ir import SPIKING
-    from npukit.passes.ann_to_snn import ann_to_snn
-
-    snn = graph if graph.is_spiking else ann_to_snn(graph, calib.x, percentile)
-    input_max = float(snn.meta.get("snn", {}).get("input_max", 1.0))
-    metadata.update(
-        spiking_output=isinstance(snn[snn.output], SPIKING),
-        input_max=input_max,
-        snn=snn.meta.get("snn"),
-    )
-    blob, meta = convert_temporal(snn, None, "none", batch, metadata, level)
-    if quantize != "int8":
-        return blob, meta
-    samples = calib.x[: max(batch, TEMPORAL_CALIBRATION_SAMPLES)]
-    steps, ranges = record_steps(blob, samples, timesteps, encoding, input_max)
-    return convert_temporal(snn, steps, "int8", batch, metadata, level, int8_steepness(snn, ranges))
-
-
 def _nir(graph: Graph, data, calibration, calibration_samples, percentile, timesteps, encoding, dt, progress):
     """NIR bytes of the SNN (an ANN is converted first) and what the export changed."""
     from npukit.converters.nir import DEFAULT_DT
@@ -262,9 +232,7 @@ def _nir(graph: Graph, data, calibration, calibration_samples, percentile, times
         positive_int("calibration samples", calibration_samples)
         calib = calibration_set(data, calibration, calibration_samples)
         check_input(graph, calib.x)
-        from npukit.passes.ann_to_snn import ann_to_snn
-
-        snn = ann_to_snn(graph, calib.x, percentile)
+        snn = ann_to_snn(graph, check_input(graph, calib.x), percentile)
     step = DEFAULT_DT if dt is None else dt
     nir_graph, view = to_nir(snn, step)
     info: dict[str, Any] = {"dt": step, "nodes": {k: type(v).__name__ for k, v in nir_graph.nodes.items()}}

@@ -11,7 +11,7 @@ from npukit.errors import BadInputError
 from npukit.passes.ann_to_snn import ann_to_snn, spiking_relus
 from npukit.reference import evaluate
 from npukit.snn.encoders import encode
-from npukit.snn.neurons import NeuronLayer, if_step
+from npukit.snn.neurons import NeuronLayer, step
 from npukit.snn.simulate import simulate
 from npukit.snn.stepwise import simulate_stepwise
 
@@ -24,7 +24,8 @@ def run_trace(node, currents):
     v = np.broadcast_to(node.v_init.astype(np.float32), (1,)).copy()
     spikes, potentials = [], []
     for c in currents:
-        s, v = if_step(v, np.float32([c]), node)
+        s, state = step(node, {"v": v}, np.float32([c]))
+        v = state["v"]
         spikes.append(int(s[0]))
         potentials.append(float(v[0]))
     return spikes, potentials
@@ -55,7 +56,8 @@ def test_in_place_layer_matches_the_pure_step():
         out = np.empty(64, np.uint8)
         for _ in range(40):
             current = rng.normal(0.2, 0.5, 64).astype(np.float32)
-            s, v = if_step(v, current, node)
+            s, state = step(node, {"v": v}, current)
+            v = state["v"]
             layer.step(current, out)
             np.testing.assert_array_equal(out, s)
             np.testing.assert_array_equal(layer.state["v"], v)

@@ -66,6 +66,39 @@ def integrator_gain(r, dt: float) -> np.ndarray:
     return unit(dt * np.asarray(r, np.float64)).astype(np.float32)
 
 
+# -- the inverse: per-step coefficients -> NIR's continuous parameters (NIR export) ------------------
+
+
+def _rate(decay, what: str) -> np.ndarray:
+    """dt / tau from a decay (1 - dt/tau); a decay of 1 has no time constant."""
+    k = 1.0 - np.asarray(decay, dtype=np.float64)
+    if np.any(k <= 0):
+        raise BadInputError(f"a {what} of 1 (no leak) has no time constant")
+    return k
+
+
+def lif_parameters(decay, gain, leak, dt: float) -> dict[str, np.ndarray]:
+    """tau, r, v_leak (float32) of ``tau dv/dt = (v_leak - v) + r I`` whose Euler step of ``dt``
+    has these coefficients: tau = dt / (1 - decay), r = gain tau / dt, v_leak = leak tau / dt."""
+    k = _rate(decay, "membrane decay")
+    return {
+        "tau": (dt / k).astype(np.float32),
+        "r": (np.asarray(gain, np.float64) / k).astype(np.float32),
+        "v_leak": (np.asarray(leak, np.float64) / k).astype(np.float32),
+    }
+
+
+def synapse_parameters(syn_decay, syn_gain, dt: float) -> dict[str, np.ndarray]:
+    """tau_syn, w_in (float32) of ``tau_syn di/dt = -i + w_in S`` with these Euler coefficients."""
+    k = _rate(syn_decay, "synaptic decay")
+    return {"tau_syn": (dt / k).astype(np.float32), "w_in": (np.asarray(syn_gain, np.float64) / k).astype(np.float32)}
+
+
+def integrator_r(gain, dt: float) -> np.ndarray:
+    """r (float32) of ``dv/dt = r I`` whose Euler step of ``dt`` has this gain: r = gain / dt."""
+    return (np.asarray(gain, np.float64) / dt).astype(np.float32)
+
+
 def _f(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 

@@ -1,130 +1,182 @@
-"""Neuron dynamics: pure step functions (the specification) and in-place layers (the fast path).
+"""Neuron dynamics, defined once: ``advance`` is the step of every IR neuron type, written against
+a small array namespace so that the same sequence of operations runs
 
-``step(node, state, current) -> (output, state)`` advances one layer by one timestep; state is a
-dict with the membrane ``v`` (and the synaptic current ``i`` of current-based neurons). The
-equations are those of the IR node docstrings (``npukit.ir.neurons``). ``NeuronLayer`` performs
-the same floating-point operations in the same order without allocating, so both give
-identical results; the time-folded simulator uses it, the step loop uses ``step``.
+* in the plain step loop (``Functional``: numpy, new arrays at each step),
+* in the time-folded simulator (``InPlace``: numpy writing into the layer's own buffers), and
+* in the temporal-mode TFLite graph (``converters/tflite_temporal.py`` implements the namespace
+  with TensorFlow ops the NN-API delegate takes).
 
-For continuous-time parameters with an explicit step size, see ``npukit.snn.euler``.
+The equations are those of the IR node docstrings (``npukit.ir.neurons``). Both numpy namespaces
+perform the same floating-point operations in the same order, so the simulators agree bit for
+bit. Identity coefficients (a gain or decay of exactly 1, a leak of exactly 0) are skipped: x * 1
+and x + 0 are exact, so results do not change.
+
+State: a dict keyed by the kinds of ``state_kinds(node)``: ``"i"`` (synaptic current of
+current-based neurons) and ``"v"`` (membrane). For continuous-time parameters with an explicit
+step size, see ``npukit.snn.euler``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from npukit import ir
 
-State = dict[str, np.ndarray]
-_HAS_DECAY = (ir.LIF, ir.CubaLIF, ir.LI, ir.CubaLI)
-_CURRENT_BASED = (ir.CubaLIF, ir.CubaLI)
+State = dict[str, Any]
+
+#: neurons whose input first charges a synaptic current
+CURRENT_BASED = (ir.CubaLIF, ir.CubaLI)
+#: neurons whose membrane decays and leaks
+LEAKY = (ir.LIF, ir.CubaLIF, ir.LI, ir.CubaLI)
+
+
+def state_kinds(node: ir.Node) -> tuple[str, ...]:
+    """The state a layer of ``node`` neurons carries from step to step, in a fixed order."""
+    if not isinstance(node, ir.STATEFUL):
+        return ()
+    return ("i", "v") if isinstance(node, CURRENT_BASED) else ("v",)
+
+
+def initial_value(node: ir.Node, kind: str) -> np.ndarray:
+    """The initial value of one state kind (``v_init`` or ``i_init``)."""
+    return {"v": node.v_init, "i": getattr(node, "i_init", None)}[kind]
+
+
+def is_one(value) -> bool:
+    return not np.any(np.asarray(value) != 1)
+
+
+def is_zero(value) -> bool:
+    return not np.any(np.asarray(value) != 0)
+
+
+def advance(node: ir.Node, state: State, current, xp) -> Any:
+    """One step of a layer of ``node`` neurons: updates ``state`` (a dict, reassigned per kind)
+    and returns the output: spikes (0/1, amplitude not applied) of spiking neurons, the membrane
+    of integrators. ``xp`` is the array namespace (module docstring)."""
+    if isinstance(node, ir.Threshold):
+        return xp.fire(current, node.v_threshold, at_threshold=False)
+    if isinstance(node, CURRENT_BASED):  # i = syn_decay * i + syn_gain * I
+        i = xp.mul(state["i"], node.syn_decay)
+        state["i"] = xp.add(i, xp.scaled(current, node.syn_gain))
+        current = state["i"]
+    v = state["v"]  # m = decay * v + leak + gain * I
+    if isinstance(node, LEAKY):
+        if not is_one(node.decay):
+            v = xp.mul(v, node.decay)
+        if not is_zero(node.leak):
+            v = xp.add(v, node.leak)
+    v = xp.add(v, current if is_one(node.gain) else xp.scaled(current, node.gain))
+    if not isinstance(node, ir.SPIKING):
+        state["v"] = v
+        return xp.output(v)
+    spikes = xp.fire(v, node.v_threshold, at_threshold=node.fire_at_threshold)
+    if node.reset == "subtract":  # v - theta * s: exactly m - theta, or m
+        state["v"] = xp.sub(v, xp.scaled(spikes, node.v_threshold))
+    else:
+        state["v"] = xp.reset_where(v, spikes, node.v_reset)
+    return spikes
 
 
 def init_state(node: ir.Node, shape: tuple[int, ...], dtype=np.float32) -> State:
     """The state of a layer of ``node`` neurons before the first step (batch axis first)."""
-    if isinstance(node, ir.Threshold):
-        return {}
-    state = {"v": np.broadcast_to(node.v_init.astype(dtype), shape).copy()}
-    if isinstance(node, _CURRENT_BASED):
-        state["i"] = np.broadcast_to(node.i_init.astype(dtype), shape).copy()
-    return state
+    return {kind: np.broadcast_to(initial_value(node, kind).astype(dtype), shape).copy() for kind in state_kinds(node)}
 
 
-def _membrane(v: np.ndarray, current: np.ndarray, node) -> np.ndarray:
-    """m = decay * v + leak + gain * I (IF and Integrator: v + gain * I)."""
-    m = v
-    if isinstance(node, _HAS_DECAY):
-        m = m * node.decay
-        m = m + node.leak
-    return m + node.gain * current
+class Functional:
+    """numpy, a new array per operation: the step loop's namespace (the specification)."""
 
+    @staticmethod
+    def mul(a, coefficient):
+        return a * coefficient
 
-def _fire(m: np.ndarray, node) -> tuple[np.ndarray, np.ndarray]:
-    """Spikes and the membrane after reset."""
-    theta = node.v_threshold
-    s = m >= theta if node.fire_at_threshold else m > theta
-    if node.reset == "subtract":
-        return s, np.where(s, m - theta, m).astype(m.dtype, copy=False)
-    return s, np.where(s, node.v_reset, m).astype(m.dtype, copy=False)
+    @staticmethod
+    def add(a, b):
+        return a + b
 
+    @staticmethod
+    def sub(a, b):
+        return a - b
 
-def if_step(v: np.ndarray, current: np.ndarray, node: ir.IF) -> tuple[np.ndarray, np.ndarray]:
-    """Integrate-and-fire, one step: (spikes as bool, new membrane)."""
-    return _fire(_membrane(v, current, node), node)
+    @staticmethod
+    def scaled(a, coefficient):
+        return coefficient * a
 
+    @staticmethod
+    def fire(m, theta, at_threshold: bool):
+        return m >= theta if at_threshold else m > theta
 
-def lif_step(v: np.ndarray, current: np.ndarray, node: ir.LIF) -> tuple[np.ndarray, np.ndarray]:
-    """Leaky integrate-and-fire, one step: (spikes as bool, new membrane)."""
-    return _fire(_membrane(v, current, node), node)
+    @staticmethod
+    def reset_where(v, spikes, value):
+        return np.where(spikes, value, v).astype(v.dtype, copy=False)
 
-
-def synaptic_step(i: np.ndarray, current: np.ndarray, node) -> np.ndarray:
-    """The synaptic current of current-based neurons: i = syn_decay * i + syn_gain * I."""
-    return i * node.syn_decay + node.syn_gain * current
+    @staticmethod
+    def output(v):
+        return v
 
 
 def step(node: ir.Node, state: State, current: np.ndarray) -> tuple[np.ndarray, State]:
     """One step of any neuron node: (output, new state). Spiking outputs are bool arrays
-    (amplitude not applied); integrators output their membrane."""
-    if isinstance(node, ir.Threshold):
-        return current > node.v_threshold, state
+    (amplitude not applied); integrators output their membrane. ``state`` is not modified."""
     new = dict(state)
-    if isinstance(node, _CURRENT_BASED):
-        new["i"] = synaptic_step(state["i"], current, node)
-        current = new["i"]
-    m = _membrane(state["v"], current, node).astype(state["v"].dtype, copy=False)
-    if isinstance(node, ir.SPIKING):
-        spikes, new["v"] = _fire(m, node)
-        return spikes, new
-    new["v"] = m
-    return m, new
+    output = advance(node, new, current, Functional)
+    for kind, value in new.items():  # states keep their dtype whatever the current's
+        new[kind] = np.asarray(value).astype(state[kind].dtype, copy=False)
+    if not isinstance(node, ir.SPIKING):  # an integrator outputs its (cast) membrane
+        output = new["v"]
+    return output, new
+
+
+class InPlace:
+    """numpy writing into a layer's buffers (the time-folded simulator's namespace): the first
+    operand of ``mul``/``add``/``sub`` is a state buffer or scratch and is overwritten; ``scaled``
+    writes into scratch; spikes go straight into the caller's output buffer."""
+
+    def __init__(self, shape: tuple[int, ...], dtype, out: np.ndarray | None = None):
+        self.scratch = np.empty(shape, dtype=dtype)
+        self.out = out  # set by NeuronLayer before each step: where spikes or the membrane go
+
+    @staticmethod
+    def mul(a, coefficient):
+        return np.multiply(a, coefficient, out=a)
+
+    @staticmethod
+    def add(a, b):
+        return np.add(a, b, out=a)
+
+    @staticmethod
+    def sub(a, b):
+        return np.subtract(a, b, out=a)
+
+    def scaled(self, a, coefficient):
+        return np.multiply(coefficient, a, out=self.scratch, casting="unsafe")
+
+    def fire(self, m, theta, at_threshold: bool):
+        compare = np.greater_equal if at_threshold else np.greater
+        return compare(m, theta, out=self.out, casting="unsafe")
+
+    @staticmethod
+    def reset_where(v, spikes, value):
+        np.copyto(v, np.broadcast_to(value, v.shape), where=spikes.astype(bool))
+        return v
+
+    def output(self, v):
+        np.copyto(self.out, v)
+        return self.out
 
 
 class NeuronLayer:
-    """In-place stepping of one layer for the time-folded simulator (same arithmetic as ``step``)."""
+    """One layer stepped in place by the time-folded simulator (``advance`` with ``InPlace``)."""
 
     def __init__(self, node: ir.Node, shape: tuple[int, ...], dtype=np.float32):
-        self.node = node
+        self.node = node.replace(**{name: value.astype(dtype) for name, value in node.arrays().items()})
         self.state = init_state(node, shape, dtype)
         self.spiking = isinstance(node, ir.SPIKING)
-        self._scratch = np.empty(shape, dtype=dtype)
-        self._params = {name: value.astype(dtype) for name, value in node.arrays().items()}
-        # identity coefficients are skipped: x * 1 and x + 0 are exact, so results are unchanged
-        self._unit_gain = not np.any(self._params["gain"] != 1) if "gain" in self._params else True
-        self._unit_decay = not np.any(self._params["decay"] != 1) if "decay" in self._params else True
-        self._zero_leak = not np.any(self._params["leak"] != 0) if "leak" in self._params else True
-        if self.spiking:
-            self._compare = np.greater_equal if getattr(node, "fire_at_threshold", False) else np.greater
-            self._reset_value = np.broadcast_to(self._params.get("v_reset", np.float32(0)), shape)
+        self._xp = InPlace(shape, dtype)
 
     def step(self, current: np.ndarray, out: np.ndarray) -> None:
         """Advance one step; write the output (0/1 spikes, or the membrane) into ``out``."""
-        node, p, tmp = self.node, self._params, self._scratch
-        if isinstance(node, ir.Threshold):
-            np.greater(current, p["v_threshold"], out=out, casting="unsafe")
-            return
-        if isinstance(node, _CURRENT_BASED):
-            i = self.state["i"]
-            np.multiply(i, p["syn_decay"], out=i)
-            np.multiply(p["syn_gain"], current, out=tmp)
-            np.add(i, tmp, out=i)
-            current = i
-        v = self.state["v"]
-        if not self._unit_decay:
-            np.multiply(v, p["decay"], out=v)
-        if not self._zero_leak:
-            np.add(v, p["leak"], out=v)
-        if self._unit_gain:
-            np.add(v, current, out=v)
-        else:
-            np.multiply(p["gain"], current, out=tmp)
-            np.add(v, tmp, out=v)
-        if not self.spiking:
-            np.copyto(out, v)
-            return
-        self._compare(v, p["v_threshold"], out=out, casting="unsafe")
-        if node.reset == "subtract":  # v - theta * s: exactly m - theta or m
-            np.multiply(out, p["v_threshold"], out=tmp)
-            np.subtract(v, tmp, out=v)
-        else:
-            np.copyto(v, self._reset_value, where=out.astype(bool))
+        self._xp.out = out
+        advance(self.node, self.state, current, self._xp)
