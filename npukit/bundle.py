@@ -146,7 +146,7 @@ def _frames(meta, mode, x, frame, timesteps):
     if not 1 <= steps <= 100_000:
         raise BadInputError(f"timesteps must be an integer in 1..100000. Received: {steps}")
     if encoding == TIME_SERIES:
-        return x.reshape(n, steps, -1), steps, steps, "time_series", x
+        return x.reshape(n, steps, -1), steps, steps, TIME_SERIES, x
     if encoding == "current":
         return x.reshape(n, 1, -1), 1, steps, "current", x
     # spike encoders draw per sample from (seed 0, sample index): the same series the host runs

@@ -230,7 +230,7 @@ def test_time_series_data(tmp_path):
     x = np.random.default_rng(5).uniform(0, 1, (10, 20)).astype(np.float32)
     series = np.repeat(x[:, None], 15, axis=1)  # (N, T, features), constant in time
     a, b = simulate(model, x, 15), simulate(model, series, None)
-    assert b.encoding == "time-series" and b.timesteps == 15
+    assert b.encoding == "time_series" and b.timesteps == 15
     np.testing.assert_array_equal(a.spike_counts["lif1"], b.spike_counts["lif1"])
     with pytest.raises(BadInputError, match="the data has 15 timesteps"):
         simulate(model, series, 10)

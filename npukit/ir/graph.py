@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 from npukit.errors import BadInputError
 from npukit.ir.base import Node, Shape
-from npukit.ir.layers import Input
+from npukit.ir.linear import Input
 from npukit.ir.neurons import NEURONS
 
 

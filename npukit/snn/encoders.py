@@ -8,7 +8,7 @@
   ``input_max`` (sign kept): the mean is x, and a step may carry several spikes.
 
 ``input_max`` is the largest |x| of the calibration data (``graph.meta["snn"]["input_max"]``).
-Data with a time axis, (N, T, *input_shape), is used as given (encoding ``time-series``): step t
+Data with a time axis, (N, T, *input_shape), is used as given (encoding ``time_series``): step t
 feeds x[:, t]. Random draws come from one generator per sample, seeded with ``(seed, sample index)``: the
 spikes of a sample do not depend on the batch it is simulated in.
 """
@@ -21,7 +21,7 @@ from npukit.errors import BadInputError
 
 ENCODINGS = ("current", "bernoulli", "poisson")
 #: the encoding name of data that already has a time axis (N, T, ...): used as given
-TIME_SERIES = "time-series"
+TIME_SERIES = "time_series"
 
 
 def has_time_axis(x: np.ndarray, input_shape: tuple[int, ...]) -> bool:
