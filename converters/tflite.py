@@ -21,6 +21,7 @@ from npukit.converters.tflite_lowering import check_lowerable, lower_node, op_na
 from npukit.errors import UnsupportedError
 from npukit.passes.fold_batchnorm import fold_batchnorm
 from npukit.passes.snn_to_rate import snn_to_rate
+from npukit.snn.encoders import rates
 from npukit.tflite_file import read_tflite, with_metadata
 
 _MARK = re.compile(r"npk_(\d+)_")
@@ -33,7 +34,9 @@ class RateBackend(Backend):
 
     def prepare(self, graph: ir.Graph, samples: np.ndarray | None, metadata: dict[str, Any]) -> ir.Graph:
         """A rate-coded graph as is; a spiking one as its rate-coded ANN fitted on ``samples``
-        simulated for T steps (``npukit.passes.snn_to_rate``), the fit recorded as ``rate_fit``."""
+        simulated for T steps (``npukit.passes.snn_to_rate``), the fit recorded as ``rate_fit``.
+        The ANN's input is the time-mean of a time series (for event frames: the event rate per
+        pixel and step), so a network that relies on the timing of its input loses that."""
         if not graph.is_spiking:
             return graph
         ann = fold_batchnorm(snn_to_rate(graph, samples, self.timesteps, self.encoding))
@@ -44,9 +47,11 @@ class RateBackend(Backend):
         return build_function(graph, batch, api_level)[0]
 
     def calibrate(self, graph: ir.Graph, samples: np.ndarray, batch: int, api_level: int = 30) -> list[list[np.ndarray]]:
-        return batches_of(samples, batch)
+        """Batches of the samples as the model sees them: a time series' mean over T."""
+        return batches_of(rates(samples, graph.input_shape), batch)
 
     def convert(self, graph, samples, quantize="int8", io="int8", batch=1, metadata=None, api_level=30):
+        samples = None if samples is None else rates(samples, graph.input_shape)
         return convert_graph(graph, samples, quantize, io, batch, metadata, api_level)
 
 

@@ -36,6 +36,7 @@ from npukit.converters.tflite_backend import Backend, check_options, io_metadata
 from npukit.converters.tflite_lowering import check_lowerable, lower_node, op_name
 from npukit.errors import BadInputError, InternalError, UnsupportedError
 from npukit.passes.ann_to_snn import ann_to_snn
+from npukit.snn.encoders import rates
 from npukit.snn.neurons import advance, initial_value, is_one, state_kinds
 from npukit.snn.plan import READOUT, make_plan
 from npukit.tflite_file import read_tflite, with_metadata
@@ -61,7 +62,7 @@ class TemporalBackend(Backend):
         """A spiking graph as is; a rate-coded one as its IF network with thresholds from
         ``samples`` (``npukit.passes.ann_to_snn``); the metadata records the spiking output, the
         input encoders' spike size and the conversion."""
-        snn = graph if graph.is_spiking else ann_to_snn(graph, samples, self.percentile)
+        snn = graph if graph.is_spiking else ann_to_snn(graph, rates(samples, graph.input_shape), self.percentile)
         metadata.update(
             spiking_output=isinstance(snn[snn.output], ir.SPIKING),
             input_max=float(snn.meta.get("snn", {}).get("input_max", 1.0)),

@@ -22,11 +22,10 @@ from npukit.ir import Graph
 from npukit.loading import load
 from npukit.passes.ann_to_snn import spiking_version
 from npukit.progress import Reporter, silent
-from npukit.reference import check_input
-from npukit.snn.encoders import TIME_SERIES, has_time_axis, resolve_timesteps
+from npukit.snn.encoders import prepare
 from npukit.snn.simulate import SimulationResult
 from npukit.snn.simulate import simulate as simulate_graph
-from npukit.validation import MAX_TIMESTEPS, positive_int
+from npukit.validation import positive_int
 
 # -- simulate ------------------------------------------------------------------------------------
 
@@ -88,15 +87,6 @@ class SimulationReport:
         return atomic_write(path, buffer.getvalue(), force)
 
 
-def _timesteps(graph: Graph, x: np.ndarray, timesteps: int | None, encoding: str) -> tuple[int, str]:
-    """(T, encoding): the data's own time axis, else ``timesteps`` (default 32) and ``encoding``."""
-    if timesteps is not None:
-        positive_int("timesteps", timesteps, MAX_TIMESTEPS)
-    if timesteps is None and not has_time_axis(x, graph.input_shape):
-        timesteps = 32
-    return resolve_timesteps(x, graph.input_shape, timesteps, encoding)
-
-
 def simulate(
     model: str | Path | Graph,
     data: str | Path = "digits",
@@ -127,11 +117,10 @@ def simulate(
     positive_int("batch size", batch_size)
     graph = load(model, dt, input_shape)
     dataset = load_data(data, "test").head(samples)
-    timesteps, encoding = _timesteps(graph, dataset.x, timesteps, encoding)
-    check_input(graph, dataset.x, time_axis=encoding == TIME_SERIES)
+    x, timesteps, encoding = prepare(graph, dataset.x, timesteps, encoding)
     snn = spiking_version(graph, data, calibration, calibration_samples, percentile, progress)
     result = simulate_graph(
-        snn, dataset.x, timesteps, encoding=encoding, seed=seed, batch_size=batch_size,
+        snn, x, timesteps, encoding=encoding, seed=seed, batch_size=batch_size,
         keep=keep, checkpoints=checkpoints, progress=progress("simulating", len(dataset)),
     )
     return SimulationReport(result, snn, dataset, seed)

@@ -127,12 +127,18 @@ def _states(meta: dict[str, Any], inputs: list[dict], outputs: list[dict]) -> li
 
 def _frames(meta, mode, x, frame, timesteps):
     """(frames (N, F, E), F, T, encoding, what to give run_temporal)."""
+    from npukit.ir.layout import chw, data_to_ir
     from npukit.snn.encoders import TIME_SERIES, encode, has_time_axis, resolve_timesteps
 
     n = x.shape[0]
+    lead = 2 if has_time_axis(x, frame) else 1
+    if len(frame) == 3 and tuple(x.shape[lead:]) == chw(frame) and chw(frame) != frame:
+        x = data_to_ir(x, lead)  # channels-first samples (NIR, ONNX) in the model's NHWC layout
     if mode == "rate":
         if timesteps is not None:
-            raise BadInputError("--timesteps applies to temporal-mode models; a rate-mode model runs once per sample")
+            raise BadInputError("timesteps apply to temporal-mode models; a rate-mode model runs once per sample")
+        if lead == 2:  # a rate-mode model sees a time series' mean over T (docs/snn.md)
+            x = np.ascontiguousarray(x.mean(axis=1, dtype=np.float32))
         if tuple(x.shape[1:]) != frame:
             raise BadInputError(f"data samples have shape {tuple(x.shape[1:])} but the model's input is {frame}")
         return x.reshape(n, 1, -1), 1, 1, "none", x

@@ -34,8 +34,7 @@ from npukit.ir import Graph
 from npukit.loading import load, source_of
 from npukit.passes.ann_to_snn import ann_to_snn
 from npukit.progress import Reporter, silent
-from npukit.reference import check_input
-from npukit.snn.encoders import ENCODINGS
+from npukit.snn.encoders import ENCODINGS, fits, prepare, rate_inputs
 from npukit.validation import MAX_TIMESTEPS, positive_int
 
 TARGETS = ("tflite", "ir", "nir")
@@ -116,7 +115,7 @@ def convert(
     quantize: str = "int8",
     io: str | None = None,
     batch: int = 1,
-    timesteps: int = 32,
+    timesteps: int | None = None,
     encoding: str = "current",
     percentile: float = 99.9,
     api_level: int = 30,
@@ -148,7 +147,8 @@ def convert(
         raise BadInputError(f"target must be one of {', '.join(TARGETS)}. Received: {to!r}")
     if mode not in MODES:
         raise BadInputError(f"mode must be one of {', '.join(MODES)}. Received: {mode!r}")
-    positive_int("timesteps", timesteps, MAX_TIMESTEPS)
+    if timesteps is not None:
+        positive_int("timesteps", timesteps, MAX_TIMESTEPS)
     if encoding not in ENCODINGS:
         raise BadInputError(f"encoding must be one of {', '.join(ENCODINGS)}. Received: {encoding!r}")
     check_writable(output, force)
@@ -178,7 +178,9 @@ def convert(
     if needs_calibration:
         positive_int("calibration samples", calibration_samples)
         calib = calibration_set(data, calibration, calibration_samples)
-        calib_x = check_input(graph, calib.x)  # channels-first samples come back channels-last
+        # channels-first samples come back channels-last; a time series fixes T and the encoding
+        calib_x, timesteps, encoding = prepare(graph, calib.x, timesteps, encoding)
+    timesteps = timesteps or 32
     metadata = _metadata(graph, data, calib, mode, timesteps, encoding, level)
     advance = progress("converting", 1)
     backend = BACKENDS[mode](timesteps, encoding, percentile)
@@ -200,10 +202,7 @@ def convert(
 
 def _metadata(graph: Graph, data, calib: Dataset | None, mode: str, timesteps: int, encoding: str, level: int) -> dict:
     dataset = load_data(data, "test")
-    matches = tuple(dataset.x.shape[1:]) == graph.input_shape or (
-        graph.meta.get("input_layout") == "CHW" and dataset.x.ndim == 4
-        and tuple(dataset.x.shape[1:]) in (graph.input_shape, (graph.input_shape[2], *graph.input_shape[:2]))
-    )
+    matches = fits(graph, dataset.x)
     described = calib if calib is not None else (dataset if matches else None)
     return {
         "format": METADATA_FORMAT,
@@ -231,15 +230,15 @@ def _nir(graph: Graph, data, calibration, calibration_samples, percentile, times
     if not graph.is_spiking:
         positive_int("calibration samples", calibration_samples)
         calib = calibration_set(data, calibration, calibration_samples)
-        check_input(graph, calib.x)
-        snn = ann_to_snn(graph, check_input(graph, calib.x), percentile)
+        snn = ann_to_snn(graph, rate_inputs(graph, calib.x), percentile)
     step = DEFAULT_DT if dt is None else dt
     nir_graph, view = to_nir(snn, step)
     info: dict[str, Any] = {"dt": step, "nodes": {k: type(v).__name__ for k, v in nir_graph.nodes.items()}}
     dataset = load_data(data, "test")
-    if dataset.y is not None and tuple(dataset.x.shape[1:]) == graph.input_shape:
-        ours = simulate(snn, dataset.x, timesteps, encoding=encoding, progress=progress("simulating", len(dataset)))
-        exported = simulate(view, dataset.x, timesteps, encoding=encoding, progress=progress("simulating export", len(dataset)))
+    if dataset.y is not None and fits(graph, dataset.x):
+        x, timesteps, encoding = prepare(graph, dataset.x, timesteps, encoding)
+        ours = simulate(snn, x, timesteps, encoding=encoding, progress=progress("simulating", len(dataset)))
+        exported = simulate(view, x, timesteps, encoding=encoding, progress=progress("simulating export", len(dataset)))
         info["accuracy"] = {
             "data": dataset.name, "timesteps": timesteps,
             "npukit_snn": float(np.mean(ours.predictions() == dataset.y)),

@@ -1,4 +1,5 @@
-"""The DATA argument: the bundled ``digits`` set, or a user ``.npz`` file.
+"""The DATA argument: the bundled ``digits`` set (and its event-stream version ``digits-events``,
+``npukit.events``), a user ``.npz`` file, or event files.
 
 ``digits`` is scikit-learn's copy of the UCI 8x8 handwritten digits (1797 samples, 10 classes),
 as float32 images of shape (8, 8, 1) with pixel values divided by 16 (range 0..1). The split is
@@ -50,13 +51,39 @@ class Dataset:
         return Dataset(self.x[:n], y, f"{self.name}, first {n}", self.class_names, self.preprocessing)
 
 
-def load_data(spec: str | Path, split: str = "test") -> Dataset:
-    """Load ``digits`` (with ``split`` train/test/all) or an ``.npz`` file (``split`` ignored)."""
+@dataclass(frozen=True)
+class DataSpec:
+    """DATA with the options of event data: ``source`` as ``load_data`` takes it and the
+    ``binning`` (``npukit.events.Binning``) that makes event streams frames."""
+
+    source: str | Path
+    binning: object = None
+
+    def __str__(self) -> str:
+        return str(self.source)
+
+
+def load_data(spec, split: str = "test") -> Dataset:
+    """Load DATA: ``digits`` or ``digits-events`` (with ``split`` train/test/all), an ``.npz``
+    file of samples or of event streams, an N-MNIST ``.bin`` file or folder (``npukit.events``;
+    ``split`` ignored), a ``DataSpec`` (the same with an event binning), or a ``Dataset`` (as is)."""
     if split not in SPLITS:
         raise BadInputError(f"split must be one of {', '.join(SPLITS)}. Received: {split!r}")
-    if str(spec) == "digits":
+    if isinstance(spec, Dataset):
+        return spec
+    binning = spec.binning if isinstance(spec, DataSpec) else None
+    source = str(spec)
+    if source == "digits":
         return digits(split)
-    return load_npz(Path(spec))
+    from npukit import events
+
+    if source == "digits-events":
+        return digits_events(split, binning)
+    path = Path(source)
+    if path.is_dir() or path.suffix.lower() == ".bin" or (path.is_file() and events.is_event_npz(path)):
+        frames = events.load_events(path, binning)
+        return Dataset(frames.x, frames.y, frames.name, frames.class_names, frames.preprocessing)
+    return load_npz(path)
 
 
 def digits(split: str = "test") -> Dataset:
@@ -71,6 +98,18 @@ def digits(split: str = "test") -> Dataset:
         x[index], y[index], f"digits ({split} split, {len(index)} samples)",
         [str(i) for i in range(10)], "pixel values / 16 (range 0..1)",
     )
+
+
+def digits_events(split: str = "test", binning=None) -> Dataset:
+    """The digits of ``split`` as event streams of a moving sensor (``npukit.events.digits_streams``),
+    binned into frames (N, T, 2, 12, 12); labels and split as ``digits``."""
+    from npukit.events import digits_frames
+
+    base = digits(split)
+    seed = {"train": 1, "test": 2, "all": 3}[split]  # one sensor mismatch draw per split
+    frames = digits_frames(base.x[..., 0], seed, binning)
+    return Dataset(frames, base.y, f"digits-events ({split} split, {len(base)} samples, {frames.shape[1]} frames)",
+                   base.class_names, "event counts per pixel and polarity (channel 0 OFF, 1 ON) of the moving digits")
 
 
 MAX_DATA_BYTES = 8 << 30  # the largest array a data file may declare (8 GiB)
@@ -151,9 +190,9 @@ def load_npz(path: Path) -> Dataset:
     return Dataset(x, y, f"{path.name} ({x.shape[0]} samples)", class_names)
 
 
-def calibration_set(data: str | Path, calibration: str | Path | None, samples: int) -> Dataset:
-    """Calibration samples: ``calibration`` if given, else the train split of digits, else the
-    first samples of the .npz ``data``."""
+def calibration_set(data, calibration, samples: int) -> Dataset:
+    """Calibration samples: ``calibration`` if given, else the train split of digits (or
+    digits-events), else the first samples of the file ``data``."""
     if samples <= 0:
         raise BadInputError(f"calibration samples must be positive. Received: {samples}")
     source = calibration if calibration is not None else data

@@ -26,7 +26,7 @@ from npukit.parity.plot import plot_sweep
 from npukit.parity.snn import snn_parity
 from npukit.passes.ann_to_snn import spiking_version
 from npukit.progress import Reporter, silent
-from npukit.reference import check_input
+from npukit.snn.encoders import has_time_axis, prepare
 from npukit.tflite_file import read_tflite
 from npukit.validation import MAX_TIMESTEPS, number_in_range, positive_int
 
@@ -82,10 +82,11 @@ def parity(
     graph = load(model, dt, input_shape)
     info = read_tflite(tflite)
     meta = info.npukit_metadata() or {}
-    steps = timesteps if timesteps is not None else meta.get("timesteps", 32)
-    timesteps = positive_int("timesteps", steps, MAX_TIMESTEPS)
     dataset = load_data(data, "test").head(samples)
-    x = check_input(graph, dataset.x)
+    if timesteps is None and not has_time_axis(dataset.x, graph.input_shape):
+        timesteps = positive_int("the model's timesteps", meta.get("timesteps", 32), MAX_TIMESTEPS)
+    # a time series fixes T and the encoding; channels-first samples come back channels-last
+    x, timesteps, encoding = prepare(graph, dataset.x, timesteps, encoding)
     header = {
         "model": str(model) if not isinstance(model, Graph) else "(in memory)",
         "tflite": str(tflite),

@@ -19,6 +19,8 @@ from npukit.ir import Graph
 from npukit.parity.metrics import agreement, compare, top1
 from npukit.reference import evaluate
 from npukit.runtime import interpreter_name, run_tflite
+from npukit.parity.sweep import sweep_figures
+from npukit.snn.encoders import rates
 from npukit.snn.simulate import simulate as simulate_graph
 
 
@@ -30,7 +32,8 @@ def ann_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: n
 
     start = time.perf_counter()
     layers = [n.name for n in graph if type(n).__name__ != "Input" and not n.shape_only]
-    reference = evaluate(graph, x, keep=layers, progress=progress("float reference", len(x)))
+    frames = rates(x, graph.input_shape)  # what the float model and a rate-mode .tflite see of a time series
+    reference = evaluate(graph, frames, keep=layers, progress=progress("float reference", len(x)))
     seconds["reference"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -38,17 +41,11 @@ def ann_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: n
         snn, x, timesteps, encoding=encoding, seed=seed, batch_size=batch_size, keep=layers,
         progress=progress("simulating", len(x)),
     )
-    swept = None
-    if sweep:  # one more run to the largest T: the readout after t steps is a t-step simulation
-        swept = simulate_graph(
-            snn, x, max(sweep), encoding=encoding, seed=seed, batch_size=batch_size, checkpoints=sweep,
-            progress=progress("simulating the sweep", len(x)),
-        )
     seconds["snn"] = time.perf_counter() - start
 
     start = time.perf_counter()
     tensor_map = {k: v for k, v in (meta.get("tensor_map") or {}).items() if k in graph.nodes}
-    tfl_out, tfl_layers = run_tflite(tflite, x, tensor_map, progress=progress("tflite", len(x)))
+    tfl_out, tfl_layers = run_tflite(tflite, frames, tensor_map, progress=progress("tflite", len(x)))
     seconds["tflite"] = time.perf_counter() - start
 
     ref_top1 = top1(reference[graph.output])
@@ -106,12 +103,6 @@ def ann_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: n
             "tflite": float(np.mean(tfl_top1 == y)),
         }
     if sweep:
-        figures["sweep"] = [
-            {
-                "timesteps": t,
-                "snn_accuracy": None if dataset.y is None else float(np.mean(swept.predictions(t) == dataset.y)),
-                "snn_agreement": float(np.mean(swept.predictions(t) == ref_top1)),
-            }
-            for t in sweep
-        ]
+        figures["sweep"] = sweep_figures(snn, x, sweep, dataset.y, ref_top1, encoding=encoding, seed=seed,
+                                         batch_size=batch_size, progress=progress)
     return figures

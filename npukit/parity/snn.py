@@ -24,6 +24,8 @@ from npukit.ir import SPIKING, Graph
 from npukit.parity.metrics import agreement, compare, top1
 from npukit.reference import evaluate
 from npukit.runtime import interpreter_name, run_temporal, run_tflite
+from npukit.parity.sweep import sweep_figures
+from npukit.snn.encoders import rates
 from npukit.snn.simulate import simulate as simulate_graph
 
 
@@ -35,14 +37,11 @@ def snn_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: n
     reference = None
     if not graph.is_spiking:
         start = time.perf_counter()
-        reference = evaluate(graph, x)[graph.output]
+        reference = evaluate(graph, rates(x, graph.input_shape))[graph.output]
         seconds["reference"] = time.perf_counter() - start
     start = time.perf_counter()
     sim = simulate_graph(snn, x, timesteps, encoding=encoding, seed=seed, batch_size=batch_size,
                          progress=progress("simulating", len(x)))
-    swept = None
-    if sweep:
-        swept = simulate_graph(snn, x, max(sweep), encoding=encoding, seed=seed, batch_size=batch_size, checkpoints=sweep)
     seconds["snn"] = time.perf_counter() - start
     start = time.perf_counter()
     temporal = meta.get("mode") == "temporal"
@@ -55,7 +54,8 @@ def snn_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: n
         if result.output_counts is not None and snn.output in sim.spike_counts:
             spike_agreement = float(np.mean(result.output_counts == sim.spike_counts[snn.output]))
     else:
-        tfl, _ = run_tflite(tflite, x, progress=progress("tflite", len(x)))
+        # a rate-mode model sees a time series' mean over T (for event frames: the event rate)
+        tfl, _ = run_tflite(tflite, rates(x, graph.input_shape), progress=progress("tflite", len(x)))
     seconds["tflite"] = time.perf_counter() - start
 
     snn_top1, tfl_top1 = sim.predictions(), top1(tfl)
@@ -96,13 +96,7 @@ def snn_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: n
         y = dataset.y
         figures["accuracy"] = {} if reference is None else {"reference": float(np.mean(top1(reference) == y))}
         figures["accuracy"].update(snn=float(np.mean(snn_top1 == y)), tflite=float(np.mean(tfl_top1 == y)))
-    if swept is not None:
-        figures["sweep"] = [
-            {
-                "timesteps": t,
-                "snn_accuracy": None if dataset.y is None else float(np.mean(swept.predictions(t) == dataset.y)),
-                "snn_agreement": float(np.mean(swept.predictions(t) == (top1(reference) if reference is not None else snn_top1))),
-            }
-            for t in sweep
-        ]
+    if sweep:
+        figures["sweep"] = sweep_figures(snn, x, sweep, dataset.y, top1(reference) if reference is not None else snn_top1,
+                                         encoding=encoding, seed=seed, batch_size=batch_size, progress=progress)
     return figures

@@ -27,7 +27,8 @@ from npukit import ir
 from npukit.data import calibration_set
 from npukit.errors import BadInputError, UnsupportedError
 from npukit.progress import Reporter, silent
-from npukit.reference import check_input, evaluate
+from npukit.reference import evaluate
+from npukit.snn.encoders import rate_inputs
 from npukit.validation import positive_int
 
 
@@ -115,7 +116,7 @@ def spiking_version(
         return graph
     positive_int("calibration samples", calibration_samples)
     calib = calibration_set(data, calibration, calibration_samples)
-    check_input(graph, calib.x)
-    snn = ann_to_snn(graph, calib.x, percentile, progress=progress("calibrating thresholds", len(calib)))
+    x = rate_inputs(graph, calib.x)  # thresholds from the rates a time series carries
+    snn = ann_to_snn(graph, x, percentile, progress=progress("calibrating thresholds", len(calib)))
     snn.meta["snn"]["calibration_data"] = calib.name
     return snn

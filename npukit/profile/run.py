@@ -96,7 +96,7 @@ def profile(
         graph = load(source, dt, input_shape)
         counted_from = "source model"
         if dataset is not None:  # simulate the spiking version to count spikes
-            rows, first = _snn_rows(graph, data, dataset, steps, progress)
+            rows, first, steps = _snn_rows(graph, data, dataset, steps, progress)
             spiking = True
         else:
             rows = layer_counts(graph)
@@ -126,13 +126,14 @@ def _snn_rows(graph, data, dataset, steps: int, progress):
     """Counts of the spiking version of ``graph`` (an ANN is converted with thresholds from the
     calibration data of ``data``) simulated on the first samples of the data."""
     from npukit.passes.ann_to_snn import spiking_version
-    from npukit.reference import check_input
+    from npukit.snn.encoders import has_time_axis, prepare
     from npukit.snn.simulate import simulate
 
     snn = spiking_version(graph, data, None, 512, 99.9, progress)
-    x = check_input(snn, dataset.x[:SOP_SAMPLES])
-    result = simulate(snn, x, steps, progress=progress("counting spikes", len(x)))
-    return layer_counts(snn, result.spike_counts, steps), _first_layers(snn)
+    series = has_time_axis(dataset.x, snn.input_shape)  # a time series runs for its own T
+    x, steps, encoding = prepare(snn, dataset.x[:SOP_SAMPLES], None if series else steps)
+    result = simulate(snn, x, steps, encoding=encoding, progress=progress("counting spikes", len(x)))
+    return layer_counts(snn, result.spike_counts, steps), _first_layers(snn), steps
 
 
 def compare_device(host: dict[str, Any], path: str | Path) -> dict[str, Any]:

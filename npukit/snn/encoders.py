@@ -41,6 +41,53 @@ def resolve_timesteps(x: np.ndarray, input_shape: tuple[int, ...], timesteps: in
     return timesteps, encoding
 
 
+def prepare(graph, x: np.ndarray, timesteps: int | None = None, encoding: str = "current",
+            default_timesteps: int = 32) -> tuple[np.ndarray, int, str]:
+    """Data for a simulation of ``graph``: (x in the IR's layout, T, encoding).
+
+    A time axis in the data, (N, T, ...), fixes T and the encoding (``time_series``; a
+    ``timesteps`` that differs is refused); otherwise T is ``timesteps`` (default
+    ``default_timesteps``) and the encoding is ``encoding``. Channels-first samples of NIR and
+    ONNX graphs come back channels-last (``npukit.reference.check_input``)."""
+    from npukit.reference import check_input
+    from npukit.validation import MAX_TIMESTEPS, positive_int
+
+    if timesteps is not None:
+        positive_int("timesteps", timesteps, MAX_TIMESTEPS)
+    series = has_time_axis(x, graph.input_shape)
+    if timesteps is None and not series:
+        timesteps = default_timesteps
+    timesteps, encoding = resolve_timesteps(x, graph.input_shape, timesteps, encoding)
+    return check_input(graph, x, time_axis=series), timesteps, encoding
+
+
+def fits(graph, x: np.ndarray) -> bool:
+    """Whether data ``x`` (with or without a time axis, in the IR's or a channels-first layout)
+    fits ``graph``'s input."""
+    from npukit.reference import check_input
+
+    try:
+        check_input(graph, x[:1], time_axis=has_time_axis(x, graph.input_shape))
+    except BadInputError:
+        return False
+    return True
+
+
+def rate_inputs(graph, x: np.ndarray) -> np.ndarray:
+    """What a rate-coded model sees of data, in the IR's layout: a time series (N, T, ...) is
+    averaged over its T steps (for event frames: the events per pixel and step, the event rate),
+    other data is used as it is."""
+    from npukit.reference import check_input
+
+    x = check_input(graph, x, time_axis=has_time_axis(x, graph.input_shape))
+    return rates(x, graph.input_shape)
+
+
+def rates(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+    """Data already in the IR's layout, a time series averaged over its T steps (``rate_inputs``)."""
+    return np.asarray(x, np.float32).mean(axis=1) if has_time_axis(x, input_shape) else x
+
+
 def encode(
     x: np.ndarray, timesteps: int, encoding: str, input_max: float, seed: int = 0, first_index: int = 0
 ) -> np.ndarray:
