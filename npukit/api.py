@@ -22,12 +22,23 @@ from npukit.ir import Graph
 from npukit.loading import load
 from npukit.passes.ann_to_snn import spiking_version
 from npukit.progress import Reporter, silent
+from npukit.snn.diagnose import firing_warnings
 from npukit.snn.encoders import prepare
 from npukit.snn.simulate import SimulationResult
 from npukit.snn.simulate import simulate as simulate_graph
 from npukit.validation import positive_int
 
 # -- simulate ------------------------------------------------------------------------------------
+
+
+def layer_thresholds(snn: Graph) -> dict[str, float | None]:
+    """Spiking layer -> its threshold, or None where neurons of the layer differ."""
+    out = {}
+    for node in snn:
+        theta = getattr(node, "v_threshold", None)
+        if theta is not None:
+            out[node.name] = float(theta.reshape(-1)[0]) if np.ptp(theta) == 0 else None
+    return out
 
 
 @dataclass
@@ -61,9 +72,10 @@ class SimulationReport:
             "accuracy": self.accuracy(),
             "spikes_per_sample": r.spikes_per_sample(),
             "firing_rate": r.firing_rates(),
-            "thresholds": snn_meta.get("thresholds"),
+            "thresholds": snn_meta.get("thresholds") or layer_thresholds(self.snn),
             "percentile": snn_meta.get("percentile"),
             "calibration_samples": snn_meta.get("calibration_samples"),
+            "warnings": firing_warnings(self.snn, r.spike_counts, r.timesteps),
             "seconds": round(r.seconds, 4),
             "samples_x_timesteps_per_second": round(len(self.data) * r.timesteps / max(r.seconds, 1e-9), 1),
             **self.extra,

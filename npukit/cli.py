@@ -70,7 +70,9 @@ CalibOpt = Annotated[
     Optional[str], typer.Option("--calibration", help="Calibration DATA (default: digits train split, or the .npz --data itself).")
 ]
 CalibSamplesOpt = Annotated[int, typer.Option("--calibration-samples", help="Calibration samples used.")]
-TimestepsOpt = Annotated[int, typer.Option("--timesteps", "-T", help="Simulation timesteps T.")]
+TimestepsOpt = Annotated[
+    Optional[int], typer.Option("--timesteps", "-T", help="Timesteps T (default 32, or the length of the data's time axis).")
+]
 EncodingOpt = Annotated[Encoding, typer.Option("--encoding", help="Input encoding: constant current or random spikes.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the bernoulli/poisson encoders.")]
 PercentileOpt = Annotated[
@@ -225,7 +227,7 @@ def convert(
         Optional[IOType], typer.Option("--io", help="Model input/output type of an int8 model (default int8).")
     ] = None,
     batch: Annotated[int, typer.Option("--batch", help="Static batch size of the converted model.")] = 1,
-    timesteps: TimestepsOpt = 32,
+    timesteps: TimestepsOpt = None,
     encoding: EncodingOpt = Encoding.current,
     percentile: PercentileOpt = 99.9,
     api_level: Annotated[
@@ -447,7 +449,7 @@ def report(
     model: Annotated[Path, typer.Argument(help="Source model: .keras, .h5, .onnx, .nir or .npkit.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("report.html"),
     data: DataOpt = "digits",
-    timesteps: TimestepsOpt = 32,
+    timesteps: TimestepsOpt = None,
     mode: Annotated[Mode, typer.Option("--mode", help="Conversion mode (rate or temporal).")] = Mode.rate,
     api_level: Annotated[int, typer.Option("--api-level", help="Android API level to check.")] = 30,
     runs: Annotated[int, typer.Option("--runs", help="Steady-state invokes timed.")] = 100,

@@ -56,7 +56,7 @@ def build_report(
     output: str | Path,
     *,
     data: str | Path = "digits",
-    timesteps: int = 32,
+    timesteps: int | None = None,
     mode: str = "rate",
     api_level: int = 30,
     runs: int = 100,

@@ -82,10 +82,14 @@ def render_convert(result: dict[str, Any]) -> str:
     )
 
 
+def _threshold(value) -> str:
+    return "per neuron" if value is None else f"{value:.4g}"
+
+
 def render_simulate(report: dict[str, Any]) -> str:
     rows = [
         [name, f"{report['spikes_per_sample'][name]:.1f}", f"{report['firing_rate'][name]:.4f}",
-         f"{(report['thresholds'] or {}).get(name, float('nan')):.4g}"]
+         _threshold((report["thresholds"] or {}).get(name))]
         for name in report["spikes_per_sample"]
     ]
     lines = [
@@ -94,6 +98,7 @@ def render_simulate(report: dict[str, Any]) -> str:
         _table(["spiking layer", "spikes/sample", "rate (spikes/neuron/step)", "threshold"], rows),
         f"simulated in {report['seconds']:.3f} s ({report['samples_x_timesteps_per_second']:,.0f} samples x timesteps / s)",
     ]
+    lines += [f"warning: {w}" for w in report.get("warnings") or ()]
     return "\n".join(lines)
 
 
@@ -132,6 +137,7 @@ def render_parity(report: dict[str, Any]) -> str:
     if report.get("sweep"):
         key = "snn_accuracy" if acc else "snn_agreement"
         lines.append("SNN vs T: " + ", ".join(f"T={r['timesteps']} {_pct(r[key])}" for r in report["sweep"]))
+    lines += [f"warning: {w}" for w in (report.get("snn") or {}).get("warnings") or ()]
     return "\n".join(lines)
 
 def _level(level: int | None) -> str:

@@ -20,6 +20,7 @@ from npukit.parity.metrics import agreement, compare, top1
 from npukit.reference import evaluate
 from npukit.runtime import interpreter_name, run_tflite
 from npukit.parity.sweep import sweep_figures
+from npukit.snn.diagnose import firing_warnings
 from npukit.snn.encoders import rates
 from npukit.snn.simulate import simulate as simulate_graph
 
@@ -85,6 +86,7 @@ def ann_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: n
             "calibration": snn.meta.get("snn", {}).get("calibration_data"),
             "spikes_per_sample": result.spikes_per_sample(),
             "firing_rate": result.firing_rates(),
+            "warnings": firing_warnings(snn, result.spike_counts, timesteps),
         },
         "tflite_model": {
             "ops": info.op_names(),

@@ -25,6 +25,7 @@ from npukit.parity.metrics import agreement, compare, top1
 from npukit.reference import evaluate
 from npukit.runtime import interpreter_name, run_temporal, run_tflite
 from npukit.parity.sweep import sweep_figures
+from npukit.snn.diagnose import firing_warnings
 from npukit.snn.encoders import rates
 from npukit.snn.simulate import simulate as simulate_graph
 
@@ -80,6 +81,7 @@ def snn_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: n
         "snn": {
             "spikes_per_sample": sim.spikes_per_sample(),
             "firing_rate": sim.firing_rates(),
+            "warnings": firing_warnings(snn, sim.spike_counts, timesteps),
             "thresholds": snn.meta.get("snn", {}).get("thresholds"),
         },
         "tflite_model": {
