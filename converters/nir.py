@@ -3,12 +3,14 @@
 Nodes: Input, Output, Affine, Linear, Scale, Conv2d, Flatten, SumPool2d, AvgPool2d, IF, LIF,
 LI, CubaLIF, CubaLI, I, Threshold (``supported_nodes()``). Several edges into one node add up.
 
-Time: NIR neurons are continuous-time equations and a graph carries no dt. npukit discretizes
-them by forward Euler with step ``dt`` (default 1e-4 s, the convention of snnTorch's and
-SpikingJelly's exporters; Norse uses 1e-3): see ``npukit.ir.neurons`` for the per-step forms and
-docs/nir.md for how each framework maps its parameters. A per-step coefficient within 1e-6 of
-1 is taken as exactly 1: exporters compute r = tau/dt (and w_in = tau_syn/dt) in float32, and the
-product dt * r / tau they mean is 1.
+Time and neuron semantics: NIR neurons are continuous-time equations and a graph carries no dt,
+no reset other than to a value and no spike count. ``framework`` selects the convention of the
+framework that exported the graph (``npukit.snn.frameworks``: its dt, its discretization, how
+it fires and resets); the default ``nir`` is NIR's equations under forward Euler with step
+``dt`` (default 1e-4 s, snnTorch's exporter's). ``dt`` and ``reset`` override the convention.
+See ``npukit.ir.neurons`` for the per-step forms and docs/nir.md for each framework. A per-step
+coefficient within 1e-6 of 1 is taken as exactly 1: exporters compute r = tau/dt (and w_in =
+tau_syn/dt) in float32, and the product dt * r / tau they mean is 1.
 
 Layout: NIR tensors are channels-first (C, H, W) without a batch axis; the IR is NHWC. Conv
 weights are transposed, per-neuron parameters moved to (H, W, C), and after a Flatten of a
@@ -33,7 +35,8 @@ from npukit import ir
 from npukit.converters.frontend import Builder, Registry, Value
 from npukit.errors import BadInputError, UnsupportedError
 from npukit.ir.layout import conv_weight_to_ir, depthwise_weight_to_ir, hwc, hwc_order, values_to_ir
-from npukit.snn.euler import integrator_gain, lif_coefficients, synapse_coefficients
+from npukit.snn.euler import exp_coefficients, integrator_gain, lif_coefficients, synapse_coefficients
+from npukit.snn.frameworks import convention
 
 DEFAULT_DT = 1e-4
 MAX_ELEMENTS = 1 << 28  # largest array a NIR file may declare (256 M elements)
@@ -106,30 +109,44 @@ def _nir_accepts(path: Path) -> bool:
         return False
 
 
-def load_nir(path: str | Path, dt: float = DEFAULT_DT) -> ir.Graph:
-    """Load a .nir file into the IR, discretizing neurons with step ``dt`` (seconds)."""
+def load_nir(path: str | Path, dt: float | None = None, framework: str | None = None, reset: str | None = None) -> ir.Graph:
+    """Load a .nir file into the IR, with the neuron convention of ``framework`` (default
+    ``nir``), stepping by ``dt`` seconds (default: the framework's) and ``reset`` overriding
+    its reset ("value", "zero", "subtract", "none")."""
     raw, typed = read_nir_file(path)
-    graph = graph_from_dict(raw, dt, str(path))
+    graph = graph_from_dict(raw, dt, str(path), framework, reset)
     graph.meta.update({"source_format": "nir", "nir_typed_reader": typed})
     return graph
 
 
-def from_nir_graph(graph, dt: float = DEFAULT_DT) -> ir.Graph:
-    """Convert an in-memory ``nir.NIRGraph``."""
-    return graph_from_dict(graph.to_dict(), dt, "<nir graph>")
+def from_nir_graph(graph, dt: float | None = None, framework: str | None = None, reset: str | None = None) -> ir.Graph:
+    """Convert an in-memory ``nir.NIRGraph`` (arguments as ``load_nir``)."""
+    return graph_from_dict(graph.to_dict(), dt, "<nir graph>", framework, reset)
 
 
 # -- graph conversion -----------------------------------------------------------------------------
 
 
 class NirBuilder(Builder):
-    """The frontend builder, with the Euler step ``dt`` (seconds)."""
+    """The frontend builder, with the framework's neuron convention and the step ``dt`` (seconds)."""
 
-    def __init__(self, dt: float, source: str):
-        if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+    def __init__(self, dt: float | None, source: str, framework: str | None = None, reset: str | None = None):
+        self.convention = convention(framework, reset)
+        dt = self.convention.dt if dt is None else dt
+        if not (isinstance(dt, (int, float)) and not isinstance(dt, bool) and math.isfinite(dt) and dt > 0):
             raise BadInputError(f"dt must be a positive number of seconds. Received: {dt!r}")
         super().__init__(source)
         self.dt = float(dt)
+
+    def membrane(self, name: str, tau, r, v_leak, what: str = "tau") -> dict[str, np.ndarray]:
+        """decay, gain and leak of a leaky membrane under the convention's discretization."""
+        fn = exp_coefficients if self.convention.membrane == "exp" else lif_coefficients
+        return _checked(self, name, fn, tau, r, v_leak, self.dt, what)
+
+    def synapse(self, name: str, tau_syn, w_in) -> dict[str, np.ndarray]:
+        if self.convention.membrane == "exp":
+            raise UnsupportedError(f"{self.source}: {name}: the {self.convention.name} convention has no current-based neuron")
+        return _checked(self, name, synapse_coefficients, tau_syn, w_in, self.dt)
 
     def to_ir(self, value, t: Value, what: str) -> np.ndarray:
         """A per-element parameter of the tensor ``t`` (NIR layout) in the IR's layout."""
@@ -143,9 +160,10 @@ def _f32(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
-def graph_from_dict(raw: dict[str, Any], dt: float, source: str) -> ir.Graph:
+def graph_from_dict(raw: dict[str, Any], dt: float | None, source: str, framework: str | None = None,
+                    reset: str | None = None) -> ir.Graph:
     """Convert a NIR graph given as plain dicts (``NIRGraph.to_dict()`` or the HDF5 contents)."""
-    b = NirBuilder(dt, source)
+    b = NirBuilder(dt, source, framework, reset)
     if not isinstance(raw, dict) or "nodes" not in raw:
         raise BadInputError(f"{source}: not a NIR graph (no nodes)")
     specs = {str(k): v for k, v in raw["nodes"].items()}
@@ -190,10 +208,12 @@ def graph_from_dict(raw: dict[str, Any], dt: float, source: str) -> ir.Graph:
     meta = {
         "nir": {
             "dt": b.dt,
+            "framework": b.convention.name,
             "input_shape_chw": list(values[inputs[0]].shape),
             "output_node": output.name,
         },
         "input_layout": "CHW" if len(values[inputs[0]].shape) == 3 else "plain",
+        "framework": b.convention.name,
     }
     return b.finish(output.name, meta)
 
@@ -372,43 +392,45 @@ def _checked(b: NirBuilder, name: str, fn, *args, **kwargs):
         raise BadInputError(f"{b.source}: {name}: {exc}")
 
 
+def _spiking(b: NirBuilder, neuron: str, p) -> dict:
+    """Threshold, reset and spike fields of a spiking neuron under the framework's convention."""
+    theta = _f32(p("v_threshold"))
+    return {"v_threshold": theta, "v_reset": _f32(p("v_reset", 0.0)), "reset": "value", **b.convention.spiking(theta, neuron)}
+
+
 @nir_node("IF")
 @_neuron
 def _if(b, name, spec, x):
     p = _params(b, name, spec, x)
-    return ir.IF(
-        name, (x.name,), v_threshold=_f32(p("v_threshold")), v_reset=_f32(p("v_reset", 0.0)), reset="value",
-        fire_at_threshold=False, gain=_checked(b, name, integrator_gain, p("r"), b.dt),
-    )
+    return ir.IF(name, (x.name,), gain=_checked(b, name, integrator_gain, p("r"), b.dt), **_spiking(b, "IF", p))
 
 
 @nir_node("LIF")
 @_neuron
 def _lif(b, name, spec, x):
     p = _params(b, name, spec, x)
-    coefficients = _checked(b, name, lif_coefficients, p("tau"), p("r"), p("v_leak", 0.0), b.dt)
-    return ir.LIF(name, (x.name,), v_threshold=_f32(p("v_threshold")), v_reset=_f32(p("v_reset", 0.0)), **coefficients)
+    return ir.LIF(name, (x.name,), **b.membrane(name, p("tau"), p("r"), p("v_leak", 0.0)), **_spiking(b, "LIF", p))
 
 
 @nir_node("LI")
 @_neuron
 def _li(b, name, spec, x):
     p = _params(b, name, spec, x)
-    return ir.LI(name, (x.name,), **_checked(b, name, lif_coefficients, p("tau"), p("r"), p("v_leak", 0.0), b.dt))
+    return ir.LI(name, (x.name,), **b.membrane(name, p("tau"), p("r"), p("v_leak", 0.0)))
 
 
 def _cuba(b, name, spec, x):
     p = _params(b, name, spec, x)
-    synapse = _checked(b, name, synapse_coefficients, p("tau_syn"), p("w_in", 1.0), b.dt)
-    membrane = _checked(b, name, lif_coefficients, p("tau_mem"), p("r"), p("v_leak", 0.0), b.dt, "tau_mem")
-    return {**synapse, **membrane}, p
+    synapse = b.synapse(name, p("tau_syn"), p("w_in", 1.0))
+    membrane = b.membrane(name, p("tau_mem"), p("r"), p("v_leak", 0.0), "tau_mem")
+    return {**synapse, **membrane, "current_first": b.convention.current_first}, p
 
 
 @nir_node("CubaLIF")
 @_neuron
 def _cuba_lif(b, name, spec, x):
     fields, p = _cuba(b, name, spec, x)
-    return ir.CubaLIF(name, (x.name,), v_threshold=_f32(p("v_threshold")), v_reset=_f32(p("v_reset", 0.0)), **fields)
+    return ir.CubaLIF(name, (x.name,), **fields, **_spiking(b, "CubaLIF", p))
 
 
 @nir_node("CubaLI")

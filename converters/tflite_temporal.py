@@ -57,6 +57,7 @@ class TemporalBackend(Backend):
         super().__init__(timesteps, encoding, percentile)
         self.calibration_samples = calibration_samples
         self.ranges: dict[tuple[str, str], tuple[float, float]] = {}
+        self.peaks: dict[str, int] = {}
 
     def prepare(self, graph: ir.Graph, samples: np.ndarray | None, metadata: dict[str, Any]) -> ir.Graph:
         """A spiking graph as is; a rate-coded one as its IF network with thresholds from
@@ -70,8 +71,9 @@ class TemporalBackend(Backend):
         )
         return snn
 
-    def lower(self, graph: ir.Graph, batch: int, api_level: int = 30, steepness: dict[str, float] | None = None):
-        return build_step_function(graph, batch, api_level, steepness)[0]
+    def lower(self, graph: ir.Graph, batch: int, api_level: int = 30, steepness: dict[str, float] | None = None,
+              max_counts: dict[str, int] | None = None):
+        return build_step_function(graph, batch, api_level, steepness, max_counts)[0]
 
     def calibrate(self, graph: ir.Graph, samples: np.ndarray, batch: int, api_level: int = 30) -> list[list[np.ndarray]]:
         """[frame, *states] of every step the float32 model takes on the first samples; the
@@ -80,6 +82,11 @@ class TemporalBackend(Backend):
         samples = samples[: max(batch, self.calibration_samples)]
         input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
         steps, self.ranges = record_steps(float_model, samples, self.timesteps, self.encoding, input_max)
+        self.peaks = {}
+        if any(getattr(n, "max_spikes", 1) == 0 for n in graph):  # how many spikes a step must count in int8
+            from npukit.snn.simulate import simulate
+
+            self.peaks = simulate(graph, samples, self.timesteps, encoding=self.encoding).peak_spikes
         return steps
 
     def convert(self, graph, samples, quantize="none", io=None, batch=1, metadata=None, api_level=30):
@@ -92,10 +99,11 @@ class TemporalBackend(Backend):
         if samples is None or len(samples) == 0:
             raise BadInputError("int8 quantization needs calibration data")
         representative = self.calibrate(graph, samples, batch, api_level)
-        return self._convert(graph, representative, "int8", batch, metadata, api_level, int8_steepness(graph, self.ranges))
+        return self._convert(graph, representative, "int8", batch, metadata, api_level, int8_steepness(graph, self.ranges),
+                             int8_max_counts(graph, self.peaks))
 
-    def _convert(self, graph, representative, quantize, batch, metadata, api_level, steepness=None):
-        fn, specs = build_step_function(graph, batch, api_level, steepness)
+    def _convert(self, graph, representative, quantize, batch, metadata, api_level, steepness=None, max_counts=None):
+        fn, specs = build_step_function(graph, batch, api_level, steepness, max_counts)
         flat = run_converter(fn, representative, quantize, "int8" if quantize == "int8" else "float32")
         info = read_tflite(flat)
         meta = dict(metadata or {})
@@ -103,6 +111,7 @@ class TemporalBackend(Backend):
         meta.update({
             "mode": "temporal", "state_order": _bind(info, specs), "tensor_map": {graph.output: info.outputs[0]},
             "steepness": {k: float(v) for k, v in (steepness or {}).items()},
+            "max_counts": dict(max_counts or {}),
         })
         return with_metadata(flat, meta), meta
 
@@ -127,10 +136,14 @@ def _full(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 class TensorFlowOps:
     """The array namespace of ``npukit.snn.neurons.advance`` as TF ops of one layer: parameters
     become constants of the layer's shape; a spike is the saturating step function of the
-    module docstring with steepness K."""
+    module docstring with steepness K. Several spikes per step (``max_spikes`` 0) are
+    ``floor(m / v_threshold)`` in float32 (DIV and FLOOR, NN-API from API 28), and a sum of
+    ``max_count`` step functions ``step(m - k v_threshold)``, k = 1..max_count, in int8 (where
+    FLOOR has no quantized kernel)."""
 
-    def __init__(self, tf_, shape: tuple[int, ...], name: str, steepness: float):
-        self.tf, self.shape, self.name, self.steepness = tf_, shape, name, steepness
+    def __init__(self, tf_, shape: tuple[int, ...], name: str, steepness: float, max_count: int = 1):
+        self.tf, self.shape, self.name, self.steepness, self.max_count = tf_, shape, name, steepness, max_count
+        self.reached = None
 
     def _value(self, x):
         return _full(x, self.shape) if isinstance(x, np.ndarray) else x
@@ -142,21 +155,41 @@ class TensorFlowOps:
         return self.tf.add(a, self._value(b), name=self.name)
 
     def sub(self, a, b):
-        return self.tf.subtract(a, b, name=self.name)
+        return self.tf.subtract(a, self._value(b), name=self.name)
 
     scaled = mul
 
-    def fire(self, m, theta, at_threshold: bool):
+    def copy(self, a):
+        return a
+
+    def fire(self, m, theta, at_threshold: bool, max_spikes: int):
         tf_, name = self.tf, self.name
-        difference = tf_.subtract(m, _full(theta, self.shape), name=name)
+        reached = self._step(tf_.subtract(m, _full(theta, self.shape), name=name), at_threshold)
+        self.reached = reached  # 0/1 even when the spikes are counts: what a value reset uses
+        if max_spikes == 1:
+            return reached
+        if self.steepness == FLOAT_STEEPNESS:  # reached * floor(m / theta): exact in float32
+            counts = tf_.math.floor(tf_.math.divide(m, _full(theta, self.shape), name=name), name=name)
+            return tf_.multiply(reached, counts, name=name)
+        total = reached
+        for k in range(2, self.max_count + 1):
+            total = tf_.add(total, self._step(tf_.subtract(m, _full(k * theta, self.shape), name=name), True), name=name)
+        return total
+
+    def _step(self, difference, at_threshold: bool):
         if at_threshold:
-            difference = tf_.add(difference, np.float32(1.0 / self.steepness), name=name)
-        return _step_function(tf_, difference, self.steepness, name)
+            difference = self.tf.add(difference, np.float32(1.0 / self.steepness), name=self.name)
+        return _step_function(self.tf, difference, self.steepness, self.name)
 
     def reset_where(self, v, spikes, value):
         tf_, name = self.tf, self.name
+        spikes = self.reached  # any number of spikes resets once
         keep = tf_.subtract(np.float32(1.0), spikes, name=name)
         return tf_.add(tf_.multiply(v, keep, name=name), tf_.multiply(spikes, _full(value, self.shape), name=name), name=name)
+
+    def floor(self, v, v_min):
+        tf_, name = self.tf, self.name
+        return tf_.add(tf_.nn.relu(tf_.subtract(v, _full(v_min, self.shape), name=name), name=name), _full(v_min, self.shape), name=name)
 
     def output(self, v):
         return v
@@ -168,10 +201,12 @@ def _step_function(tf_, difference, steepness: float, name: str):
     return tf_.nn.relu(clipped, name=name)
 
 
-def build_step_function(graph: ir.Graph, batch: int, api_level: int = 30, steepness: dict[str, float] | None = None):
+def build_step_function(graph: ir.Graph, batch: int, api_level: int = 30, steepness: dict[str, float] | None = None,
+                        max_counts: dict[str, int] | None = None):
     """A tf.function (input frame, *states) -> (readout, *next states) for one timestep.
 
-    ``steepness`` gives K per spiking layer (default 2**64: exact float32 spikes)."""
+    ``steepness`` gives K per spiking layer (default 2**64: exact float32 spikes); ``max_counts``
+    the most spikes per step of a multi-spike layer in int8 (``TensorFlowOps``)."""
     tf_ = tf()
     plan = make_plan(graph, 1, "bernoulli")  # regions only; the encoding makes the input temporal
     for node in graph:
@@ -198,7 +233,7 @@ def build_step_function(graph: ir.Graph, batch: int, api_level: int = 30, steepn
                 values[node.name] = x
             elif isinstance(node, ir.NEURONS):
                 k = (steepness or {}).get(node.name, FLOAT_STEEPNESS)
-                xp = TensorFlowOps(tf_, graph.shapes[node.name], name, k)
+                xp = TensorFlowOps(tf_, graph.shapes[node.name], name, k, (max_counts or {}).get(node.name, 1))
                 out = advance(node, by_layer.setdefault(node.name, {}), values[node.inputs[0]], xp)
                 amplitude = getattr(node, "amplitude", None)
                 if isinstance(node, ir.SPIKING) and amplitude is not None and not is_one(amplitude):
@@ -284,4 +319,25 @@ def int8_steepness(graph: ir.Graph, ranges: dict) -> dict[str, float]:
             high = max(high, float(np.max(node.v_threshold)))
             low = min(low, float(np.min(node.v_reset)) if node.reset == "value" else low)
             out[node.name] = 4.0 * 255.0 / max(high - low, 1e-6)
+    return out
+
+
+#: the most step functions a multi-spike layer's int8 spike count may sum
+MAX_INT8_COUNT = 32
+
+
+def int8_max_counts(graph: ir.Graph, peaks: dict[str, int]) -> dict[str, int]:
+    """The most spikes per step of each multi-spike layer (``max_spikes`` 0) in int8: the most one
+    neuron emitted in one step on the calibration data (``SimulationResult.peak_spikes``), at
+    least 1, at most MAX_INT8_COUNT (more is refused: too many to count with step functions)."""
+    out = {}
+    for node in graph:
+        if isinstance(node, ir.SPIKING) and getattr(node, "max_spikes", 1) == 0:
+            count = max(1, int(peaks.get(node.name, 1)))
+            if count > MAX_INT8_COUNT:
+                raise UnsupportedError(
+                    f"{node.name}: up to {count} spikes per step in the calibration data; int8 temporal mode counts at most "
+                    f"{MAX_INT8_COUNT} (convert with quantize none)"
+                )
+            out[node.name] = count
     return out

@@ -114,6 +114,8 @@ def simulate(
     checkpoints: Iterable[int] | None = None,
     keep: Iterable[str] = (),
     dt: float | None = None,
+    framework: str | None = None,
+    reset: str | None = None,
     input_shape: tuple[int, ...] | None = None,
     progress: Reporter = silent,
 ) -> SimulationReport:
@@ -123,11 +125,12 @@ def simulate(
     at the ``percentile`` of each layer's activations on the calibration set). ``samples``
     limits the data to its first N samples. ``timesteps`` defaults to 32, or to the length of
     the data's time axis when it has one ((N, T, ...): used as given).
-    ``dt`` (seconds, NIR only) and ``input_shape`` (ONNX only: batch-first, replaces symbolic
-    dimensions) go to :func:`npukit.loading.load`.
+    ``dt`` (seconds), ``framework`` and ``reset`` (NIR only: the exporting framework's neuron
+    convention, ``npukit.snn.frameworks``) and ``input_shape`` (ONNX only: batch-first, replaces
+    symbolic dimensions) go to :func:`npukit.loading.load`.
     """
     positive_int("batch size", batch_size)
-    graph = load(model, dt, input_shape)
+    graph = load(model, dt, input_shape, framework, reset)
     dataset = load_data(data, "test").head(samples)
     x, timesteps, encoding = prepare(graph, dataset.x, timesteps, encoding)
     snn = spiking_version(graph, data, calibration, calibration_samples, percentile, progress)
@@ -141,12 +144,14 @@ def simulate(
 # -- inspect -------------------------------------------------------------------------------------
 
 
-def inspect(model: str | Path | Graph, dt: float | None = None, input_shape: tuple[int, ...] | None = None) -> dict[str, Any]:
+def inspect(model: str | Path | Graph, dt: float | None = None, input_shape: tuple[int, ...] | None = None,
+            framework: str | None = None, reset: str | None = None) -> dict[str, Any]:
     """Describe a model: for source models the IR layers (name, type, inputs, shape, params,
     MACs per sample) and totals; for a .tflite file its ops, I/O tensors and npukit metadata.
 
-    ``dt`` (seconds, NIR only) and ``input_shape`` (ONNX only: batch-first, replaces symbolic
-    dimensions) go to :func:`npukit.loading.load`.
+    ``dt`` (seconds), ``framework`` and ``reset`` (NIR only: the exporting framework's neuron
+    convention, ``npukit.snn.frameworks``) and ``input_shape`` (ONNX only: batch-first, replaces
+    symbolic dimensions) go to :func:`npukit.loading.load`.
     """
     if not isinstance(model, Graph) and Path(model).suffix.lower() == ".tflite":
         from npukit.tflite_file import read_tflite
@@ -168,7 +173,7 @@ def inspect(model: str | Path | Graph, dt: float | None = None, input_shape: tup
             "outputs": [io(i) for i in info.outputs],
             "metadata": info.npukit_metadata(),
         }
-    graph = load(model, dt, input_shape)
+    graph = load(model, dt, input_shape, framework, reset)
     rows = graph.summary()
     return {
         "model": str(model) if not isinstance(model, Graph) else "(in memory)",

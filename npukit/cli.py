@@ -64,7 +64,12 @@ class Encoding(str, Enum):
 
 # -- shared options ----------------------------------------------------------------------------
 DataOpt = Annotated[
-    str, typer.Option("--data", "-d", help="'digits' (bundled 8x8 digits; test split for reports) or an .npz with x, optional y.")
+    str,
+    typer.Option(
+        "--data", "-d",
+        help="'digits' (bundled 8x8 digits; test split for reports), 'digits-events' (the digits as event streams), "
+        "an .npz with x (optional y), an event .npz (events_0, ...), or N-MNIST .bin files.",
+    ),
 ]
 CalibOpt = Annotated[
     Optional[str], typer.Option("--calibration", help="Calibration DATA (default: digits train split, or the .npz --data itself).")
@@ -83,7 +88,38 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON.
 ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing output files.")]
 DtOpt = Annotated[
     Optional[float],
-    typer.Option("--dt", help="NIR models: forward-Euler step in seconds (default 1e-4, snnTorch/SpikingJelly; Norse: 1e-3)."),
+    typer.Option("--dt", help="NIR models: the step in seconds (default: the framework's; nir and snntorch 1e-4, norse 1e-3, sinabs 1)."),
+]
+
+
+class Framework(str, Enum):
+    nir = "nir"
+    snntorch = "snntorch"
+    sinabs = "sinabs"
+    norse = "norse"
+
+
+class Reset(str, Enum):
+    value = "value"
+    zero = "zero"
+    subtract = "subtract"
+    none = "none"
+
+
+FrameworkOpt = Annotated[
+    Framework,
+    typer.Option("--framework", help="NIR models: the framework that exported the graph; npukit computes what it computes (docs/nir.md)."),
+]
+ResetOpt = Annotated[
+    Optional[Reset],
+    typer.Option("--reset", help="NIR models: override the framework's reset (snnTorch writes 'zero' and 'subtract' alike)."),
+]
+BinUsOpt = Annotated[
+    Optional[int], typer.Option("--bin-us", help="Event data: frames of this many microseconds (default 1000).", min=1)
+]
+FramesOpt = Annotated[Optional[int], typer.Option("--frames", help="Event data: this many frames per sample instead.", min=1)]
+SensorOpt = Annotated[
+    Optional[str], typer.Option("--sensor", help="Event data: sensor WIDTHxHEIGHT when the file does not say, e.g. 34x34.")
 ]
 ShapeOpt = Annotated[
     Optional[str],
@@ -189,6 +225,16 @@ def _sweep(text: Optional[str]) -> Optional[list[int]]:
     return values
 
 
+def _data(data: Optional[str], bin_us: Optional[int], frames: Optional[int], sensor: Optional[str]):
+    """DATA as given, or with the event binning options (``npukit.data.DataSpec``)."""
+    if data is None or (bin_us is None and frames is None and sensor is None):
+        return data
+    from npukit.data import DataSpec
+    from npukit.events import Binning, parse_sensor
+
+    return DataSpec(data, Binning(bin_us, frames, parse_sensor(sensor) if sensor else None))
+
+
 def _shape(text: Optional[str]) -> Optional[tuple[int, ...]]:
     if text is None:
         return None
@@ -220,6 +266,9 @@ def convert(
         Mode, typer.Option("--mode", help="rate: one invoke per input; temporal: one invoke per timestep, states on the host.")
     ] = Mode.rate,
     data: DataOpt = "digits",
+    bin_us: BinUsOpt = None,
+    frames: FramesOpt = None,
+    sensor: SensorOpt = None,
     calibration: CalibOpt = None,
     calibration_samples: CalibSamplesOpt = 512,
     quantize: Annotated[Quantize, typer.Option("--quantize", help="int8 (full integer) or none (float32).")] = Quantize.int8,
@@ -237,6 +286,8 @@ def convert(
         bool, typer.Option("--allow-cpu-fallback", help="Write the model even if some ops would run on the CPU.")
     ] = False,
     dt: DtOpt = None,
+    framework: FrameworkOpt = Framework.nir,
+    reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
@@ -255,10 +306,10 @@ def convert(
         output = Path(model.stem + {Target.tflite: ".tflite", Target.ir: ".npkit", Target.nir: ".nir"}[to])
     with _progress():
         result = run(
-            model, output, to=to.value, mode=mode.value, data=data, calibration=calibration,
+            model, output, to=to.value, mode=mode.value, data=_data(data, bin_us, frames, sensor), calibration=_data(calibration, bin_us, frames, sensor),
             calibration_samples=calibration_samples, percentile=percentile,
             quantize=quantize.value, io=io.value if io else None, batch=batch, timesteps=timesteps,
-            encoding=encoding.value, api_level=api_level, allow_cpu_fallback=allow_cpu_fallback, dt=dt,
+            encoding=encoding.value, api_level=api_level, allow_cpu_fallback=allow_cpu_fallback, dt=dt, framework=framework.value, reset=reset.value if reset else None,
             input_shape=_shape(input_shape), force=force,
         )
     _emit(result.to_dict(), as_json, render_convert)
@@ -269,6 +320,9 @@ def convert(
 def simulate(
     model: Annotated[Path, typer.Argument(help="Model: .nir SNN, or .keras, .h5, .onnx, .npkit (rate-coded models become IF SNNs).")],
     data: DataOpt = "digits",
+    bin_us: BinUsOpt = None,
+    frames: FramesOpt = None,
+    sensor: SensorOpt = None,
     timesteps: Annotated[
         Optional[int], typer.Option("--timesteps", "-T", help="Timesteps T (default 32, or the data's time axis).")
     ] = None,
@@ -283,6 +337,8 @@ def simulate(
         Optional[Path], typer.Option("--save", help="Write outputs (N, ...) and per-layer spike counts to this .npz.")
     ] = None,
     dt: DtOpt = None,
+    framework: FrameworkOpt = Framework.nir,
+    reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
@@ -297,9 +353,9 @@ def simulate(
     _check_output(save, force)
     with _progress():
         report = run(
-            model, data, timesteps=timesteps, encoding=encoding.value, seed=seed, percentile=percentile,
-            calibration=calibration, calibration_samples=calibration_samples, samples=samples, batch_size=batch_size,
-            dt=dt, input_shape=_shape(input_shape),
+            model, _data(data, bin_us, frames, sensor), timesteps=timesteps, encoding=encoding.value, seed=seed,
+            percentile=percentile, calibration=_data(calibration, bin_us, frames, sensor), calibration_samples=calibration_samples, samples=samples, batch_size=batch_size,
+            dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape),
         )
     figures = report.to_dict()
     if save is not None:
@@ -313,6 +369,9 @@ def parity(
     model: Annotated[Path, typer.Argument(help="Source model: .keras, .h5, .onnx, .nir or .npkit.")],
     converted: Annotated[Path, typer.Argument(help="The .tflite converted from MODEL.")],
     data: DataOpt = "digits",
+    bin_us: BinUsOpt = None,
+    frames: FramesOpt = None,
+    sensor: SensorOpt = None,
     timesteps: Annotated[
         Optional[int], typer.Option("--timesteps", "-T", help="Timesteps T (default: the T recorded in CONVERTED, else 32).")
     ] = None,
@@ -328,6 +387,8 @@ def parity(
         float, typer.Option("--divergence-cosine", help="A layer diverges when its cosine similarity falls below this.")
     ] = 0.99,
     dt: DtOpt = None,
+    framework: FrameworkOpt = Framework.nir,
+    reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
@@ -350,9 +411,9 @@ def parity(
     _check_output(plot, force)
     with _progress():
         report = run(
-            model, converted, data, timesteps=timesteps, encoding=encoding.value, seed=seed, percentile=percentile,
-            calibration=calibration, calibration_samples=calibration_samples, samples=samples, sweep=values,
-            divergence_cosine=divergence_cosine, dt=dt, input_shape=_shape(input_shape),
+            model, converted, _data(data, bin_us, frames, sensor), timesteps=timesteps, encoding=encoding.value, seed=seed,
+            percentile=percentile, calibration=_data(calibration, bin_us, frames, sensor), calibration_samples=calibration_samples, samples=samples, sweep=values,
+            divergence_cosine=divergence_cosine, dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape),
         )
     figures = report.to_dict()
     if plot is not None:
@@ -400,6 +461,9 @@ def profile(
     data: Annotated[
         Optional[str], typer.Option("--data", "-d", help="Inputs for timing, and (with --source) spikes for SOP counts.")
     ] = None,
+    bin_us: BinUsOpt = None,
+    frames: FramesOpt = None,
+    sensor: SensorOpt = None,
     runs: Annotated[int, typer.Option("--runs", help="Steady-state invokes timed.")] = 100,
     warmup: Annotated[int, typer.Option("--warmup", help="Invokes before timing.")] = 10,
     threads: Annotated[Optional[int], typer.Option("--threads", help="Interpreter threads (default: LiteRT's).")] = None,
@@ -415,6 +479,8 @@ def profile(
     ] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the latency histogram and energy bars as a PNG.")] = None,
     dt: DtOpt = None,
+    framework: FrameworkOpt = Framework.nir,
+    reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
@@ -432,8 +498,8 @@ def profile(
     _check_output(plot, force)
     with _progress():
         report = run(
-            model, source=source, data=data, runs=runs, warmup=warmup, threads=threads, use_xnnpack=not no_xnnpack,
-            timesteps=timesteps, energy_table=energy_table, dt=dt, input_shape=_shape(input_shape),
+            model, source=source, data=_data(data, bin_us, frames, sensor), runs=runs, warmup=warmup, threads=threads, use_xnnpack=not no_xnnpack,
+            timesteps=timesteps, energy_table=energy_table, dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape),
         )
     figures = report.to_dict()
     if device_report is not None:
@@ -449,11 +515,16 @@ def report(
     model: Annotated[Path, typer.Argument(help="Source model: .keras, .h5, .onnx, .nir or .npkit.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("report.html"),
     data: DataOpt = "digits",
+    bin_us: BinUsOpt = None,
+    frames: FramesOpt = None,
+    sensor: SensorOpt = None,
     timesteps: TimestepsOpt = None,
     mode: Annotated[Mode, typer.Option("--mode", help="Conversion mode (rate or temporal).")] = Mode.rate,
     api_level: Annotated[int, typer.Option("--api-level", help="Android API level to check.")] = 30,
     runs: Annotated[int, typer.Option("--runs", help="Steady-state invokes timed.")] = 100,
     dt: DtOpt = None,
+    framework: FrameworkOpt = Framework.nir,
+    reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
     force: ForceOpt = False,
 ) -> None:
@@ -465,7 +536,7 @@ def report(
 
     with _progress() as reporter:
         path = build_report(
-            model, output, data=data, timesteps=timesteps, mode=mode.value, api_level=api_level, runs=runs, dt=dt,
+            model, output, data=_data(data, bin_us, frames, sensor), timesteps=timesteps, mode=mode.value, api_level=api_level, runs=runs, dt=dt, framework=framework.value, reset=reset.value if reset else None,
             input_shape=_shape(input_shape),
             force=force, progress=reporter,
         )
@@ -476,7 +547,7 @@ def report(
 @_handles_errors
 def bundle(
     model: Annotated[Path, typer.Argument(help="A .tflite file (from npukit convert, batch 1).")],
-    data: Annotated[str, typer.Option("--data", "-d", help="Test samples: 'digits' (its test split) or an .npz file.")],
+    data: Annotated[str, typer.Option("--data", "-d", help="Test samples: DATA as for the other commands (its test split).")],
     out: Annotated[
         Path, typer.Option("--out", "-o", help="An existing folder; the bundle goes to OUT/NAME/ (e.g. android_demo/app/src/main/assets).")
     ],
@@ -485,6 +556,9 @@ def bundle(
     timesteps: Annotated[
         Optional[int], typer.Option("--timesteps", "-T", help="Temporal models: timesteps per inference (default: the model's).")
     ] = None,
+    bin_us: BinUsOpt = None,
+    frames: FramesOpt = None,
+    sensor: SensorOpt = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing bundle of that name.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -498,7 +572,7 @@ def bundle(
     from npukit.reports import render_bundle
 
     _emit(
-        write_bundle(model, data, out, name=name, samples=samples, timesteps=timesteps, force=force),
+        write_bundle(model, _data(data, bin_us, frames, sensor), out, name=name, samples=samples, timesteps=timesteps, force=force),
         as_json, render_bundle,
     )
 
@@ -508,6 +582,8 @@ def bundle(
 def inspect(
     model: Annotated[Path, typer.Argument(help="A .keras, .h5, .onnx, .nir, .npkit or .tflite file.")],
     dt: DtOpt = None,
+    framework: FrameworkOpt = Framework.nir,
+    reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -518,7 +594,7 @@ def inspect(
     from npukit.api import inspect as run
     from npukit.reports import render_inspect
 
-    _emit(run(model, dt=dt, input_shape=_shape(input_shape)), as_json, render_inspect)
+    _emit(run(model, dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape)), as_json, render_inspect)
 
 
 @app.command()

@@ -121,6 +121,8 @@ def convert(
     api_level: int = 30,
     allow_cpu_fallback: bool = False,
     dt: float | None = None,
+    framework: str | None = None,
+    reset: str | None = None,
     input_shape: tuple[int, ...] | None = None,
     force: bool = False,
     progress: Reporter = silent,
@@ -139,8 +141,9 @@ def convert(
     ``io`` defaults to int8 (below API 30 the delegate converts it on the CPU; uint8 I/O would
     add a QUANTIZE to int8 that NN-API only takes from API 30). ``output`` is written atomically
     and never overwritten unless ``force``.
-    ``dt`` (seconds, NIR only) and ``input_shape`` (ONNX only: batch-first, replaces symbolic
-    dimensions) go to :func:`npukit.loading.load`.
+    ``dt`` (seconds), ``framework`` and ``reset`` (NIR only: the exporting framework's neuron
+    convention, ``npukit.snn.frameworks``) and ``input_shape`` (ONNX only: batch-first, replaces
+    symbolic dimensions) go to :func:`npukit.loading.load`.
     """
     start = time.perf_counter()
     if to not in TARGETS:
@@ -152,7 +155,7 @@ def convert(
     if encoding not in ENCODINGS:
         raise BadInputError(f"encoding must be one of {', '.join(ENCODINGS)}. Received: {encoding!r}")
     check_writable(output, force)
-    graph = load(model, dt, input_shape)
+    graph = load(model, dt, input_shape, framework, reset)
     if to == "ir":
         from npukit.ir.serialize import to_bytes
 

@@ -61,14 +61,17 @@ def build_report(
     api_level: int = 30,
     runs: int = 100,
     dt: float | None = None,
+    framework: str | None = None,
+    reset: str | None = None,
     input_shape: tuple[int, ...] | None = None,
     force: bool = False,
     progress: Reporter = silent,
 ) -> Path:
     """Write the HTML report of ``model`` to ``output``.
 
-    ``dt`` (seconds, NIR only) and ``input_shape`` (ONNX only: batch-first, replaces symbolic
-    dimensions) go to :func:`npukit.loading.load`.
+    ``dt`` (seconds), ``framework`` and ``reset`` (NIR only: the exporting framework's neuron
+    convention, ``npukit.snn.frameworks``) and ``input_shape`` (ONNX only: batch-first, replaces
+    symbolic dimensions) go to :func:`npukit.loading.load`.
     """
     from npukit.api import inspect
     from npukit.conversion import convert
@@ -80,11 +83,11 @@ def build_report(
     check_writable(output, force)
     with tempfile.TemporaryDirectory() as tmp:
         tflite = Path(tmp) / "model.tflite"
-        converted = convert(model, tflite, mode=mode, data=data, timesteps=timesteps, api_level=api_level, dt=dt, input_shape=input_shape, progress=progress)
-        rep = parity(model, tflite, data, timesteps=timesteps, sweep=SWEEP, dt=dt, input_shape=input_shape, progress=progress)
+        converted = convert(model, tflite, mode=mode, data=data, timesteps=timesteps, api_level=api_level, dt=dt, input_shape=input_shape, framework=framework, reset=reset, progress=progress)
+        rep = parity(model, tflite, data, timesteps=timesteps, sweep=SWEEP, dt=dt, input_shape=input_shape, framework=framework, reset=reset, progress=progress)
         delegation = check_model(tflite, api_level, gpu=True)
-        prof = profile(tflite, source=model, data=data, runs=runs, timesteps=timesteps, dt=dt, input_shape=input_shape, progress=progress)
-    info = inspect(model, dt=dt, input_shape=input_shape)
+        prof = profile(tflite, source=model, data=data, runs=runs, timesteps=timesteps, dt=dt, input_shape=input_shape, framework=framework, reset=reset, progress=progress)
+    info = inspect(model, dt=dt, input_shape=input_shape, framework=framework, reset=reset)
     sweep_png = _sweep_png(rep)
     page = _page(model, info, converted.to_dict(), delegation.to_dict(), rep.to_dict(), prof.to_dict(), sweep_png,
                  latency_histogram(prof["latency_samples_ms"], "steady-state invokes"), energy_bars(prof.to_dict()))

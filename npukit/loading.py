@@ -12,17 +12,22 @@ from npukit.ir import Graph
 FORMATS = {".keras": "keras", ".h5": "keras", ".hdf5": "keras", ".npkit": "npukit-ir", ".nir": "nir", ".onnx": "onnx"}
 
 
-def load(model: str | Path | Graph, dt: float | None = None, input_shape: tuple[int, ...] | None = None) -> Graph:
+def load(model: str | Path | Graph, dt: float | None = None, input_shape: tuple[int, ...] | None = None,
+         framework: str | None = None, reset: str | None = None) -> Graph:
     """Load a model file into the IR: ``.keras`` / ``.h5`` (Keras, safe mode), ``.onnx``
     (opsets 13-21; ``input_shape``, ONNX layout with the batch first, fixes symbolic
-    dimensions), ``.nir`` (NIR SNN, neurons discretized with step ``dt`` seconds, default 1e-4)
-    or ``.npkit`` (npukit IR). A Graph is returned as is."""
+    dimensions), ``.nir`` (NIR SNN: neurons with the convention of the ``framework`` that
+    exported it, default ``nir``, stepped by ``dt`` seconds, default the framework's; ``reset``
+    overrides its reset: ``npukit.snn.frameworks``) or ``.npkit`` (npukit IR). A Graph is
+    returned as is."""
     if isinstance(model, Graph):
         return model
     path = Path(model)
     if not path.exists():
         raise BadInputError(f"model file {path} does not exist")
     suffix = path.suffix.lower()
+    if suffix != ".nir" and (framework not in (None, "nir") or reset is not None):
+        raise BadInputError(f"{path}: a framework convention and a reset apply to NIR graphs (.nir) only")
     if path.is_dir() or suffix in (".keras", ".h5", ".hdf5"):
         from npukit.converters.keras import load_keras
 
@@ -32,9 +37,9 @@ def load(model: str | Path | Graph, dt: float | None = None, input_shape: tuple[
 
         graph = load_onnx(path, input_shape)
     elif suffix == ".nir":
-        from npukit.converters.nir import DEFAULT_DT, load_nir
+        from npukit.converters.nir import load_nir
 
-        graph = load_nir(path, DEFAULT_DT if dt is None else dt)
+        graph = load_nir(path, dt, framework, reset)
     elif suffix == ".npkit":
         from npukit.ir.serialize import load as load_ir
 

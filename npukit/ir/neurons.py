@@ -3,10 +3,24 @@
 Potentials and currents share the unit of the layer's input. Array fields are scalars or
 arrays broadcastable to the layer shape (NHWC, no batch axis). Frontends that read
 continuous-time models (NIR) turn time constants into these per-step coefficients for a given
-dt (see ``npukit.converters.nir``); the IR itself has no dt.
+dt and framework convention (``npukit.snn.frameworks``); the IR itself has no dt.
+
+Every spiking type (IF, LIF, CubaLIF) carries the semantics that NIR does not, so that npukit
+computes what the framework a model came from computes (docs/nir.md):
+
+* ``fire_at_threshold``: fire on ``m >= v_threshold`` (sinabs, rate-converted ANNs) or on
+  ``m > v_threshold`` (NIR's equations, snnTorch, Norse);
+* ``max_spikes``: 1 (one spike per step at most) or 0 (as many as the membrane holds:
+  ``floor(m / v_threshold)`` when the threshold is reached, sinabs' MultiSpike);
+* ``reset``: "value" (v = v_reset where a spike was emitted), "subtract" (v = m - v_threshold *
+  spikes) or "none";
+* ``reset_timing``: "fire" (the reset follows the spike within the step) or "next_step" (a
+  subtractive reset is applied at the next step, after the decay: snnTorch's
+  ``m = beta v + I - v_threshold H(v - v_threshold)``, with v the unreset membrane);
+* ``v_min``: a floor the membrane is clipped to after the reset (sinabs' ``min_v_mem``), or None.
 
 Update order within a step, for every spiking type: integrate, compare with the threshold,
-emit, reset. ``fire_at_threshold`` selects ``>=`` (rate-converted ANNs) or ``>`` (NIR).
+emit, reset, floor. The step itself is ``npukit.snn.neurons.advance``.
 """
 
 from __future__ import annotations
@@ -19,16 +33,8 @@ import numpy as np
 from npukit.errors import BadInputError
 from npukit.ir.base import Node, Shape, as_array, check_choice, register
 
-RESETS = ("subtract", "value")
-
-
-def _spiking_checks(node) -> None:
-    check_choice(node, "reset", RESETS)
-    if node.reset == "subtract" and np.any(node.v_threshold <= 0):
-        raise BadInputError(f"{node.name}: v_threshold must be > 0. Received: min {float(node.v_threshold.min())}")
-    if node.reset == "value" and np.any(node.v_threshold <= node.v_reset):
-        raise BadInputError(f"{node.name}: v_threshold must be above v_reset")
-    node.fire_at_threshold = bool(node.fire_at_threshold)
+RESETS = ("subtract", "value", "none")
+RESET_TIMINGS = ("fire", "next_step")
 
 
 @dataclasses.dataclass(eq=False)
@@ -43,8 +49,6 @@ class _Neuron(Node):
             if getattr(self, name) is None:
                 setattr(self, name, np.array(default, dtype=np.float32))
             as_array(self, name)
-        if hasattr(self, "reset"):
-            _spiking_checks(self)
 
     def output_shape(self, in_shapes: list[Shape]) -> Shape:
         (shape,) = in_shapes
@@ -59,13 +63,55 @@ class _Neuron(Node):
         return shape
 
 
+@dataclasses.dataclass(eq=False)
+class _Spiking(_Neuron):
+    """Threshold, reset and spike semantics shared by IF, LIF and CubaLIF (module docstring)."""
+
+    v_threshold: np.ndarray = None
+    v_reset: np.ndarray = None
+    v_init: np.ndarray = None
+    amplitude: np.ndarray = None
+    reset: str = "value"
+    fire_at_threshold: bool = False
+    max_spikes: int = 1
+    reset_timing: str = "fire"
+    v_min: np.ndarray | None = None
+
+    def validate(self) -> None:
+        super().validate()
+        check_choice(self, "reset", RESETS)
+        check_choice(self, "reset_timing", RESET_TIMINGS)
+        if self.reset_timing == "next_step" and self.reset != "subtract":
+            raise BadInputError(f"{self.name}: reset_timing 'next_step' applies to reset 'subtract' (a value reset is the same either way)")
+        if not isinstance(self.max_spikes, (int, np.integer)) or isinstance(self.max_spikes, bool) or self.max_spikes not in (0, 1):
+            raise BadInputError(f"{self.name}: max_spikes must be 1 (one spike per step) or 0 (no limit). Received: {self.max_spikes!r}")
+        self.max_spikes = int(self.max_spikes)
+        if (self.reset == "subtract" or self.max_spikes != 1) and np.any(self.v_threshold <= 0):
+            raise BadInputError(f"{self.name}: v_threshold must be > 0. Received: min {float(self.v_threshold.min())}")
+        if self.reset == "value" and np.any(self.v_threshold <= self.v_reset):
+            raise BadInputError(f"{self.name}: v_threshold must be above v_reset")
+        if self.v_min is not None:
+            as_array(self, "v_min")
+        self.fire_at_threshold = bool(self.fire_at_threshold)
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        shape = super().output_shape(in_shapes)
+        if self.v_min is not None:
+            try:
+                np.broadcast_shapes(self.v_min.shape, shape)
+            except ValueError:
+                raise BadInputError(f"{type(self).__name__} {self.name!r}: v_min.shape={self.v_min.shape} does not broadcast to {shape}")
+        return shape
+
+
 @register
 @dataclasses.dataclass(eq=False)
-class IF(_Neuron):
+class IF(_Spiking):
     """Integrate-and-fire. Per step, with input I(t)::
 
         m = v + gain * I
-        s = m >= v_threshold   (m > v_threshold without fire_at_threshold)
+        s = m >= v_threshold   (m > v_threshold without fire_at_threshold; floor(m / v_threshold)
+                                spikes when max_spikes is 0)
         v = m - v_threshold * s          reset "subtract"
         v = v_reset where s, else m      reset "value"
         output = amplitude * s
@@ -74,11 +120,7 @@ class IF(_Neuron):
     ``amplitude = v_threshold`` (mean output ~ the ReLU it replaced).
     """
 
-    v_threshold: np.ndarray = None
-    v_init: np.ndarray = None
-    amplitude: np.ndarray = None
     reset: str = "subtract"
-    v_reset: np.ndarray = None
     fire_at_threshold: bool = True
     gain: np.ndarray = None
 
@@ -87,43 +129,38 @@ class IF(_Neuron):
 
 @register
 @dataclasses.dataclass(eq=False)
-class LIF(_Neuron):
+class LIF(_Spiking):
     """Leaky integrate-and-fire. Per step::
 
         m = decay * v + leak + gain * I
-        s = m > v_threshold    (>= with fire_at_threshold)
-        v = v_reset where s, else m      (or m - v_threshold * s with reset "subtract")
+        spike and reset as IF (defaults: m > v_threshold, v = v_reset)
         output = amplitude * s
 
     From NIR's ``tau dv/dt = (v_leak - v) + r I`` by forward Euler with step dt:
-    decay = 1 - dt/tau, leak = dt/tau * v_leak, gain = dt/tau * r.
+    decay = 1 - dt/tau, leak = dt/tau * v_leak, gain = dt/tau * r (other discretizations:
+    ``npukit.snn.frameworks``).
     """
 
     decay: np.ndarray = None
     gain: np.ndarray = None
     leak: np.ndarray = None
-    v_threshold: np.ndarray = None
-    v_reset: np.ndarray = None
-    v_init: np.ndarray = None
-    amplitude: np.ndarray = None
-    reset: str = "value"
-    fire_at_threshold: bool = False
 
     ARRAYS = {"decay": 1.0, "gain": 1.0, "leak": 0.0, "v_threshold": 1.0, "v_reset": 0.0, "v_init": 0.0, "amplitude": 1.0}
 
 
 @register
 @dataclasses.dataclass(eq=False)
-class CubaLIF(_Neuron):
+class CubaLIF(_Spiking):
     """Current-based LIF: a synaptic current filters the input, then an LIF membrane. Per step::
 
         i = syn_decay * i + syn_gain * I          (the synaptic current first)
         m = decay * v + leak + gain * i           (the membrane integrates the new current)
         spike and reset as LIF
 
-    From NIR's ``tau_syn di/dt = -i + w_in S`` and the LIF equation by forward Euler:
-    syn_decay = 1 - dt/tau_syn, syn_gain = dt/tau_syn * w_in. The current-first order is
-    snnTorch's Synaptic and Norse's LIF cell.
+    With ``current_first`` False the membrane integrates the current of the previous step and
+    the input then charges the current (Norse's LIF cell). From NIR's
+    ``tau_syn di/dt = -i + w_in S`` and the LIF equation by forward Euler: syn_decay = 1 -
+    dt/tau_syn, syn_gain = dt/tau_syn * w_in. The current-first order is snnTorch's Synaptic.
     """
 
     syn_decay: np.ndarray = None
@@ -131,18 +168,17 @@ class CubaLIF(_Neuron):
     decay: np.ndarray = None
     gain: np.ndarray = None
     leak: np.ndarray = None
-    v_threshold: np.ndarray = None
-    v_reset: np.ndarray = None
-    v_init: np.ndarray = None
     i_init: np.ndarray = None
-    amplitude: np.ndarray = None
-    reset: str = "value"
-    fire_at_threshold: bool = False
+    current_first: bool = True
 
     ARRAYS = {
         "syn_decay": 0.0, "syn_gain": 1.0, "decay": 1.0, "gain": 1.0, "leak": 0.0, "v_threshold": 1.0,
         "v_reset": 0.0, "v_init": 0.0, "i_init": 0.0, "amplitude": 1.0,
     }
+
+    def validate(self) -> None:
+        super().validate()
+        self.current_first = bool(self.current_first)
 
 
 @register
@@ -161,8 +197,8 @@ class LI(_Neuron):
 @register
 @dataclasses.dataclass(eq=False)
 class CubaLI(_Neuron):
-    """Current-based leaky integrator (no spikes): the CubaLIF equations without threshold;
-    output v."""
+    """Current-based leaky integrator (no spikes): the CubaLIF equations without threshold
+    (``current_first`` as CubaLIF); output v."""
 
     syn_decay: np.ndarray = None
     syn_gain: np.ndarray = None
@@ -171,8 +207,13 @@ class CubaLI(_Neuron):
     leak: np.ndarray = None
     v_init: np.ndarray = None
     i_init: np.ndarray = None
+    current_first: bool = True
 
     ARRAYS = {"syn_decay": 0.0, "syn_gain": 1.0, "decay": 1.0, "gain": 1.0, "leak": 0.0, "v_init": 0.0, "i_init": 0.0}
+
+    def validate(self) -> None:
+        super().validate()
+        self.current_first = bool(self.current_first)
 
 
 @register

@@ -62,6 +62,8 @@ def parity(
     sweep: Iterable[int] | None = None,
     divergence_cosine: float = 0.99,
     dt: float | None = None,
+    framework: str | None = None,
+    reset: str | None = None,
     input_shape: tuple[int, ...] | None = None,
     progress: Reporter = silent,
 ) -> ParityReport:
@@ -79,7 +81,7 @@ def parity(
     """
     number_in_range("divergence cosine", divergence_cosine, 0, 1, low_open=True)
     sweep = sorted({positive_int("sweep timesteps", t, MAX_TIMESTEPS) for t in (sweep or ())})
-    graph = load(model, dt, input_shape)
+    graph = load(model, dt, input_shape, framework, reset)
     info = read_tflite(tflite)
     meta = info.npukit_metadata() or {}
     dataset = load_data(data, "test").head(samples)

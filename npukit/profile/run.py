@@ -58,6 +58,8 @@ def profile(
     timesteps: int | None = None,
     energy_table: str | Path | None = None,
     dt: float | None = None,
+    framework: str | None = None,
+    reset: str | None = None,
     input_shape: tuple[int, ...] | None = None,
     progress: Reporter = silent,
 ) -> ProfileReport:
@@ -67,8 +69,9 @@ def profile(
     ``timesteps`` or the model's) to count spikes, SOPs and neuron updates for the neuromorphic
     estimates. Without ``source``, MACs are counted from the .tflite alone.
 
-    ``dt`` (seconds, NIR only) and ``input_shape`` (ONNX only: batch-first, replaces symbolic
-    dimensions) go to :func:`npukit.loading.load`.
+    ``dt`` (seconds), ``framework`` and ``reset`` (NIR only: the exporting framework's neuron
+    convention, ``npukit.snn.frameworks``) and ``input_shape`` (ONNX only: batch-first, replaces
+    symbolic dimensions) go to :func:`npukit.loading.load`.
     """
     from npukit.data import load_data
 
@@ -93,7 +96,7 @@ def profile(
     if source is not None:
         from npukit.loading import load
 
-        graph = load(source, dt, input_shape)
+        graph = load(source, dt, input_shape, framework, reset)
         counted_from = "source model"
         if dataset is not None:  # simulate the spiking version to count spikes
             rows, first, steps = _snn_rows(graph, data, dataset, steps, progress)

@@ -55,6 +55,24 @@ def lif_coefficients(tau, r, v_leak, dt: float, what: str = "tau") -> dict[str, 
     }
 
 
+def exp_coefficients(tau, r, v_leak, dt: float, what: str = "tau") -> dict[str, np.ndarray]:
+    """sinabs' discretization (``alpha = exp(-dt/tau)``, input added unscaled, as its layers
+    with ``norm_input=False`` compute): decay = exp(-dt/tau) in float32 as torch computes it,
+    gain = r, leak 0 (sinabs has no resting potential: a v_leak other than 0 is refused)."""
+    tau = np.asarray(tau, dtype=np.float32)
+    if not (np.isfinite(dt) and dt > 0):
+        raise BadInputError(f"dt must be a positive number of seconds. Received: {dt!r}")
+    if np.any(~np.isfinite(tau)) or np.any(tau <= 0):
+        raise BadInputError(f"{what} must be positive time constants")
+    if np.any(np.asarray(v_leak) != 0):
+        raise BadInputError("v_leak must be 0 under sinabs' convention (its neurons have no resting potential)")
+    return {
+        "decay": np.exp(-np.float32(dt) / tau).astype(np.float32),
+        "gain": unit(np.asarray(r, np.float64)).astype(np.float32),
+        "leak": np.zeros_like(tau, dtype=np.float32),
+    }
+
+
 def synapse_coefficients(tau_syn, w_in, dt: float, what: str = "tau_syn") -> dict[str, np.ndarray]:
     k = ratio(dt, tau_syn, what)
     return {"syn_decay": (1 - k).astype(np.float32), "syn_gain": unit(k * np.asarray(w_in, np.float64)).astype(np.float32)}

@@ -54,14 +54,22 @@ def is_zero(value) -> bool:
 
 def advance(node: ir.Node, state: State, current, xp) -> Any:
     """One step of a layer of ``node`` neurons: updates ``state`` (a dict, reassigned per kind)
-    and returns the output: spikes (0/1, amplitude not applied) of spiking neurons, the membrane
-    of integrators. ``xp`` is the array namespace (module docstring)."""
+    and returns the output: spikes (0/1, or counts with ``max_spikes`` 0; amplitude not applied)
+    of spiking neurons, the membrane of integrators. ``xp`` is the array namespace (module
+    docstring). The order of operations is the framework's (``npukit.ir.neurons``)."""
     if isinstance(node, ir.Threshold):
-        return xp.fire(current, node.v_threshold, at_threshold=False)
-    if isinstance(node, CURRENT_BASED):  # i = syn_decay * i + syn_gain * I
-        i = xp.mul(state["i"], node.syn_decay)
-        state["i"] = xp.add(i, xp.scaled(current, node.syn_gain))
-        current = state["i"]
+        return xp.fire(current, node.v_threshold, False, 1)
+    spiking = isinstance(node, ir.SPIKING)
+    if spiking and node.reset_timing == "next_step":  # snnTorch: the last step's spike, from the unreset membrane
+        pending = xp.scaled(xp.fire(state["v"], node.v_threshold, node.fire_at_threshold, node.max_spikes), node.v_threshold)
+    if isinstance(node, CURRENT_BASED):
+        if node.current_first:  # i = syn_decay * i + syn_gain * I, then the membrane integrates it
+            state["i"] = xp.add(xp.mul(state["i"], node.syn_decay), xp.scaled(current, node.syn_gain))
+            current = state["i"]
+        else:  # the membrane integrates the current of the last step, then I charges it (Norse)
+            old = current
+            current = xp.copy(state["i"])
+            state["i"] = xp.add(xp.mul(state["i"], node.syn_decay), xp.scaled(old, node.syn_gain))
     v = state["v"]  # m = decay * v + leak + gain * I
     if isinstance(node, LEAKY):
         if not is_one(node.decay):
@@ -69,15 +77,24 @@ def advance(node: ir.Node, state: State, current, xp) -> Any:
         if not is_zero(node.leak):
             v = xp.add(v, node.leak)
     v = xp.add(v, current if is_one(node.gain) else xp.scaled(current, node.gain))
-    if not isinstance(node, ir.SPIKING):
+    if not spiking:
         state["v"] = v
         return xp.output(v)
-    spikes = xp.fire(v, node.v_threshold, at_threshold=node.fire_at_threshold)
-    if node.reset == "subtract":  # v - theta * s: exactly m - theta, or m
-        state["v"] = xp.sub(v, xp.scaled(spikes, node.v_threshold))
-    else:
-        state["v"] = xp.reset_where(v, spikes, node.v_reset)
+    if node.reset_timing == "next_step":
+        v = xp.sub(v, pending)
+    spikes = xp.fire(v, node.v_threshold, node.fire_at_threshold, node.max_spikes)
+    if node.reset == "subtract" and node.reset_timing == "fire":  # v - theta * s: exactly m - theta * s
+        v = xp.sub(v, xp.scaled(spikes, node.v_threshold))
+    elif node.reset == "value":
+        v = xp.reset_where(v, spikes, node.v_reset)
+    if node.v_min is not None:  # sinabs' floor, as it computes it: relu(v - v_min) + v_min
+        v = xp.floor(v, node.v_min)
+    state["v"] = v
     return spikes
+def spike_dtype(node: ir.Node) -> np.dtype:
+    """How the simulators hold a layer's spikes of one step: 0/1 as uint8, several spikes per step
+    (``max_spikes`` 0) as float32 counts."""
+    return np.dtype(np.float32 if getattr(node, "max_spikes", 1) != 1 else np.uint8)
 
 
 def init_state(node: ir.Node, shape: tuple[int, ...], dtype=np.float32) -> State:
@@ -105,12 +122,23 @@ class Functional:
         return coefficient * a
 
     @staticmethod
-    def fire(m, theta, at_threshold: bool):
-        return m >= theta if at_threshold else m > theta
+    def fire(m, theta, at_threshold: bool, max_spikes: int):
+        reached = m >= theta if at_threshold else m > theta
+        if max_spikes == 1:
+            return reached
+        return np.where(reached, np.floor(m / theta), 0).astype(m.dtype, copy=False)
 
     @staticmethod
     def reset_where(v, spikes, value):
         return np.where(spikes, value, v).astype(v.dtype, copy=False)
+
+    @staticmethod
+    def floor(v, v_min):
+        return (np.maximum(v - v_min, 0) + v_min).astype(v.dtype, copy=False)
+
+    @staticmethod
+    def copy(a):
+        return a.copy()
 
     @staticmethod
     def output(v):
@@ -131,12 +159,19 @@ def step(node: ir.Node, state: State, current: np.ndarray) -> tuple[np.ndarray, 
 
 class InPlace:
     """numpy writing into a layer's buffers (the time-folded simulator's namespace): the first
-    operand of ``mul``/``add``/``sub`` is a state buffer or scratch and is overwritten; ``scaled``
-    writes into scratch; spikes go straight into the caller's output buffer."""
+    operand of ``mul``/``add``/``sub``/``floor`` is a state buffer or scratch and is overwritten;
+    each ``scaled`` of a step writes into its own scratch buffer; spikes go straight into the
+    caller's output buffer."""
 
     def __init__(self, shape: tuple[int, ...], dtype, out: np.ndarray | None = None):
-        self.scratch = np.empty(shape, dtype=dtype)
+        self.shape, self.dtype = shape, dtype
+        self.scratch: list[np.ndarray] = []  # one buffer per ``scaled`` call of a step, reused every step
+        self.used = 0
         self.out = out  # set by NeuronLayer before each step: where spikes or the membrane go
+
+    def begin(self, out: np.ndarray) -> None:
+        """Start a step whose output goes to ``out``."""
+        self.out, self.used = out, 0
 
     @staticmethod
     def mul(a, coefficient):
@@ -151,11 +186,27 @@ class InPlace:
         return np.subtract(a, b, out=a)
 
     def scaled(self, a, coefficient):
-        return np.multiply(coefficient, a, out=self.scratch, casting="unsafe")
+        if self.used == len(self.scratch):
+            self.scratch.append(np.empty(self.shape, dtype=self.dtype))
+        self.used += 1
+        return np.multiply(coefficient, a, out=self.scratch[self.used - 1], casting="unsafe")
 
-    def fire(self, m, theta, at_threshold: bool):
+    def fire(self, m, theta, at_threshold: bool, max_spikes: int):
         compare = np.greater_equal if at_threshold else np.greater
-        return compare(m, theta, out=self.out, casting="unsafe")
+        if max_spikes == 1:
+            return compare(m, theta, out=self.out, casting="unsafe")
+        counts = np.floor(m / theta)  # rare path (multi-spike neurons): allocating is fine
+        np.multiply(counts, compare(m, theta), out=self.out, casting="unsafe")
+        return self.out
+
+    @staticmethod
+    def floor(v, v_min):
+        np.subtract(v, v_min, out=v)
+        np.maximum(v, 0, out=v)
+        return np.add(v, v_min, out=v)
+
+    def copy(self, a):
+        return a.copy()
 
     @staticmethod
     def reset_where(v, spikes, value):
@@ -178,5 +229,5 @@ class NeuronLayer:
 
     def step(self, current: np.ndarray, out: np.ndarray) -> None:
         """Advance one step; write the output (0/1 spikes, or the membrane) into ``out``."""
-        self._xp.out = out
+        self._xp.begin(out)
         advance(self.node, self.state, current, self._xp)

@@ -24,7 +24,7 @@ from npukit.ops import forward
 from npukit.reference import check_input
 from npukit.snn.encoders import TIME_SERIES, encode, resolve_timesteps
 from npukit.snn.memory import fit_batch
-from npukit.snn.neurons import NeuronLayer
+from npukit.snn.neurons import NeuronLayer, spike_dtype
 from npukit.snn.plan import CONSTANT, READOUT, TEMPORAL, Plan, RunningMean, make_plan
 
 
@@ -39,6 +39,8 @@ class SimulationResult:
     layer_means: node name -> (N, *shape) float32, each kept node's output averaged over T
         (for an IF layer converted from a ReLU: rate x threshold, comparable to the ReLU).
     seconds: wall time of the simulation proper (encoding included, conversion excluded).
+    peak_spikes: spiking layer -> the most spikes one neuron emitted in one step (1 unless the
+        layer emits several per step, ``max_spikes`` 0).
     """
 
     timesteps: int
@@ -48,6 +50,7 @@ class SimulationResult:
     spike_counts: dict[str, np.ndarray]
     layer_means: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: float = 0.0
+    peak_spikes: dict[str, int] = field(default_factory=dict)
 
     @property
     def outputs(self) -> np.ndarray:
@@ -109,10 +112,11 @@ def simulate(
         if progress:
             progress(xb.shape[0])
     readouts = np.concatenate([p[0] for p in parts], axis=1)
-    counts = {k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]}
+    counts = {k: np.concatenate([p[1][k][0] for p in parts]) for k in parts[0][1]}
+    peaks = {k: max(p[1][k][1] for p in parts) for k in parts[0][1]}
     means = {k: np.concatenate([p[2][k] for p in parts]) for k in keep}
     return SimulationResult(
-        plan.timesteps, plan.checkpoints, encoding, readouts, counts, means, time.perf_counter() - start
+        plan.timesteps, plan.checkpoints, encoding, readouts, counts, means, time.perf_counter() - start, peaks
     )
 
 
@@ -148,7 +152,7 @@ def _run_batch(plan: Plan, encoded: np.ndarray, batch: int, keep: list[str]):
             sig = _run_temporal(node, [values[i] for i in node.inputs], T, batch)
         values[node.name] = sig
         if node.name in keep:
-            mean = _time_mean(node, sig, counts.get(node.name), T, batch)
+            mean = _time_mean(node, sig, counts[node.name][0] if node.name in counts else None, T, batch)
             means[node.name] = mean * np.float32(plan.scales.get(node.name, 1.0))
         for i in node.inputs:
             remaining[i] -= 1
@@ -159,13 +163,14 @@ def _run_batch(plan: Plan, encoded: np.ndarray, batch: int, keep: list[str]):
     return readouts, counts, means
 
 
-def _run_neuron(node: ir.Node, current: _Signal, T: int, batch: int) -> tuple[_Signal, np.ndarray | None]:
+def _run_neuron(node: ir.Node, current: _Signal, T: int, batch: int) -> tuple[_Signal, tuple | None]:
     """Step a neuron layer through T steps; the batch is cut into shards stepped on worker
     threads (numpy releases the GIL in element-wise loops; each neuron's arithmetic is the
-    same). Returns its output signal and, for spiking layers, the spike counts."""
+    same). Returns its output signal and, for spiking layers, (spike counts, peak spikes of one
+    neuron in one step)."""
     shape = (batch,) + current.data.shape[1:]
     spiking = isinstance(node, ir.SPIKING)
-    out = np.empty((T,) + shape, dtype=np.uint8 if spiking else np.float32)  # spikes as 0/1 events
+    out = np.empty((T,) + shape, dtype=spike_dtype(node) if spiking else np.float32)  # spikes as events
     steps = current.data.reshape((T,) + shape) if current.kind == TEMPORAL else None
 
     def run(lo: int, hi: int) -> None:
@@ -176,11 +181,12 @@ def _run_neuron(node: ir.Node, current: _Signal, T: int, batch: int) -> tuple[_S
     run_shards(run, batch, int(np.prod(shape)))
     counts = None
     if spiking:
-        counts = out.sum(axis=0, dtype=np.uint16 if T < 65536 else np.int64).astype(np.int32)
+        peak = int(out.max()) if out.dtype != np.uint8 else int(out.any())
+        counts = out.sum(axis=0, dtype=np.uint16 if T < 65536 and out.dtype == np.uint8 else np.int64).astype(np.int32)
         amplitude = getattr(node, "amplitude", None)
         if amplitude is not None and np.any(amplitude != 1):
             out = out * amplitude.astype(np.float32)
-    return _Signal(out.reshape((T * batch,) + shape[1:]), TEMPORAL), counts
+    return _Signal(out.reshape((T * batch,) + shape[1:]), TEMPORAL), None if counts is None else (counts, peak)
 
 
 def _run_temporal(node: ir.Node, inputs: list[_Signal], T: int, batch: int) -> _Signal:

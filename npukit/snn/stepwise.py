@@ -15,7 +15,7 @@ from npukit.kernels.pool import argmax_pool_gather, max_pool2d
 from npukit.ops import forward
 from npukit.reference import check_input
 from npukit.snn.encoders import TIME_SERIES, encode, resolve_timesteps
-from npukit.snn.neurons import init_state, step
+from npukit.snn.neurons import init_state, spike_dtype, step
 from npukit.snn.plan import CONSTANT, READOUT, RunningMean, make_plan
 from npukit.snn.simulate import SimulationResult
 
@@ -37,11 +37,11 @@ def simulate_stepwise(
     plan = make_plan(graph, timesteps, encoding, checkpoints)
     input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
     start = time.perf_counter()
-    readouts, counts = [], []
+    readouts, counts, peaks = [], [], {}
     for first in range(0, x.shape[0], batch_size):
         xb = x[first : first + batch_size]
         encoded = encode(xb, plan.timesteps, encoding, input_max, seed, first)
-        r, c = _run_batch(plan, encoded, xb.shape[0])
+        r, c = _run_batch(plan, encoded, xb.shape[0], peaks)
         readouts.append(r)
         counts.append(c)
     return SimulationResult(
@@ -52,10 +52,11 @@ def simulate_stepwise(
         {k: np.concatenate([c[k] for c in counts]) for k in counts[0]},
         {},
         time.perf_counter() - start,
+        peaks,
     )
 
 
-def _run_batch(plan, encoded, batch):
+def _run_batch(plan, encoded, batch, peaks: dict[str, int]):
     graph, T = plan.graph, plan.timesteps
     stepped = [n for n in graph if plan.region[n.name] != READOUT]
     states: dict[str, dict] = {}
@@ -76,7 +77,8 @@ def _run_batch(plan, encoded, batch):
                 output, states[name] = step(node, states[name], inputs[0])
                 if isinstance(node, ir.SPIKING):
                     counts[name] = counts[name] + output.astype(np.int32)
-                    output = output.astype(np.uint8)
+                    peaks[name] = max(peaks.get(name, 0), int(output.max()))
+                    output = output.astype(spike_dtype(node))
                     amplitude = getattr(node, "amplitude", None)
                     if amplitude is not None and np.any(amplitude != 1):
                         output = output * amplitude.astype(np.float32)

@@ -1,0 +1,89 @@
+"""What each framework computes for a NIR graph it exported: the neuron conventions NIR does not
+carry (docs/nir.md has a row per framework, with the version each was verified against).
+
+A NIR graph holds continuous-time neurons and no dt; the framework that wrote it steps them its
+own way. ``Convention`` records, per framework:
+
+* ``dt``: the step the exporter assumed (seconds; sinabs counts in steps: 1);
+* ``membrane``: how a time constant becomes a per-step decay: ``euler`` (forward Euler:
+  decay = 1 - dt/tau, gain = dt r / tau, leak = dt v_leak / tau; snnTorch, Norse, NIR's own
+  equations) or ``exp`` (decay = exp(-dt/tau), the input added unscaled: sinabs' ``alpha_mem``
+  with ``norm_input=False``, as ``sinabs.from_nir`` builds its layers);
+* the spike and reset semantics of ``npukit.ir.neurons`` (``fire_at_threshold``, ``max_spikes``,
+  ``reset``, ``reset_timing``), the membrane floor of IF layers (``if_floor``: none, or
+  -v_threshold as sinabs' ``from_nir`` sets ``min_v_mem``), and the order of a current-based
+  neuron's updates (``current_first``).
+
+``reset`` None keeps NIR's reset to ``v_reset``. ``--reset`` (``reset=`` in the API) overrides the
+framework's default where the exporter dropped it (snnTorch writes "zero" and "subtract" alike).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from npukit.errors import BadInputError
+
+
+@dataclass(frozen=True)
+class Convention:
+    name: str
+    dt: float
+    membrane: str = "euler"
+    fire_at_threshold: bool = False
+    max_spikes: int = 1
+    reset: str | None = None
+    reset_timing: str = "fire"
+    if_floor: bool = False
+    current_first: bool = True
+    #: what the convention was checked against (docs/nir.md)
+    verified: str = ""
+
+    def spiking(self, v_threshold: np.ndarray, neuron: str) -> dict:
+        """The IR spike/reset fields of a spiking neuron of NIR type ``neuron`` (IF, LIF, CubaLIF)."""
+        fields = {"fire_at_threshold": self.fire_at_threshold, "max_spikes": self.max_spikes}
+        if self.reset is not None:
+            fields["reset"] = self.reset
+            if self.reset == "subtract":
+                fields["reset_timing"] = self.reset_timing
+        if neuron == "IF" and self.if_floor:
+            fields["v_min"] = -np.asarray(v_threshold, np.float32)
+        return fields
+
+    def with_reset(self, reset: str | None) -> "Convention":
+        """This convention with the reset overridden (None keeps it)."""
+        if reset is None:
+            return self
+        if reset not in RESETS:
+            raise BadInputError(f"reset must be one of {', '.join(RESETS)}. Received: {reset!r}")
+        return replace(self, reset={"zero": "value"}.get(reset, reset))
+
+
+#: what --reset takes: "value" (NIR's reset to v_reset; snnTorch's "zero"), "subtract", "none"
+RESETS = ("value", "zero", "subtract", "none")
+
+FRAMEWORKS: dict[str, Convention] = {
+    # NIR's equations under forward Euler at --dt; reset to v_reset, one spike when v > threshold
+    "nir": Convention("nir", 1e-4, verified="an independent numpy loop of NIR's equations (tests/test_nir.py)"),
+    # Leaky/Synaptic: beta v + I; spikes on v > threshold; the reset (default "subtract") is
+    # applied at the next step from the unreset membrane; export writes tau = dt / (1 - beta)
+    "snntorch": Convention("snntorch", 1e-4, reset="subtract", reset_timing="next_step",
+                           verified="snnTorch (tests/test_frameworks.py)"),
+    # IAF/LIF as sinabs.from_nir builds them: one step per frame, MultiSpike (floor(v / threshold)
+    # spikes once v >= threshold), MembraneSubtract, IF membrane floored at -threshold
+    "sinabs": Convention("sinabs", 1.0, membrane="exp", fire_at_threshold=True, max_spikes=0, reset="subtract",
+                         if_floor=True, verified="sinabs (tests/test_frameworks.py)"),
+    # LIFCell (exported as CubaLIF): Euler at dt = 1e-3, the membrane integrates the current of
+    # the last step, then the input charges the current; reset to v_reset when v > threshold
+    "norse": Convention("norse", 1e-3, current_first=False, verified="Norse (tests/test_frameworks.py)"),
+}
+
+
+def convention(framework: str | None, reset: str | None = None) -> Convention:
+    """The convention of ``framework`` (default ``nir``), with ``reset`` overriding its reset."""
+    name = "nir" if framework is None else str(framework).lower()
+    if name not in FRAMEWORKS:
+        raise BadInputError(f"framework must be one of {', '.join(FRAMEWORKS)}. Received: {framework!r}")
+    return FRAMEWORKS[name].with_reset(reset)
