@@ -143,7 +143,7 @@ def _frames(meta, mode, x, frame, timesteps):
             raise BadInputError(f"data samples have shape {tuple(x.shape[1:])} but the model's input is {frame}")
         return x.reshape(n, 1, -1), 1, 1, "none", x
     series = has_time_axis(x, frame)
-    # a time axis in the data fixes T; else --timesteps, else the model's own T
+    # a time axis in the data fixes T; else the timesteps asked for, else the model's own T
     steps, encoding = resolve_timesteps(
         x, frame, timesteps if series or timesteps is not None else meta.get("timesteps"), meta.get("encoding", "current")
     )
@@ -193,8 +193,8 @@ def write_bundle(
     name = name if name is not None else re.sub(r"[^A-Za-z0-9_.-]", "_", model.stem).lstrip("._-") or "model"
     if not _NAME.match(name):
         raise BadInputError(f"bundle name {name!r}: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
-    if not out.is_dir():
-        raise BadInputError(f"--out {out} is not an existing folder")
+    if out.exists() and not out.is_dir():
+        raise BadInputError(f"the bundle's output folder {out} is a file")
     target = out / name
     _check_target(target, force)
     if model.suffix.lower() != ".tflite":
@@ -211,13 +211,13 @@ def write_bundle(
         raise BadInputError(f"a rate-mode model has one input and one output; this one has {len(inputs)} and {len(outputs)}")
     states = _states(meta, inputs, outputs) if mode == "temporal" else []
     if samples is not None and (not isinstance(samples, int) or samples <= 0):
-        raise BadInputError(f"--samples must be a positive integer. Received: {samples!r}")
+        raise BadInputError(f"samples must be a positive integer. Received: {samples!r}")
     dataset = load_data(data, split="test").head(samples)
     frame = tuple(inputs[0]["shape"][1:])
     frames, per_sample, steps, encoding, feed = _frames(meta, mode, dataset.x, frame, timesteps)
     size = HEADER.size + 8 * frames.shape[0] + 4 * frames.size
     if size > MAX_VECTOR_BYTES:
-        raise BadInputError(f"the test vectors would take {size / 2**20:.0f} MiB (limit {MAX_VECTOR_BYTES >> 20}); use --samples")
+        raise BadInputError(f"the test vectors would take {size / 2**20:.0f} MiB (limit {MAX_VECTOR_BYTES >> 20}); keep fewer samples")
     n_out = int(np.prod(outputs[0]["shape"][1:]))
     classes = _classes(meta, dataset, n_out)
     y = dataset.y
@@ -260,6 +260,7 @@ def write_bundle(
         "model.tflite": blob, "vectors.bin": vectors, "labels.txt": ("\n".join(classes) + "\n").encode(),
         "bundle.json": (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode(),
     }
+    out.mkdir(parents=True, exist_ok=True)  # a missing output folder is created
     _write_folder(target, files)
     return {**doc, "folder": str(target)}
 

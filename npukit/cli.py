@@ -12,7 +12,6 @@ import functools
 import json
 import os
 import sys
-import tempfile
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -603,8 +602,11 @@ def demo(
     snn: Annotated[
         bool, typer.Option("--snn", help="Run the shipped LIF SNN (NIR) through rate and temporal mode instead.")
     ] = False,
+    events: Annotated[
+        bool, typer.Option("--events", help="Run the shipped event-camera SNN on the digits as event streams instead.")
+    ] = False,
     timesteps: Annotated[
-        Optional[int], typer.Option("--timesteps", "-T", help="Timesteps T (default 32; 25 for --snn, its training T).")
+        Optional[int], typer.Option("--timesteps", "-T", help="Timesteps T (default 32; 25 for --snn; --events: the data's 30).")
     ] = None,
     out: Annotated[
         Optional[Path], typer.Option("--out", help="Folder to keep the converted models in (default: a temporary one).")
@@ -615,40 +617,30 @@ def demo(
     """Convert a shipped example to int8 TFLite and run the parity check on it.
 
     Default: the digits CNN (Keras), float vs SNN vs TFLite. --snn: the digits LIF SNN (NIR), its
-    simulation vs a rate-mode and a temporal-mode TFLite (int8, and float32 temporal).
-    Example: npukit demo -T 32; npukit demo --snn
+    simulation vs a rate-mode and a temporal-mode TFLite (int8, and float32 temporal). --events:
+    the event-camera SNN on digits-events, the same three conversions and an Android bundle.
+    Example: npukit demo -T 32; npukit demo --snn; npukit demo --events
     """
-    from npukit.conversion import convert as run_convert
+    from npukit.demo import run_demo, summary
     from npukit.errors import BadInputError
-    from npukit.models import DIGITS_CNN, DIGITS_LIF, DIGITS_LIF_TIMESTEPS
-    from npukit.parity import parity as run_parity
-    from npukit.reports import render_convert, render_parity
+    from npukit.reports import render_bundle, render_convert, render_parity
 
-    if out is not None and not out.is_dir():
-        raise BadInputError(f"--out {out} is not an existing folder")
-    source = DIGITS_LIF if snn else DIGITS_CNN
-    steps = timesteps or (DIGITS_LIF_TIMESTEPS if snn else 32)
-    runs = (
-        [("rate", "int8"), ("temporal", "int8"), ("temporal", "none")] if snn else [("rate", "int8")]
-    )
-    figures = []
-    with tempfile.TemporaryDirectory() as tmp, _progress():
-        for mode, quantize in runs:
-            suffix = "" if not snn else f"_{mode}_{'int8' if quantize == 'int8' else 'float32'}"
-            target = (out or Path(tmp)) / f"{source.stem}{suffix}.tflite"
-            converted = run_convert(source, target, mode=mode, quantize=quantize, data="digits", timesteps=steps, force=force)
-            report = run_parity(source, target, "digits", timesteps=steps)
-            entry = {"convert": converted.to_dict(), "parity": report.to_dict()}
-            if out is None:
-                entry["convert"]["output_file"] = None
-            figures.append(entry)
+    if snn and events:
+        raise BadInputError("choose one example: --snn or --events")
+    example = "snn" if snn else "events" if events else "cnn"
+    with _progress(not as_json) as reporter:
+        figures = run_demo(example, timesteps, out, force, reporter)
     if as_json:
-        typer.echo(json.dumps(figures if snn else figures[0], indent=2, default=float))
+        typer.echo(json.dumps(figures if example != "cnn" else figures["runs"][0], indent=2, default=float))
         return
-    typer.echo(f"npukit demo: shipped model {source.name}")
-    for entry in figures:
+    typer.echo(f"npukit demo: shipped model {figures['model']}")
+    for entry in figures["runs"]:
         typer.echo(render_convert(entry["convert"]))
         typer.echo(render_parity(entry["parity"]))
+    if figures["bundle"] is not None:
+        typer.echo(render_bundle(figures["bundle"]))
+    if example != "cnn":
+        typer.echo(summary(figures))
 
 
 def _is_usage_error(exc: BaseException) -> bool:

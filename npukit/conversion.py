@@ -34,7 +34,7 @@ from npukit.ir import Graph
 from npukit.loading import load, source_of
 from npukit.passes.ann_to_snn import ann_to_snn
 from npukit.progress import Reporter, silent
-from npukit.snn.encoders import ENCODINGS, fits, prepare, rate_inputs
+from npukit.snn.encoders import ENCODINGS, fits, has_time_axis, prepare, rate_inputs
 from npukit.validation import MAX_TIMESTEPS, positive_int
 
 TARGETS = ("tflite", "ir", "nir")
@@ -176,13 +176,18 @@ def convert(
             f"TensorFlow's converter no longer writes uint8 models; use --quantize none (float32) or --api-level 29+"
         )
     io = io or ("int8" if quantize == "int8" else "float32")
-    needs_calibration = quantize == "int8" or graph.is_spiking or mode == "temporal"
+    # int8 ranges; the rate fit of an SNN (rate mode); the IF thresholds of an ANN (temporal mode)
+    needs_calibration = quantize == "int8" or graph.is_spiking == (mode == "rate")
     calib = calib_x = None
     if needs_calibration:
         positive_int("calibration samples", calibration_samples)
         calib = calibration_set(data, calibration, calibration_samples)
         # channels-first samples come back channels-last; a time series fixes T and the encoding
         calib_x, timesteps, encoding = prepare(graph, calib.x, timesteps, encoding)
+    else:  # no calibration: the data still says T when it is a time series
+        test = load_data(data, "test")
+        if has_time_axis(test.x, graph.input_shape) and fits(graph, test.x):
+            _, timesteps, encoding = prepare(graph, test.x[:1], timesteps, encoding)
     timesteps = timesteps or 32
     metadata = _metadata(graph, data, calib, mode, timesteps, encoding, level)
     advance = progress("converting", 1)

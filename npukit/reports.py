@@ -245,7 +245,7 @@ def render_bundle(doc: dict) -> str:
     steps = f"T={doc['timesteps']} steps, {len(doc['states'])} state tensors" if doc["mode"] == "temporal" else "one invoke per sample"
     accuracy = "unlabeled data" if host["accuracy"] is None else f"host accuracy {host['accuracy']:.2%} ({host['interpreter']})"
     return "\n".join([
-        f"bundle {doc['name']} -> {doc['folder']}",
+        f"bundle {doc['name']} -> {doc['folder'] or '(a temporary folder)'}",
         f"model.tflite  {doc['model']['bytes']:,} bytes, {doc['mode']} mode, {steps}",
         f"vectors.bin   {v['bytes']:,} bytes: {v['samples']} samples x {doc['frames_per_sample']} frame(s) x "
         f"{v['elements_per_frame']} float32 ({v['data']}, encoding {doc['encoding']})",

@@ -162,7 +162,7 @@ def test_bundle_cli_and_refusals(tmp_path, shipped_tflite):
     before = (out / "digits_cnn" / "vectors.bin").read_bytes()
     cases = [
         (["--out", str(out)], "exists; pass --force"),
-        (["--out", str(tmp_path / "none")], "not an existing folder"),
+        (["--out", str(shipped_tflite)], "is a file"),
         (["--out", str(out), "--name", "../x"], "bundle name"),
         (["--out", str(out), "--name", "n", "--samples", "0"], "positive integer"),
         (["--out", str(out), "--name", "n", "-T", "5"], "temporal-mode"),
@@ -172,6 +172,10 @@ def test_bundle_cli_and_refusals(tmp_path, shipped_tflite):
         assert result.exit_code == 2 and message in result.stderr, (extra, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1
     assert (out / "digits_cnn" / "vectors.bin").read_bytes() == before
+    # a missing output folder is created
+    result = runner.invoke(app, ["bundle", str(shipped_tflite), "--data", "digits", "--out", str(tmp_path / "new" / "assets"),
+                                 "--samples", "3"])
+    assert result.exit_code == 0 and (tmp_path / "new" / "assets" / "digits_cnn" / "bundle.json").is_file(), result.stderr
     # wrong data shape, a non-model, a batch-4 model: refused, nothing written
     bad = tmp_path / "bad.npz"
     np.savez(bad, x=np.zeros((3, 5, 5, 1), np.float32))
