@@ -35,7 +35,7 @@ from npukit import ir
 from npukit.converters.frontend import Builder, Registry, Value
 from npukit.errors import BadInputError, UnsupportedError
 from npukit.ir.layout import conv_weight_to_ir, depthwise_weight_to_ir, hwc, hwc_order, values_to_ir
-from npukit.snn.euler import exp_coefficients, integrator_gain, lif_coefficients, synapse_coefficients
+from npukit.snn.euler import exp_coefficients, integrator_gain, lif_coefficients, synapse_coefficients, unit
 from npukit.snn.frameworks import convention
 
 DEFAULT_DT = 1e-4
@@ -144,9 +144,19 @@ class NirBuilder(Builder):
         return _checked(self, name, fn, tau, r, v_leak, self.dt, what)
 
     def synapse(self, name: str, tau_syn, w_in) -> dict[str, np.ndarray]:
+        """syn_decay and syn_gain of a synaptic current under the convention."""
         if self.convention.membrane == "exp":
             raise UnsupportedError(f"{self.source}: {name}: the {self.convention.name} convention has no current-based neuron")
-        return _checked(self, name, synapse_coefficients, tau_syn, w_in, self.dt)
+        coefficients = _checked(self, name, synapse_coefficients, tau_syn, w_in, self.dt)
+        if self.convention.synapse == "jump":  # the input is added to the current as is
+            coefficients["syn_gain"] = unit(np.asarray(w_in, np.float64)).astype(np.float32)
+        return coefficients
+
+    def integrator_gain(self, name: str, r) -> np.ndarray:
+        """The gain of an IF or I membrane: dt r (Euler) or r (an input added as is)."""
+        if self.convention.integrate == "jump":
+            return unit(np.asarray(r, np.float64)).astype(np.float32)
+        return _checked(self, name, integrator_gain, r, self.dt)
 
     def to_ir(self, value, t: Value, what: str) -> np.ndarray:
         """A per-element parameter of the tensor ``t`` (NIR layout) in the IR's layout."""
@@ -402,7 +412,7 @@ def _spiking(b: NirBuilder, neuron: str, p) -> dict:
 @_neuron
 def _if(b, name, spec, x):
     p = _params(b, name, spec, x)
-    return ir.IF(name, (x.name,), gain=_checked(b, name, integrator_gain, p("r"), b.dt), **_spiking(b, "IF", p))
+    return ir.IF(name, (x.name,), gain=b.integrator_gain(name, p("r")), **_spiking(b, "IF", p))
 
 
 @nir_node("LIF")
@@ -423,7 +433,7 @@ def _cuba(b, name, spec, x):
     p = _params(b, name, spec, x)
     synapse = b.synapse(name, p("tau_syn"), p("w_in", 1.0))
     membrane = b.membrane(name, p("tau_mem"), p("r"), p("v_leak", 0.0), "tau_mem")
-    return {**synapse, **membrane, "current_first": b.convention.current_first}, p
+    return {**synapse, **membrane}, p
 
 
 @nir_node("CubaLIF")
@@ -444,7 +454,7 @@ def _cuba_li(b, name, spec, x):
 @_neuron
 def _integrator(b, name, spec, x):
     p = _params(b, name, spec, x)
-    return ir.Integrator(name, (x.name,), gain=_checked(b, name, integrator_gain, p("r"), b.dt))
+    return ir.Integrator(name, (x.name,), gain=b.integrator_gain(name, p("r")))
 
 
 @nir_node("Threshold")

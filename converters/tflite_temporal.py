@@ -111,7 +111,7 @@ class TemporalBackend(Backend):
         meta.update({
             "mode": "temporal", "state_order": _bind(info, specs), "tensor_map": {graph.output: info.outputs[0]},
             "steepness": {k: float(v) for k, v in (steepness or {}).items()},
-            "max_counts": dict(max_counts or {}),
+            **({"max_counts": dict(max_counts)} if max_counts else {}),
         })
         return with_metadata(flat, meta), meta
 
@@ -158,9 +158,6 @@ class TensorFlowOps:
         return self.tf.subtract(a, self._value(b), name=self.name)
 
     scaled = mul
-
-    def copy(self, a):
-        return a
 
     def fire(self, m, theta, at_threshold: bool, max_spikes: int):
         tf_, name = self.tf, self.name

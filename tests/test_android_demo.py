@@ -146,11 +146,12 @@ def test_shipped_bundles_are_valid_and_current():
             assert entry["name"] == tensor.name and entry["shape"] == list(tensor.shape)
             assert entry["scale"] == (tensor.scale[0] if entry["dtype"] != "float32" else None)
             assert entry["zero_point"] == (tensor.zero_point[0] if entry["dtype"] != "float32" else None)
-        x = vectors.frames.reshape(vectors.frames.shape[0], *doc["inputs"][0]["shape"][1:])
+        frames = doc["frames_per_sample"]  # > 1: a time series, one frame per step
+        x = vectors.frames.reshape(vectors.frames.shape[0], *([frames] if frames > 1 else []), *doc["inputs"][0]["shape"][1:])
         if doc["mode"] == "rate":
             readout = run_tflite(folder / "model.tflite", x)[0]
         else:
-            readout = run_temporal(folder / "model.tflite", x, doc["timesteps"]).readouts
+            readout = run_temporal(folder / "model.tflite", x, None if frames > 1 else doc["timesteps"]).readouts
         agreement = np.mean(readout.reshape(len(x), -1).argmax(axis=1) == vectors.predictions)
         assert agreement >= 0.99, f"{folder.name}: the stored host predictions agree with LiteRT here on {agreement:.2%}"
     assert modes == {"rate", "temporal"}

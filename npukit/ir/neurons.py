@@ -157,10 +157,9 @@ class CubaLIF(_Spiking):
         m = decay * v + leak + gain * i           (the membrane integrates the new current)
         spike and reset as LIF
 
-    With ``current_first`` False the membrane integrates the current of the previous step and
-    the input then charges the current (Norse's LIF cell). From NIR's
-    ``tau_syn di/dt = -i + w_in S`` and the LIF equation by forward Euler: syn_decay = 1 -
-    dt/tau_syn, syn_gain = dt/tau_syn * w_in. The current-first order is snnTorch's Synaptic.
+    From NIR's ``tau_syn di/dt = -i + w_in S`` and the LIF equation by forward Euler: syn_decay
+    = 1 - dt/tau_syn, syn_gain = dt/tau_syn * w_in (Norse adds the input unscaled: syn_gain =
+    w_in). The current-first order is snnTorch's Synaptic and Norse's LIF cell.
     """
 
     syn_decay: np.ndarray = None
@@ -169,16 +168,11 @@ class CubaLIF(_Spiking):
     gain: np.ndarray = None
     leak: np.ndarray = None
     i_init: np.ndarray = None
-    current_first: bool = True
 
     ARRAYS = {
         "syn_decay": 0.0, "syn_gain": 1.0, "decay": 1.0, "gain": 1.0, "leak": 0.0, "v_threshold": 1.0,
         "v_reset": 0.0, "v_init": 0.0, "i_init": 0.0, "amplitude": 1.0,
     }
-
-    def validate(self) -> None:
-        super().validate()
-        self.current_first = bool(self.current_first)
 
 
 @register
@@ -197,8 +191,7 @@ class LI(_Neuron):
 @register
 @dataclasses.dataclass(eq=False)
 class CubaLI(_Neuron):
-    """Current-based leaky integrator (no spikes): the CubaLIF equations without threshold
-    (``current_first`` as CubaLIF); output v."""
+    """Current-based leaky integrator (no spikes): the CubaLIF equations without threshold; output v."""
 
     syn_decay: np.ndarray = None
     syn_gain: np.ndarray = None
@@ -207,13 +200,8 @@ class CubaLI(_Neuron):
     leak: np.ndarray = None
     v_init: np.ndarray = None
     i_init: np.ndarray = None
-    current_first: bool = True
 
     ARRAYS = {"syn_decay": 0.0, "syn_gain": 1.0, "decay": 1.0, "gain": 1.0, "leak": 0.0, "v_init": 0.0, "i_init": 0.0}
-
-    def validate(self) -> None:
-        super().validate()
-        self.current_first = bool(self.current_first)
 
 
 @register

@@ -5,14 +5,17 @@ A NIR graph holds continuous-time neurons and no dt; the framework that wrote it
 own way. ``Convention`` records, per framework:
 
 * ``dt``: the step the exporter assumed (seconds; sinabs counts in steps: 1);
-* ``membrane``: how a time constant becomes a per-step decay: ``euler`` (forward Euler:
-  decay = 1 - dt/tau, gain = dt r / tau, leak = dt v_leak / tau; snnTorch, Norse, NIR's own
-  equations) or ``exp`` (decay = exp(-dt/tau), the input added unscaled: sinabs' ``alpha_mem``
-  with ``norm_input=False``, as ``sinabs.from_nir`` builds its layers);
+* ``membrane``: how a leaky membrane's time constant becomes per-step coefficients: ``euler``
+  (forward Euler: decay = 1 - dt/tau, gain = dt r / tau, leak = dt v_leak / tau; snnTorch, Norse,
+  NIR's own equations) or ``exp`` (decay = exp(-dt/tau), the input added unscaled: sinabs'
+  ``alpha_mem`` with ``norm_input=False``, as ``sinabs.from_nir`` builds its layers);
+* ``integrate``: how an input enters an IF or I membrane: ``euler`` (gain = dt r) or ``jump``
+  (gain = r: the input is added as is, Norse's and sinabs' IAF);
+* ``synapse``: how an input enters a synaptic current: ``euler`` (syn_gain = dt w_in / tau_syn)
+  or ``jump`` (syn_gain = w_in: Norse's LIF cell adds the input to its current unscaled);
 * the spike and reset semantics of ``npukit.ir.neurons`` (``fire_at_threshold``, ``max_spikes``,
-  ``reset``, ``reset_timing``), the membrane floor of IF layers (``if_floor``: none, or
-  -v_threshold as sinabs' ``from_nir`` sets ``min_v_mem``), and the order of a current-based
-  neuron's updates (``current_first``).
+  ``reset``, ``reset_timing``) and the membrane floor of IF layers (``if_floor``: none, or
+  -v_threshold as sinabs' ``from_nir`` sets ``min_v_mem``).
 
 ``reset`` None keeps NIR's reset to ``v_reset``. ``--reset`` (``reset=`` in the API) overrides the
 framework's default where the exporter dropped it (snnTorch writes "zero" and "subtract" alike).
@@ -32,12 +35,13 @@ class Convention:
     name: str
     dt: float
     membrane: str = "euler"
+    integrate: str = "euler"
+    synapse: str = "euler"
     fire_at_threshold: bool = False
     max_spikes: int = 1
     reset: str | None = None
     reset_timing: str = "fire"
     if_floor: bool = False
-    current_first: bool = True
     #: what the convention was checked against (docs/nir.md)
     verified: str = ""
 
@@ -73,11 +77,12 @@ FRAMEWORKS: dict[str, Convention] = {
                            verified="snnTorch (tests/test_frameworks.py)"),
     # IAF/LIF as sinabs.from_nir builds them: one step per frame, MultiSpike (floor(v / threshold)
     # spikes once v >= threshold), MembraneSubtract, IF membrane floored at -threshold
-    "sinabs": Convention("sinabs", 1.0, membrane="exp", fire_at_threshold=True, max_spikes=0, reset="subtract",
-                         if_floor=True, verified="sinabs (tests/test_frameworks.py)"),
-    # LIFCell (exported as CubaLIF): Euler at dt = 1e-3, the membrane integrates the current of
-    # the last step, then the input charges the current; reset to v_reset when v > threshold
-    "norse": Convention("norse", 1e-3, current_first=False, verified="Norse (tests/test_frameworks.py)"),
+    "sinabs": Convention("sinabs", 1.0, membrane="exp", integrate="jump", fire_at_threshold=True, max_spikes=0,
+                         reset="subtract", if_floor=True, verified="sinabs (tests/test_frameworks.py)"),
+    # LIFCell (exported as CubaLIF): the input jumps into the current, the membrane integrates
+    # it by Euler at dt = 1e-3, then the current decays; IAFCell adds its input as is; reset to
+    # v_reset when v > threshold
+    "norse": Convention("norse", 1e-3, integrate="jump", synapse="jump", verified="Norse (tests/test_frameworks.py)"),
 }
 
 

@@ -62,14 +62,9 @@ def advance(node: ir.Node, state: State, current, xp) -> Any:
     spiking = isinstance(node, ir.SPIKING)
     if spiking and node.reset_timing == "next_step":  # snnTorch: the last step's spike, from the unreset membrane
         pending = xp.scaled(xp.fire(state["v"], node.v_threshold, node.fire_at_threshold, node.max_spikes), node.v_threshold)
-    if isinstance(node, CURRENT_BASED):
-        if node.current_first:  # i = syn_decay * i + syn_gain * I, then the membrane integrates it
-            state["i"] = xp.add(xp.mul(state["i"], node.syn_decay), xp.scaled(current, node.syn_gain))
-            current = state["i"]
-        else:  # the membrane integrates the current of the last step, then I charges it (Norse)
-            old = current
-            current = xp.copy(state["i"])
-            state["i"] = xp.add(xp.mul(state["i"], node.syn_decay), xp.scaled(old, node.syn_gain))
+    if isinstance(node, CURRENT_BASED):  # i = syn_decay * i + syn_gain * I, then the membrane integrates it
+        state["i"] = xp.add(xp.mul(state["i"], node.syn_decay), xp.scaled(current, node.syn_gain))
+        current = state["i"]
     v = state["v"]  # m = decay * v + leak + gain * I
     if isinstance(node, LEAKY):
         if not is_one(node.decay):
@@ -137,10 +132,6 @@ class Functional:
         return (np.maximum(v - v_min, 0) + v_min).astype(v.dtype, copy=False)
 
     @staticmethod
-    def copy(a):
-        return a.copy()
-
-    @staticmethod
     def output(v):
         return v
 
@@ -204,9 +195,6 @@ class InPlace:
         np.subtract(v, v_min, out=v)
         np.maximum(v, 0, out=v)
         return np.add(v, v_min, out=v)
-
-    def copy(self, a):
-        return a.copy()
 
     @staticmethod
     def reset_where(v, spikes, value):
