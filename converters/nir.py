@@ -141,12 +141,13 @@ class NirBuilder(Builder):
     def membrane(self, name: str, tau, r, v_leak, what: str = "tau") -> dict[str, np.ndarray]:
         """decay, gain and leak of a leaky membrane under the convention's discretization."""
         fn = exp_coefficients if self.convention.membrane == "exp" else lif_coefficients
-        return _checked(self, name, fn, tau, r, v_leak, self.dt, what)
+        return _checked(self, name, fn, np.asarray(tau, np.float64) * self.convention.tau_scale, r, v_leak, self.dt, what)
 
     def synapse(self, name: str, tau_syn, w_in) -> dict[str, np.ndarray]:
         """syn_decay and syn_gain of a synaptic current under the convention."""
         if self.convention.membrane == "exp":
             raise UnsupportedError(f"{self.source}: {name}: the {self.convention.name} convention has no current-based neuron")
+        tau_syn = np.asarray(tau_syn, np.float64) * self.convention.tau_scale
         coefficients = _checked(self, name, synapse_coefficients, tau_syn, w_in, self.dt)
         if self.convention.synapse == "jump":  # the input is added to the current as is
             coefficients["syn_gain"] = unit(np.asarray(w_in, np.float64)).astype(np.float32)

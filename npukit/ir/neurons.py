@@ -14,9 +14,10 @@ computes what the framework a model came from computes (docs/nir.md):
   ``floor(m / v_threshold)`` when the threshold is reached, sinabs' MultiSpike);
 * ``reset``: "value" (v = v_reset where a spike was emitted), "subtract" (v = m - v_threshold *
   spikes) or "none";
-* ``reset_timing``: "fire" (the reset follows the spike within the step) or "next_step" (a
-  subtractive reset is applied at the next step, after the decay: snnTorch's
-  ``m = beta v + I - v_threshold H(v - v_threshold)``, with v the unreset membrane);
+* ``reset_timing``: "fire" (the reset follows the spike within the step) or "next_step" (the
+  reset is applied at the next step, after the integration, from the unreset membrane v:
+  snnTorch's ``m = beta v + I - v_threshold H(v - v_threshold)`` for a subtractive reset, and
+  its Synaptic neuron's ``m = v_reset`` where ``H(v - v_threshold)`` for a reset to zero);
 * ``v_min``: a floor the membrane is clipped to after the reset (sinabs' ``min_v_mem``), or None.
 
 Update order within a step, for every spiking type: integrate, compare with the threshold,
@@ -81,8 +82,6 @@ class _Spiking(_Neuron):
         super().validate()
         check_choice(self, "reset", RESETS)
         check_choice(self, "reset_timing", RESET_TIMINGS)
-        if self.reset_timing == "next_step" and self.reset != "subtract":
-            raise BadInputError(f"{self.name}: reset_timing 'next_step' applies to reset 'subtract' (a value reset is the same either way)")
         if not isinstance(self.max_spikes, (int, np.integer)) or isinstance(self.max_spikes, bool) or self.max_spikes not in (0, 1):
             raise BadInputError(f"{self.name}: max_spikes must be 1 (one spike per step) or 0 (no limit). Received: {self.max_spikes!r}")
         self.max_spikes = int(self.max_spikes)

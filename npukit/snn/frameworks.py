@@ -11,10 +11,13 @@ own way. ``Convention`` records, per framework:
   ``alpha_mem`` with ``norm_input=False``, as ``sinabs.from_nir`` builds its layers);
 * ``integrate``: how an input enters an IF or I membrane: ``euler`` (gain = dt r) or ``jump``
   (gain = r: the input is added as is, Norse's and sinabs' IAF);
+* ``tau_scale``: what the exporter's time constants are multiplied by to give seconds (Norse
+  1.1 writes ``tau = dt / tau_inv``, dt times the time constant its neurons use: 1 / dt);
 * ``synapse``: how an input enters a synaptic current: ``euler`` (syn_gain = dt w_in / tau_syn)
   or ``jump`` (syn_gain = w_in: Norse's LIF cell adds the input to its current unscaled);
 * the spike and reset semantics of ``npukit.ir.neurons`` (``fire_at_threshold``, ``max_spikes``,
-  ``reset``, ``reset_timing``) and the membrane floor of IF layers (``if_floor``: none, or
+  ``reset``; ``next_step`` lists the neuron types and resets applied at the next step) and the
+  membrane floor of IF layers (``if_floor``: none, or
   -v_threshold as sinabs' ``from_nir`` sets ``min_v_mem``).
 
 ``reset`` None keeps NIR's reset to ``v_reset``. ``--reset`` (``reset=`` in the API) overrides the
@@ -37,10 +40,12 @@ class Convention:
     membrane: str = "euler"
     integrate: str = "euler"
     synapse: str = "euler"
+    tau_scale: float = 1.0
     fire_at_threshold: bool = False
     max_spikes: int = 1
     reset: str | None = None
-    reset_timing: str = "fire"
+    #: (NIR neuron type, reset) pairs whose reset is applied at the next step (``npukit.ir.neurons``)
+    next_step: frozenset = frozenset()
     if_floor: bool = False
     #: what the convention was checked against (docs/nir.md)
     verified: str = ""
@@ -50,8 +55,8 @@ class Convention:
         fields = {"fire_at_threshold": self.fire_at_threshold, "max_spikes": self.max_spikes}
         if self.reset is not None:
             fields["reset"] = self.reset
-            if self.reset == "subtract":
-                fields["reset_timing"] = self.reset_timing
+        if (neuron, fields.get("reset", "value")) in self.next_step:
+            fields["reset_timing"] = "next_step"
         if neuron == "IF" and self.if_floor:
             fields["v_min"] = -np.asarray(v_threshold, np.float32)
         return fields
@@ -72,8 +77,10 @@ FRAMEWORKS: dict[str, Convention] = {
     # NIR's equations under forward Euler at --dt; reset to v_reset, one spike when v > threshold
     "nir": Convention("nir", 1e-4, verified="an independent numpy loop of NIR's equations (tests/test_nir.py)"),
     # Leaky/Synaptic: beta v + I; spikes on v > threshold; the reset (default "subtract") is
-    # applied at the next step from the unreset membrane; export writes tau = dt / (1 - beta)
-    "snntorch": Convention("snntorch", 1e-4, reset="subtract", reset_timing="next_step",
+    # applied at the next step from the unreset membrane (Leaky's reset to zero comes out the
+    # same either way; Synaptic's zeroes the whole next membrane); export writes tau = dt / (1 - beta)
+    "snntorch": Convention("snntorch", 1e-4, reset="subtract",
+                           next_step=frozenset({("LIF", "subtract"), ("CubaLIF", "subtract"), ("CubaLIF", "value")}),
                            verified="snnTorch (tests/test_frameworks.py)"),
     # IAF/LIF as sinabs.from_nir builds them: one step per frame, MultiSpike (floor(v / threshold)
     # spikes once v >= threshold), MembraneSubtract, IF membrane floored at -threshold
@@ -81,8 +88,9 @@ FRAMEWORKS: dict[str, Convention] = {
                          reset="subtract", if_floor=True, verified="sinabs (tests/test_frameworks.py)"),
     # LIFCell (exported as CubaLIF): the input jumps into the current, the membrane integrates
     # it by Euler at dt = 1e-3, then the current decays; IAFCell adds its input as is; reset to
-    # v_reset when v > threshold
-    "norse": Convention("norse", 1e-3, integrate="jump", synapse="jump", verified="Norse (tests/test_frameworks.py)"),
+    # v_reset when v > threshold; the exporter writes dt x each time constant
+    "norse": Convention("norse", 1e-3, integrate="jump", synapse="jump", tau_scale=1e3,
+                        verified="Norse (tests/test_frameworks.py)"),
 }
 
 

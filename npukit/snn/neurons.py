@@ -60,8 +60,11 @@ def advance(node: ir.Node, state: State, current, xp) -> Any:
     if isinstance(node, ir.Threshold):
         return xp.fire(current, node.v_threshold, False, 1)
     spiking = isinstance(node, ir.SPIKING)
-    if spiking and node.reset_timing == "next_step":  # snnTorch: the last step's spike, from the unreset membrane
-        pending = xp.scaled(xp.fire(state["v"], node.v_threshold, node.fire_at_threshold, node.max_spikes), node.v_threshold)
+    delayed = spiking and node.reset_timing == "next_step" and node.reset != "none"
+    if delayed:  # snnTorch: the last step's spike, found again from the unreset membrane
+        previous = xp.fire(state["v"], node.v_threshold, node.fire_at_threshold, node.max_spikes)
+        if node.reset == "subtract":
+            pending = xp.scaled(previous, node.v_threshold)
     if isinstance(node, CURRENT_BASED):  # i = syn_decay * i + syn_gain * I, then the membrane integrates it
         state["i"] = xp.add(xp.mul(state["i"], node.syn_decay), xp.scaled(current, node.syn_gain))
         current = state["i"]
@@ -75,12 +78,12 @@ def advance(node: ir.Node, state: State, current, xp) -> Any:
     if not spiking:
         state["v"] = v
         return xp.output(v)
-    if node.reset_timing == "next_step":
-        v = xp.sub(v, pending)
+    if delayed:  # m - theta * s(t-1), or the reset value where the last step spiked
+        v = xp.sub(v, pending) if node.reset == "subtract" else xp.reset_where(v, previous, node.v_reset)
     spikes = xp.fire(v, node.v_threshold, node.fire_at_threshold, node.max_spikes)
-    if node.reset == "subtract" and node.reset_timing == "fire":  # v - theta * s: exactly m - theta * s
+    if not delayed and node.reset == "subtract":  # v - theta * s: exactly m - theta * s
         v = xp.sub(v, xp.scaled(spikes, node.v_threshold))
-    elif node.reset == "value":
+    elif not delayed and node.reset == "value":
         v = xp.reset_where(v, spikes, node.v_reset)
     if node.v_min is not None:  # sinabs' floor, as it computes it: relu(v - v_min) + v_min
         v = xp.floor(v, node.v_min)
