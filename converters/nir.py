@@ -393,6 +393,7 @@ def _params(b: NirBuilder, name: str, spec: dict, x: Value):
     def p(key: str, default=None):
         return b.to_ir(_param(spec, key, default), x, f"{name}.{key}")
 
+    p.tensor = x  # the layer's value: its shape and layout, for parameters read elsewhere
     return p
 
 
@@ -403,24 +404,44 @@ def _checked(b: NirBuilder, name: str, fn, *args, **kwargs):
         raise BadInputError(f"{b.source}: {name}: {exc}")
 
 
-def _spiking(b: NirBuilder, neuron: str, p) -> dict:
-    """Threshold, reset and spike fields of a spiking neuron under the framework's convention."""
+def _spiking(b: NirBuilder, neuron: str, spec: dict, p) -> dict:
+    """Threshold, reset and spike fields of a spiking neuron: the framework's convention, then
+    what npukit's own NIR export recorded in the node's metadata (``npukit.*`` keys)."""
     theta = _f32(p("v_threshold"))
-    return {"v_threshold": theta, "v_reset": _f32(p("v_reset", 0.0)), "reset": "value", **b.convention.spiking(theta, neuron)}
+    fields = {"v_threshold": theta, "v_reset": _f32(p("v_reset", 0.0)), "reset": "value", **b.convention.spiking(theta, neuron)}
+    return {**fields, **_recorded(b, spec, p)}
+
+
+#: the npukit.* metadata keys of npukit's NIR export (converters/nir_export.py) and their types
+_RECORDED = {"reset": str, "reset_timing": str, "max_spikes": int, "fire_at_threshold": bool, "v_min": None, "v_init": None}
+
+
+def _recorded(b: NirBuilder, spec: dict, p) -> dict:
+    metadata = spec.get("metadata") if isinstance(spec.get("metadata"), dict) else {}
+    out = {}
+    for key, kind in _RECORDED.items():
+        value = metadata.get(f"npukit.{key}")
+        if value is None:
+            continue
+        if kind is None:  # per-neuron arrays, in NIR's layout
+            out[key] = _f32(b.to_ir(value, p.tensor, f"npukit.{key}"))
+        else:
+            out[key] = kind(_text(value) if kind is str else np.asarray(value).item())
+    return out
 
 
 @nir_node("IF")
 @_neuron
 def _if(b, name, spec, x):
     p = _params(b, name, spec, x)
-    return ir.IF(name, (x.name,), gain=b.integrator_gain(name, p("r")), **_spiking(b, "IF", p))
+    return ir.IF(name, (x.name,), gain=b.integrator_gain(name, p("r")), **_spiking(b, "IF", spec, p))
 
 
 @nir_node("LIF")
 @_neuron
 def _lif(b, name, spec, x):
     p = _params(b, name, spec, x)
-    return ir.LIF(name, (x.name,), **b.membrane(name, p("tau"), p("r"), p("v_leak", 0.0)), **_spiking(b, "LIF", p))
+    return ir.LIF(name, (x.name,), **b.membrane(name, p("tau"), p("r"), p("v_leak", 0.0)), **_spiking(b, "LIF", spec, p))
 
 
 @nir_node("LI")
@@ -441,7 +462,7 @@ def _cuba(b, name, spec, x):
 @_neuron
 def _cuba_lif(b, name, spec, x):
     fields, p = _cuba(b, name, spec, x)
-    return ir.CubaLIF(name, (x.name,), **fields, **_spiking(b, "CubaLIF", p))
+    return ir.CubaLIF(name, (x.name,), **fields, **_spiking(b, "CubaLIF", spec, p))
 
 
 @nir_node("CubaLI")

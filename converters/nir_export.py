@@ -7,10 +7,14 @@ gives back spike for spike:
 
 * spikes carry amplitude 1: amplitudes are folded into the weights that read them
   (``fold_amplitudes``); BatchNorm is folded into the preceding layer;
-* NIR has one reset, to a value, and no initial membrane: an IF layer with reset by
-  subtraction (rate-converted ANNs) becomes reset to 0 with v(0) = 0, and fires on v > theta.
-  This loses the residue a subtractive reset keeps, so the exported network is less accurate
-  than npukit's own SNN: ``npukit convert --to nir`` prints both accuracies;
+* NIR has one reset, to a value, one spike per step on v > theta, no floor and no initial
+  membrane: a neuron with other semantics (an IF layer with reset by subtraction from a
+  rate-converted ANN, a sinabs or snnTorch convention) is written with NIR's nearest meaning
+  (reset to 0, v(0) = 0), which loses the residue a subtractive reset keeps, so other tools
+  compute a less accurate network: ``npukit convert --to nir`` prints both accuracies. The
+  exact semantics travel as node metadata (``npukit.reset``, ``npukit.v_init``...:
+  ``semantics_metadata``), which npukit's NIR frontend reads back, so npukit re-imports the
+  network itself;
 * analog activations after the last weighted layer (Softmax, a final ReLU) are dropped: the
   graph's output is the readout current, whose time-mean is the readout;
 * Add becomes several edges into one node (NIR sums them); Pad2D merges into the Conv2d after
@@ -38,10 +42,21 @@ from npukit.snn.neurons import CURRENT_BASED
 from npukit.snn.plan import READOUT, make_plan
 
 
-def export_view(snn: ir.Graph) -> ir.Graph:
-    """The graph with NIR's semantics (module docstring), still as IR."""
+def _folded(snn: ir.Graph) -> ir.Graph:
+    """The SNN with amplitudes and BatchNorm folded into weights (the same network)."""
     graph, _ = fold_amplitudes(snn)
-    graph = fold_batchnorm(graph)
+    return fold_batchnorm(graph)
+
+
+#: the spike/reset semantics NIR has no field for, with the value NIR's equations mean
+NIR_SEMANTICS = {"reset": "value", "reset_timing": "fire", "max_spikes": 1, "fire_at_threshold": False, "v_min": None}
+
+
+def export_view(snn: ir.Graph) -> ir.Graph:
+    """The graph with NIR's semantics (module docstring), still as IR: every spiking neuron
+    resets to its v_reset (0 after a subtractive reset), one spike per step when v > threshold,
+    no floor, from v(0) = 0."""
+    graph = _folded(snn)
     plan = make_plan(graph, 1, "current")
     keep = [n for n in graph if not (plan.region[n.name] == READOUT and isinstance(n, (ir.ReLU, ir.Softmax)))]
     output = graph.output
@@ -49,13 +64,29 @@ def export_view(snn: ir.Graph) -> ir.Graph:
         output = graph[output].inputs[0]
     nodes = []
     for node in keep:
-        if isinstance(node, ir.IF):
-            node = node.replace(reset="value", v_reset=np.zeros_like(node.v_reset), v_init=np.zeros_like(node.v_init),
-                                fire_at_threshold=False)
-        elif isinstance(node, ir.NEURONS) and hasattr(node, "fire_at_threshold"):
-            node = node.replace(fire_at_threshold=False)
+        if isinstance(node, ir.SPIKING) and not isinstance(node, ir.Threshold):
+            v_reset = node.v_reset if node.reset == "value" else np.zeros_like(node.v_reset)
+            node = node.replace(v_reset=v_reset, v_init=np.zeros_like(node.v_init), **NIR_SEMANTICS)
+        elif isinstance(node, ir.STATEFUL):
+            node = node.replace(v_init=np.zeros_like(node.v_init))
         nodes.append(node)
     return ir.Graph(nodes, output, {**snn.meta, "nir_export_view": True})
+
+
+def semantics_metadata(node: ir.Node, shape, flat) -> dict[str, Any]:
+    """npukit's neuron semantics that NIR cannot express, as NIR node metadata (``npukit.*`` keys,
+    read back by npukit's NIR frontend): reset, reset_timing, max_spikes, fire_at_threshold,
+    v_min, v_reset after a subtractive reset, and v_init, where they differ from NIR's meaning."""
+    out: dict[str, Any] = {}
+    for key, nir_value in NIR_SEMANTICS.items():
+        value = getattr(node, key, nir_value)
+        if key == "v_min" and value is not None:
+            out["npukit.v_min"] = values_to_chw(value, shape, flat)
+        elif key != "v_min" and value != nir_value:
+            out[f"npukit.{key}"] = int(value) if isinstance(value, bool) else value
+    if getattr(node, "v_init", None) is not None and np.any(node.v_init != 0):
+        out["npukit.v_init"] = values_to_chw(node.v_init, shape, flat)
+    return out
 
 
 def _nir_name(name: str) -> str:
@@ -68,6 +99,7 @@ def to_nir(snn: ir.Graph, dt: float = 1e-4):
     import nir
 
     view = export_view(snn)
+    exact = _folded(snn)  # the network itself: its neurons' semantics travel as node metadata
     shapes = view.shapes
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
@@ -100,7 +132,7 @@ def to_nir(snn: ir.Graph, dt: float = 1e-4):
             pending_pad[node.name] = (t, l)
             carried[node.name] = carried[node.inputs[0]]
             continue
-        nodes[name] = _node(nir, node, view, shapes, flat, pending_pad.get(node.inputs[0]), dt)
+        nodes[name] = _node(nir, node, view, shapes, flat, pending_pad.get(node.inputs[0]), dt, exact)
         for src in node.inputs:
             connect(src, name)
         if isinstance(node, (ir.Flatten, ir.Reshape)):
@@ -120,7 +152,7 @@ def to_nir(snn: ir.Graph, dt: float = 1e-4):
     return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), view
 
 
-def _node(nir, node: ir.Node, view: ir.Graph, shapes, flat, pad, dt: float):
+def _node(nir, node: ir.Node, view: ir.Graph, shapes, flat, pad, dt: float, exact: ir.Graph):
     shape = shapes[node.name]
     if isinstance(node, ir.Dense):
         weight = node.kernel.T  # (out, in), columns in IR order
@@ -158,18 +190,19 @@ def _node(nir, node: ir.Node, view: ir.Graph, shapes, flat, pad, dt: float):
     if isinstance(node, ir.BatchNorm) and not np.any(node.shift):
         return nir.Scale(scale=values_to_chw(node.scale, shape, flat))
     if isinstance(node, ir.NEURONS):
-        return _neuron(nir, node, shape, flat, dt)
+        return _neuron(nir, node, shape, flat, dt, semantics_metadata(exact[node.name], shape, flat))
     raise UnsupportedError(f"{node.name}: {type(node).__name__} has no NIR form")
 
 
-def _neuron(nir, node, shape, flat, dt: float):
+def _neuron(nir, node, shape, flat, dt: float, metadata: dict[str, Any]):
     p = lambda name: values_to_chw(getattr(node, name), shape, flat)  # noqa: E731
+    m = {"metadata": metadata} if metadata else {}
     if isinstance(node, ir.Threshold):
-        return nir.Threshold(threshold=p("v_threshold"))
+        return nir.Threshold(threshold=p("v_threshold"), **m)
     if isinstance(node, ir.Integrator):
-        return nir.I(r=integrator_r(p("gain"), dt))
+        return nir.I(r=integrator_r(p("gain"), dt), **m)
     if isinstance(node, ir.IF):
-        return nir.IF(r=integrator_r(p("gain"), dt), v_threshold=p("v_threshold"), v_reset=p("v_reset"))
+        return nir.IF(r=integrator_r(p("gain"), dt), v_threshold=p("v_threshold"), v_reset=p("v_reset"), **m)
     try:
         membrane = lif_parameters(p("decay"), p("gain"), p("leak"), dt)
         synapse = synapse_parameters(p("syn_decay"), p("syn_gain"), dt) if isinstance(node, CURRENT_BASED) else {}
@@ -177,12 +210,12 @@ def _neuron(nir, node, shape, flat, dt: float):
         raise UnsupportedError(f"{node.name}: {exc}; export a leak-free membrane as IF")
     tau = membrane.pop("tau")
     if isinstance(node, ir.CubaLIF):
-        return nir.CubaLIF(tau_mem=tau, v_threshold=p("v_threshold"), v_reset=p("v_reset"), **synapse, **membrane)
+        return nir.CubaLIF(tau_mem=tau, v_threshold=p("v_threshold"), v_reset=p("v_reset"), **synapse, **membrane, **m)
     if isinstance(node, ir.CubaLI):
-        return nir.CubaLI(tau_mem=tau, **synapse, **membrane)
+        return nir.CubaLI(tau_mem=tau, **synapse, **membrane, **m)
     if isinstance(node, ir.LIF):
-        return nir.LIF(tau=tau, v_threshold=p("v_threshold"), v_reset=p("v_reset"), **membrane)
-    return nir.LI(tau=tau, **membrane)
+        return nir.LIF(tau=tau, v_threshold=p("v_threshold"), v_reset=p("v_reset"), **membrane, **m)
+    return nir.LI(tau=tau, **membrane, **m)
 
 
 def nir_bytes(graph) -> bytes:
