@@ -35,7 +35,7 @@ from npukit import ir
 from npukit.converters.frontend import Builder, Registry, Value
 from npukit.errors import BadInputError, UnsupportedError
 from npukit.ir.layout import conv_weight_to_ir, depthwise_weight_to_ir, hwc, hwc_order, values_to_ir
-from npukit.snn.euler import exp_coefficients, integrator_gain, lif_coefficients, synapse_coefficients, unit
+from npukit.snn.euler import exp_coefficients, exp_decay, integrator_gain, lif_coefficients, synapse_coefficients, unit
 from npukit.snn.frameworks import convention
 
 DEFAULT_DT = 1e-4
@@ -140,17 +140,21 @@ class NirBuilder(Builder):
 
     def membrane(self, name: str, tau, r, v_leak, what: str = "tau") -> dict[str, np.ndarray]:
         """decay, gain and leak of a leaky membrane under the convention's discretization."""
-        fn = exp_coefficients if self.convention.membrane == "exp" else lif_coefficients
-        return _checked(self, name, fn, np.asarray(tau, np.float64) * self.convention.tau_scale, r, v_leak, self.dt, what)
+        tau = np.asarray(tau, np.float64) * self.convention.tau_scale
+        if self.convention.membrane == "exp":
+            return _checked(self, name, exp_coefficients, tau, r, v_leak, self.dt, what, self.convention.exp_input)
+        return _checked(self, name, lif_coefficients, tau, r, v_leak, self.dt, what)
 
     def synapse(self, name: str, tau_syn, w_in) -> dict[str, np.ndarray]:
         """syn_decay and syn_gain of a synaptic current under the convention."""
-        if self.convention.membrane == "exp":
-            raise UnsupportedError(f"{self.source}: {name}: the {self.convention.name} convention has no current-based neuron")
         tau_syn = np.asarray(tau_syn, np.float64) * self.convention.tau_scale
+        w_in = np.asarray(w_in, np.float64)
+        if self.convention.synapse == "exp":  # the input decays with the current in its step
+            decay = _checked(self, name, exp_decay, tau_syn, self.dt, "tau_syn")
+            return {"syn_decay": decay, "syn_gain": (decay * w_in).astype(np.float32)}
         coefficients = _checked(self, name, synapse_coefficients, tau_syn, w_in, self.dt)
         if self.convention.synapse == "jump":  # the input is added to the current as is
-            coefficients["syn_gain"] = unit(np.asarray(w_in, np.float64)).astype(np.float32)
+            coefficients["syn_gain"] = unit(w_in).astype(np.float32)
         return coefficients
 
     def integrator_gain(self, name: str, r) -> np.ndarray:
@@ -158,6 +162,12 @@ class NirBuilder(Builder):
         if self.convention.integrate == "jump":
             return unit(np.asarray(r, np.float64)).astype(np.float32)
         return _checked(self, name, integrator_gain, r, self.dt)
+
+    def v_init(self, p) -> dict[str, np.ndarray]:
+        """The initial membrane the convention starts from (0, v_leak or v_reset)."""
+        if self.convention.v_init == "zero":
+            return {}
+        return {"v_init": _f32(p(self.convention.v_init, 0.0))}
 
     def to_ir(self, value, t: Value, what: str) -> np.ndarray:
         """A per-element parameter of the tensor ``t`` (NIR layout) in the IR's layout."""
@@ -409,6 +419,8 @@ def _spiking(b: NirBuilder, neuron: str, spec: dict, p) -> dict:
     what npukit's own NIR export recorded in the node's metadata (``npukit.*`` keys)."""
     theta = _f32(p("v_threshold"))
     fields = {"v_threshold": theta, "v_reset": _f32(p("v_reset", 0.0)), "reset": "value", **b.convention.spiking(theta, neuron)}
+    if b.convention.v_init != "zero":  # an IF neuron has no v_leak: Norse starts it at v_reset
+        fields["v_init"] = fields["v_reset"] if neuron == "IF" or b.convention.v_init == "v_reset" else _f32(p("v_leak", 0.0))
     return {**fields, **_recorded(b, spec, p)}
 
 
@@ -448,7 +460,7 @@ def _lif(b, name, spec, x):
 @_neuron
 def _li(b, name, spec, x):
     p = _params(b, name, spec, x)
-    return ir.LI(name, (x.name,), **b.membrane(name, p("tau"), p("r"), p("v_leak", 0.0)))
+    return ir.LI(name, (x.name,), **b.membrane(name, p("tau"), p("r"), p("v_leak", 0.0)), **b.v_init(p))
 
 
 def _cuba(b, name, spec, x):
@@ -468,8 +480,8 @@ def _cuba_lif(b, name, spec, x):
 @nir_node("CubaLI")
 @_neuron
 def _cuba_li(b, name, spec, x):
-    fields, _ = _cuba(b, name, spec, x)
-    return ir.CubaLI(name, (x.name,), **fields)
+    fields, p = _cuba(b, name, spec, x)
+    return ir.CubaLI(name, (x.name,), **fields, **b.v_init(p))
 
 
 @nir_node("I")

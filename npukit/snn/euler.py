@@ -55,22 +55,36 @@ def lif_coefficients(tau, r, v_leak, dt: float, what: str = "tau") -> dict[str, 
     }
 
 
-def exp_coefficients(tau, r, v_leak, dt: float, what: str = "tau") -> dict[str, np.ndarray]:
-    """sinabs' discretization (``alpha = exp(-dt/tau)``, input added unscaled, as its layers
-    with ``norm_input=False`` compute): decay = exp(-dt/tau) in float32 as torch computes it,
-    gain = r, leak 0 (sinabs has no resting potential: a v_leak other than 0 is refused)."""
+def exp_decay(tau, dt: float, what: str = "tau") -> np.ndarray:
+    """exp(-dt/tau) in float32: the exponent computed in float32 (as torch does), then rounded
+    correctly (torch's float32 exp agrees with that on ~99% of values, numpy's on ~50%)."""
     tau = np.asarray(tau, dtype=np.float32)
     if not (np.isfinite(dt) and dt > 0):
         raise BadInputError(f"dt must be a positive number of seconds. Received: {dt!r}")
     if np.any(~np.isfinite(tau)) or np.any(tau <= 0):
         raise BadInputError(f"{what} must be positive time constants")
+    exponent = (np.float32(-dt) / tau).astype(np.float32)
+    return np.exp(exponent.astype(np.float64)).astype(np.float32)
+
+
+#: how an exponentially decaying membrane takes its input: scaled by r, as is, or by 1 - decay
+EXP_INPUTS = ("r", "one", "norm")
+
+
+def exp_coefficients(tau, r, v_leak, dt: float, what: str = "tau", input_gain: str = "r") -> dict[str, np.ndarray]:
+    """Exponential decay (sinabs' ``alpha_mem``, Rockpool's): decay = exp(-dt/tau), gain = r
+    (sinabs' layers as ``from_nir`` builds them), 1 (Rockpool) or 1 - decay (sinabs' LIF with
+    its default ``norm_input``), leak 0 (a v_leak other than 0 is refused: these frameworks
+    have no resting potential)."""
+    decay = exp_decay(tau, dt, what)
     if np.any(np.asarray(v_leak) != 0):
-        raise BadInputError("v_leak must be 0 under sinabs' convention (its neurons have no resting potential)")
-    return {
-        "decay": np.exp(-np.float32(dt) / tau).astype(np.float32),
-        "gain": unit(np.asarray(r, np.float64)).astype(np.float32),
-        "leak": np.zeros_like(tau, dtype=np.float32),
-    }
+        raise BadInputError("v_leak must be 0 under this convention (its neurons have no resting potential)")
+    gain = {
+        "r": lambda: unit(np.asarray(r, np.float64)).astype(np.float32),
+        "one": lambda: np.ones_like(decay),
+        "norm": lambda: (np.float32(1) - decay).astype(np.float32),
+    }[input_gain]()
+    return {"decay": decay, "gain": gain, "leak": np.zeros_like(decay)}
 
 
 def synapse_coefficients(tau_syn, w_in, dt: float, what: str = "tau_syn") -> dict[str, np.ndarray]:
