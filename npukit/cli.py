@@ -20,6 +20,7 @@ import typer
 
 from npukit.version import __version__
 from npukit.errors import NpukitError
+from npukit.snn.frameworks import FRAMEWORKS
 
 app = typer.Typer(
     name="npukit",
@@ -91,11 +92,8 @@ DtOpt = Annotated[
 ]
 
 
-class Framework(str, Enum):
-    nir = "nir"
-    snntorch = "snntorch"
-    sinabs = "sinabs"
-    norse = "norse"
+#: the framework conventions of npukit.snn.frameworks (docs/nir.md)
+Framework = Enum("Framework", [(name.replace("-", "_"), name) for name in FRAMEWORKS], type=str)
 
 
 class Reset(str, Enum):
@@ -285,7 +283,7 @@ def convert(
         bool, typer.Option("--allow-cpu-fallback", help="Write the model even if some ops would run on the CPU.")
     ] = False,
     dt: DtOpt = None,
-    framework: FrameworkOpt = Framework.nir,
+    framework: FrameworkOpt = Framework("nir"),
     reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
     force: ForceOpt = False,
@@ -336,7 +334,7 @@ def simulate(
         Optional[Path], typer.Option("--save", help="Write outputs (N, ...) and per-layer spike counts to this .npz.")
     ] = None,
     dt: DtOpt = None,
-    framework: FrameworkOpt = Framework.nir,
+    framework: FrameworkOpt = Framework("nir"),
     reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
     force: ForceOpt = False,
@@ -386,7 +384,7 @@ def parity(
         float, typer.Option("--divergence-cosine", help="A layer diverges when its cosine similarity falls below this.")
     ] = 0.99,
     dt: DtOpt = None,
-    framework: FrameworkOpt = Framework.nir,
+    framework: FrameworkOpt = Framework("nir"),
     reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
     force: ForceOpt = False,
@@ -478,7 +476,7 @@ def profile(
     ] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the latency histogram and energy bars as a PNG.")] = None,
     dt: DtOpt = None,
-    framework: FrameworkOpt = Framework.nir,
+    framework: FrameworkOpt = Framework("nir"),
     reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
     force: ForceOpt = False,
@@ -522,7 +520,7 @@ def report(
     api_level: Annotated[int, typer.Option("--api-level", help="Android API level to check.")] = 30,
     runs: Annotated[int, typer.Option("--runs", help="Steady-state invokes timed.")] = 100,
     dt: DtOpt = None,
-    framework: FrameworkOpt = Framework.nir,
+    framework: FrameworkOpt = Framework("nir"),
     reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
     force: ForceOpt = False,
@@ -581,7 +579,7 @@ def bundle(
 def inspect(
     model: Annotated[Path, typer.Argument(help="A .keras, .h5, .onnx, .nir, .npkit or .tflite file.")],
     dt: DtOpt = None,
-    framework: FrameworkOpt = Framework.nir,
+    framework: FrameworkOpt = Framework("nir"),
     reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
     as_json: JsonOpt = False,

@@ -218,6 +218,7 @@ def _metadata(graph: Graph, data, calib: Dataset | None, mode: str, timesteps: i
         "npukit_version": __version__,
         "source": source_of(graph),
         "source_kind": "snn" if graph.is_spiking else "ann",
+        "framework": graph.meta.get("framework"),
         "mode": mode,
         "timesteps": int(timesteps),
         "encoding": encoding,
