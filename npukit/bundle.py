@@ -236,7 +236,7 @@ def write_bundle(
             "file": "model.tflite", "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
             "operators": len(tfl.operators),
             "source": (meta.get("source") or {}).get("file"), "quantization": meta.get("quantization"),
-            "api_level": meta.get("api_level"),
+            "api_level": meta.get("api_level"), "framework": meta.get("framework"),
         },
         "vectors": {
             "file": "vectors.bin", "bytes": len(vectors), "sha256": hashlib.sha256(vectors).hexdigest(),
