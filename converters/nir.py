@@ -33,6 +33,7 @@ import numpy as np
 
 from npukit import ir
 from npukit.converters.frontend import Builder, Registry, Value
+from npukit.converters.nir_graph import edge_list, flatten, kind_of, order
 from npukit.errors import BadInputError, UnsupportedError
 from npukit.ir.layout import conv_weight_to_ir, depthwise_weight_to_ir, hwc, hwc_order, values_to_ir
 from npukit.snn.euler import exp_coefficients, exp_decay, integrator_gain, lif_coefficients, synapse_coefficients, unit
@@ -137,6 +138,7 @@ class NirBuilder(Builder):
             raise BadInputError(f"dt must be a positive number of seconds. Received: {dt!r}")
         super().__init__(source)
         self.dt = float(dt)
+        self.looped: set[str] = set()  # NIR nodes on a recurrent loop
 
     def membrane(self, name: str, tau, r, v_leak, what: str = "tau") -> dict[str, np.ndarray]:
         """decay, gain and leak of a leaky membrane under the convention's discretization."""
@@ -187,12 +189,9 @@ def graph_from_dict(raw: dict[str, Any], dt: float | None, source: str, framewor
     b = NirBuilder(dt, source, framework, reset)
     if not isinstance(raw, dict) or "nodes" not in raw:
         raise BadInputError(f"{source}: not a NIR graph (no nodes)")
-    specs = {str(k): v for k, v in raw["nodes"].items()}
-    edges = [(_text(a), _text(c)) for a, c in np.asarray(raw.get("edges", [])).reshape(-1, 2)]
+    specs, edges = flatten({str(k): v for k, v in raw["nodes"].items()}, edge_list(raw.get("edges")), source)
     for name, spec in specs.items():
-        kind = _text(spec.get("type", "?")) if isinstance(spec, dict) else "?"
-        if kind == "NIRGraph":
-            raise UnsupportedError(f"{source}: node {name!r} is a nested NIR graph (subgraphs, e.g. recurrent layers, are not supported)")
+        kind = kind_of(spec)
         if kind not in NODES and kind not in ("Input", "Output"):
             raise NODES.refusal(kind, f"{source}: node {name!r}", {"Input", "Output"})
     for a, c in edges:
@@ -203,10 +202,12 @@ def graph_from_dict(raw: dict[str, Any], dt: float | None, source: str, framewor
     outputs = [n for n, s in specs.items() if _text(s["type"]) == "Output"]
     if len(inputs) != 1 or len(outputs) != 1:
         raise UnsupportedError(f"{source}: graphs with {len(inputs)} inputs and {len(outputs)} outputs are not supported (one each)")
-    order = _topological(specs, edges, source)
-    preds = {n: [a for a, c in edges if c == n] for n in specs}
+    sequence, recurrent, b.looped = order(specs, edges, inputs[0], source)
+    preds = {n: [a for a, c in edges if c == n and (a, c) not in recurrent] for n in specs}
+    delayed = {n: [a for a, c in recurrent if c == n] for n in specs}
     values: dict[str, Value] = {}
-    for name in order:
+    pending: list[tuple[ir.Delay, str]] = []  # a recurrent edge's Delay, and the NIR node it reads
+    for name in sequence:
         spec = specs[name]
         kind = _text(spec["type"])
         if kind == "Input":
@@ -216,15 +217,21 @@ def graph_from_dict(raw: dict[str, Any], dt: float | None, source: str, framewor
             values[name] = Value(b.add(ir.Input(name, (), shape=hwc(shape))), shape, "nchw" if len(shape) == 3 else "plain")
             continue
         if not preds[name]:
-            raise BadInputError(f"{source}: node {name!r} has no incoming edge")
-        if len(preds[name]) == 1:
-            x = values[preds[name][0]]
-        else:
-            x = _sum(b, name, [values[p] for p in preds[name]], source)
+            what = "only recurrent inputs" if delayed[name] else "no incoming edge"
+            raise BadInputError(f"{source}: node {name!r} has {what}")
+        incoming = [values[p] for p in preds[name]]
+        for a in delayed[name]:  # the value of a at the previous step, shaped like the feed-forward input
+            ref = incoming[0]
+            delay = ir.Delay(b.unique(f"{a}.delayed"), (a,), shape=b.shapes[ref.name])
+            pending.append((delay, a))
+            incoming.append(Value(b.add(delay), ref.shape, ref.layout, ref.flat_from))
+        x = incoming[0] if len(incoming) == 1 else _sum(b, name, incoming, source)
         if kind == "Output":
             values[name] = x
             continue
         values[name] = NODES[kind](b, name, spec, x)
+    for delay, a in pending:  # the sources exist now
+        delay.inputs = (values[a].name,)
     output = values[outputs[0]]
     meta = {
         "nir": {
@@ -241,28 +248,6 @@ def graph_from_dict(raw: dict[str, Any], dt: float | None, source: str, framewor
 
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _topological(specs, edges, source) -> list[str]:
-    indegree = {n: 0 for n in specs}
-    for _, c in edges:
-        indegree[c] += 1
-    ready = [n for n in specs if indegree[n] == 0]
-    order = []
-    while ready:
-        n = ready.pop(0)
-        order.append(n)
-        for a, c in edges:
-            if a == n:
-                indegree[c] -= 1
-                if indegree[c] == 0:
-                    ready.append(c)
-    if len(order) != len(specs):
-        cyclic = sorted(n for n in specs if indegree[n] > 0)
-        raise UnsupportedError(
-            f"{source}: the graph has a cycle (a recurrent edge) through {cyclic}; recurrent NIR graphs are not supported"
-        )
-    return order
 
 
 def _sum(b: NirBuilder, name: str, xs: list[Value], source: str) -> Value:
@@ -404,6 +389,7 @@ def _params(b: NirBuilder, name: str, spec: dict, x: Value):
         return b.to_ir(_param(spec, key, default), x, f"{name}.{key}")
 
     p.tensor = x  # the layer's value: its shape and layout, for parameters read elsewhere
+    p.node = name
     return p
 
 
@@ -418,7 +404,8 @@ def _spiking(b: NirBuilder, neuron: str, spec: dict, p) -> dict:
     """Threshold, reset and spike fields of a spiking neuron: the framework's convention, then
     what npukit's own NIR export recorded in the node's metadata (``npukit.*`` keys)."""
     theta = _f32(p("v_threshold"))
-    fields = {"v_threshold": theta, "v_reset": _f32(p("v_reset", 0.0)), "reset": "value", **b.convention.spiking(theta, neuron)}
+    fields = {"v_threshold": theta, "v_reset": _f32(p("v_reset", 0.0)), "reset": "value",
+              **b.convention.spiking(theta, neuron, p.node in b.looped)}
     if b.convention.v_init != "zero":  # an IF neuron has no v_leak: Norse starts it at v_reset
         fields["v_init"] = fields["v_reset"] if neuron == "IF" or b.convention.v_init == "v_reset" else _f32(p("v_leak", 0.0))
     return {**fields, **_recorded(b, spec, p)}

@@ -9,10 +9,12 @@ from npukit.errors import BadInputError
 from npukit.ir.base import Node, Shape
 from npukit.ir.linear import Input
 from npukit.ir.neurons import NEURONS
+from npukit.ir.recurrence import Delay
 
 
 class Graph:
-    """A directed acyclic graph of IR nodes with a single Input node and a single output.
+    """A graph of IR nodes with a single Input node and a single output, acyclic once the edges
+    into ``Delay`` nodes (recurrent connections, ``npukit.ir.recurrence``) are set aside.
 
     ``nodes`` may come in any order; they are kept in a deterministic topological order (the
     given order wherever it is already valid). ``meta`` holds JSON values describing where the
@@ -42,6 +44,12 @@ class Graph:
         self.meta: dict[str, Any] = dict(meta or {})
         self._prune_check()
         _ = self.shapes  # infer now: a bad graph fails at construction
+        for node in self.nodes.values():
+            if isinstance(node, Delay) and self.shapes[node.inputs[0]] != node.shape:
+                raise BadInputError(
+                    f"the recurrent edge {node.inputs[0]!r} -> {node.name!r} carries shape {self.shapes[node.inputs[0]]} "
+                    f"but the delay holds {node.shape}"
+                )
 
     def _prune_check(self) -> None:
         """Every node must lie on a path from the input to the output."""
@@ -77,7 +85,7 @@ class Graph:
         """Node name -> per-sample output shape (no batch axis)."""
         shapes: dict[str, Shape] = {}
         for node in self.nodes.values():
-            shapes[node.name] = tuple(node.output_shape([shapes[i] for i in node.inputs]))
+            shapes[node.name] = tuple(node.output_shape([shapes[i] for i in ordering_inputs(node)]))
         return shapes
 
     @property
@@ -87,6 +95,11 @@ class Graph:
     @property
     def output_shape(self) -> Shape:
         return self.shapes[self.output]
+
+    @property
+    def is_recurrent(self) -> bool:
+        """True when the graph has a recurrent connection (a Delay node)."""
+        return any(isinstance(n, Delay) for n in self.nodes.values())
 
     @property
     def is_spiking(self) -> bool:
@@ -122,15 +135,21 @@ class Graph:
         return f"Graph({len(self.nodes)} nodes, input {self.input_shape}, output {self.output_shape})"
 
 
+def ordering_inputs(node: Node) -> tuple[str, ...]:
+    """The inputs a node must come after: none for a Delay (it reads the previous step)."""
+    return () if isinstance(node, Delay) else node.inputs
+
+
 def _topological(given: list[Node], by_name: dict[str, Node]) -> list[Node]:
-    """Depth-first topological order that keeps the given order where it is valid; rejects cycles."""
+    """Depth-first topological order that keeps the given order where it is valid; rejects
+    cycles that do not pass through a Delay (algebraic loops)."""
     order: list[Node] = []
     state: dict[str, int] = {}  # 1 = on the stack, 2 = done
 
     for root in given:
         if state.get(root.name) == 2:
             continue
-        stack = [(root.name, iter(root.inputs))]
+        stack = [(root.name, iter(ordering_inputs(root)))]
         state[root.name] = 1
         while stack:
             name, pending = stack[-1]
@@ -138,10 +157,13 @@ def _topological(given: list[Node], by_name: dict[str, Node]) -> list[Node]:
             for src in pending:
                 seen = state.get(src)
                 if seen == 1:
-                    raise BadInputError(f"the graph has a cycle through {src!r} and {name!r}")
+                    raise BadInputError(
+                        f"the graph has a cycle through {src!r} and {name!r} with no delay on it (an algebraic loop: "
+                        f"a recurrent connection must carry the previous step's value)"
+                    )
                 if seen is None:
                     state[src] = 1
-                    stack.append((src, iter(by_name[src].inputs)))
+                    stack.append((src, iter(ordering_inputs(by_name[src]))))
                     advanced = True
                     break
             if not advanced:

@@ -25,6 +25,7 @@ from npukit.reference import check_input
 from npukit.snn.encoders import TIME_SERIES, encode, resolve_timesteps
 from npukit.snn.memory import fit_batch
 from npukit.snn.neurons import NeuronLayer, spike_dtype
+from npukit.snn.recurrent import run_loop
 from npukit.snn.plan import CONSTANT, READOUT, TEMPORAL, Plan, RunningMean, make_plan
 
 
@@ -136,31 +137,50 @@ def _run_batch(plan: Plan, encoded: np.ndarray, batch: int, keep: list[str]):
     integrators: dict[str, np.ndarray] = {}
     counts: dict[str, np.ndarray] = {}
     means: dict[str, np.ndarray] = {}
+    loop_of = {name: loop for loop in plan.loops for name in loop}
+    done: set[str] = set()
     for node in graph:
+        if node.name in done:
+            continue
         region = plan.region[node.name]
-        if isinstance(node, ir.Input):
+        if node.name in loop_of:  # a recurrent loop: all its nodes, stepped together
+            produced = _run_loop(graph, loop_of[node.name], values, counts, T, batch)
+        elif isinstance(node, ir.Input):
             kind = CONSTANT if region == CONSTANT else TEMPORAL
-            sig = _Signal(encoded if kind == CONSTANT else encoded.reshape((T * batch,) + encoded.shape[2:]), kind)
+            produced = {node.name: _Signal(encoded if kind == CONSTANT else encoded.reshape((T * batch,) + encoded.shape[2:]), kind)}
         elif region == READOUT:
             inputs = [_readout_input(values[i], integrators, i, plan, batch) for i in node.inputs]
-            sig = _Signal(forward(node, inputs, block=batch), READOUT)
+            produced = {node.name: _Signal(forward(node, inputs, block=batch), READOUT)}
         elif isinstance(node, ir.NEURONS):
             sig, spikes = _run_neuron(node, values[node.inputs[0]], T, batch)
             if spikes is not None:
                 counts[node.name] = spikes
+            produced = {node.name: sig}
         else:
-            sig = _run_temporal(node, [values[i] for i in node.inputs], T, batch)
-        values[node.name] = sig
-        if node.name in keep:
-            mean = _time_mean(node, sig, counts[node.name][0] if node.name in counts else None, T, batch)
-            means[node.name] = mean * np.float32(plan.scales.get(node.name, 1.0))
-        for i in node.inputs:
-            remaining[i] -= 1
-            if remaining[i] == 0:
-                del values[i]
+            produced = {node.name: _run_temporal(node, [values[i] for i in node.inputs], T, batch)}
+        values.update(produced)
+        done.update(produced)
+        for name, sig in produced.items():
+            if name in keep:
+                mean = _time_mean(graph[name], sig, counts[name][0] if name in counts else None, T, batch)
+                means[name] = mean * np.float32(plan.scales.get(name, 1.0))
+        for name in produced:
+            for i in graph[name].inputs:
+                remaining[i] -= 1
+                if remaining[i] == 0:
+                    del values[i]
     out = _readout_input(values[graph.output], integrators, graph.output, plan, batch)
     readouts = out.reshape((K, batch) + out.shape[1:])
     return readouts, counts, means
+
+
+def _run_loop(graph: ir.Graph, loop: tuple[str, ...], values: dict, counts: dict, T: int, batch: int) -> dict:
+    """A recurrent loop's signals (``npukit.snn.recurrent``); its spike counts go to ``counts``."""
+    inside = set(loop)
+    outside = {i: (values[i].data, values[i].kind == TEMPORAL) for name in loop for i in graph[name].inputs if i not in inside}
+    arrays, spikes = run_loop(graph, loop, outside, T, batch)
+    counts.update(spikes)
+    return {name: _Signal(array, TEMPORAL) for name, array in arrays.items()}
 
 
 def _run_neuron(node: ir.Node, current: _Signal, T: int, batch: int) -> tuple[_Signal, tuple | None]:
