@@ -478,6 +478,26 @@ def _integrator(b, name, spec, x):
     return ir.Integrator(name, (x.name,), gain=b.integrator_gain(name, p("r")))
 
 
+@nir_node("Delay")
+def _delay(b: NirBuilder, name: str, spec: dict, x: Value) -> Value:
+    """NIR's y(t) = x(t - delay): a whole number of steps of dt, one for the whole layer."""
+    delay = np.asarray(_param(spec, "delay", np.zeros(1)), np.float64).reshape(-1)
+    if delay.size == 0 or not np.all(np.isfinite(delay)):
+        raise BadInputError(f"{b.source}: {name}: the delay must be finite numbers")
+    if np.any(delay < 0):
+        raise BadInputError(f"{b.source}: {name}: a delay cannot be negative. Received: min {delay.min():g}")
+    steps = delay / b.dt
+    whole = np.rint(steps)
+    if np.any(np.abs(steps - whole) > 1e-6 * np.maximum(whole, 1)):
+        raise UnsupportedError(f"{b.source}: {name}: a delay of {delay.max():g} is not a whole number of steps of dt={b.dt:g}")
+    if np.ptp(whole) != 0:
+        raise UnsupportedError(f"{b.source}: {name}: delays that differ between neurons are not supported (one delay per layer)")
+    k = int(whole[0])
+    if k == 0:
+        return Value(b.add(ir.Identity(name, (x.name,))), x.shape, x.layout, x.flat_from)
+    return Value(b.add(ir.Delay(name, (x.name,), shape=b.shapes[x.name], steps=k)), x.shape, x.layout, x.flat_from)
+
+
 @nir_node("Threshold")
 @_neuron
 def _threshold(b, name, spec, x):

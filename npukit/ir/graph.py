@@ -38,7 +38,10 @@ class Graph:
         inputs = [n.name for n in given if isinstance(n, Input)]
         if len(inputs) != 1:
             raise BadInputError(f"a graph needs exactly one Input node. Received: {len(inputs)} ({inputs})")
-        self.nodes: dict[str, Node] = {n.name: n for n in _topological(given, by_name)}
+        #: Delays on a cycle: their input comes after them (a recurrent edge); other Delays
+        #: (a plain delay line) come after their input
+        self.recurrent_delays: frozenset[str] = _recurrent_delays(by_name)
+        self.nodes: dict[str, Node] = {n.name: n for n in _topological(given, by_name, self.recurrent_delays)}
         self.output = output
         self.input = inputs[0]
         self.meta: dict[str, Any] = dict(meta or {})
@@ -85,7 +88,7 @@ class Graph:
         """Node name -> per-sample output shape (no batch axis)."""
         shapes: dict[str, Shape] = {}
         for node in self.nodes.values():
-            shapes[node.name] = tuple(node.output_shape([shapes[i] for i in ordering_inputs(node)]))
+            shapes[node.name] = tuple(node.output_shape([shapes[i] for i in ordering_inputs(node, self.recurrent_delays)]))
         return shapes
 
     @property
@@ -135,12 +138,32 @@ class Graph:
         return f"Graph({len(self.nodes)} nodes, input {self.input_shape}, output {self.output_shape})"
 
 
-def ordering_inputs(node: Node) -> tuple[str, ...]:
-    """The inputs a node must come after: none for a Delay (it reads the previous step)."""
-    return () if isinstance(node, Delay) else node.inputs
+def ordering_inputs(node: Node, recurrent: frozenset[str] | None = None) -> tuple[str, ...]:
+    """The inputs a node must come after: none for a Delay on a cycle (``recurrent``: those
+    names; None: every Delay), which reads the previous step."""
+    if isinstance(node, Delay) and (recurrent is None or node.name in recurrent):
+        return ()
+    return node.inputs
 
 
-def _topological(given: list[Node], by_name: dict[str, Node]) -> list[Node]:
+def _recurrent_delays(by_name: dict[str, Node]) -> frozenset[str]:
+    """The Delays whose input depends on them (a cycle through the Delay)."""
+    found = set()
+    for delay in (n for n in by_name.values() if isinstance(n, Delay)):
+        seen, todo = set(), [delay.inputs[0]]
+        while todo:
+            name = todo.pop()
+            if name == delay.name:
+                found.add(name)
+                break
+            if name in seen or name not in by_name:
+                continue
+            seen.add(name)
+            todo.extend(by_name[name].inputs)
+    return frozenset(found)
+
+
+def _topological(given: list[Node], by_name: dict[str, Node], recurrent: frozenset[str]) -> list[Node]:
     """Depth-first topological order that keeps the given order where it is valid; rejects
     cycles that do not pass through a Delay (algebraic loops)."""
     order: list[Node] = []
@@ -149,7 +172,7 @@ def _topological(given: list[Node], by_name: dict[str, Node]) -> list[Node]:
     for root in given:
         if state.get(root.name) == 2:
             continue
-        stack = [(root.name, iter(ordering_inputs(root)))]
+        stack = [(root.name, iter(ordering_inputs(root, recurrent)))]
         state[root.name] = 1
         while stack:
             name, pending = stack[-1]
@@ -163,7 +186,7 @@ def _topological(given: list[Node], by_name: dict[str, Node]) -> list[Node]:
                     )
                 if seen is None:
                     state[src] = 1
-                    stack.append((src, iter(ordering_inputs(by_name[src]))))
+                    stack.append((src, iter(ordering_inputs(by_name[src], recurrent))))
                     advanced = True
                     break
             if not advanced:

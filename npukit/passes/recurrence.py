@@ -38,9 +38,13 @@ def settle_delays(graph: ir.Graph) -> ir.Graph:
         # current -> chain[-1] -> ... -> chain[0] -> delay -> readers  becomes
         # current -> delay -> chain[-1] -> ... -> chain[0] -> readers
         neuron = nodes[current]
-        nodes[delay.name] = delay.replace(inputs=(current,), shape=graph.shapes[current],
-                                          init=np.asarray(_start(neuron), np.float32))
-        nodes[chain[-1]] = nodes[chain[-1]].replace(inputs=(delay.name,))
+        name = f"{current}.delayed"  # named after what it now delays
+        while name in nodes and name != delay.name:
+            name += "_"
+        del nodes[delay.name]
+        nodes[name] = delay.replace(name=name, inputs=(current,), shape=graph.shapes[current],
+                                    init=np.asarray(_start(neuron), np.float32))
+        nodes[chain[-1]] = nodes[chain[-1]].replace(inputs=(name,))
         for reader in consumers[delay.name]:
             node = nodes[reader]
             nodes[reader] = node.replace(inputs=tuple(chain[0] if i == delay.name else i for i in node.inputs))

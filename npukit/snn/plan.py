@@ -80,7 +80,7 @@ def recurrent_loops(graph: ir.Graph) -> tuple[tuple[str, ...], ...]:
     """The nodes on cycles through Delays (a Delay, what it feeds up to its source, the source),
     overlapping cycles merged, each in graph order."""
     loops: list[set[str]] = []
-    for delay in (n for n in graph if isinstance(n, ir.Delay)):
+    for delay in (graph[name] for name in sorted(graph.recurrent_delays)):
         after, todo = {delay.name}, [delay.name]
         while todo:
             for c in graph.consumers[todo.pop()]:

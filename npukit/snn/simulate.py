@@ -210,6 +210,14 @@ def _run_neuron(node: ir.Node, current: _Signal, T: int, batch: int) -> tuple[_S
 
 
 def _run_temporal(node: ir.Node, inputs: list[_Signal], T: int, batch: int) -> _Signal:
+    if isinstance(node, ir.Delay):  # a delay line outside any loop: the signal shifted in time
+        (x,) = inputs
+        steps = x.data.reshape((T, batch, *x.data.shape[1:])) if x.kind == TEMPORAL else _repeat(x.data, T).reshape(
+            (T, batch, *x.data.shape[1:]))
+        out = np.empty((T, batch, *node.shape), dtype=np.float32)
+        out[: node.steps] = node.init
+        out[node.steps :] = steps[: max(T - node.steps, 0)]
+        return _Signal(out.reshape((T * batch, *node.shape)), TEMPORAL)
     if all(s.kind == CONSTANT for s in inputs):
         return _Signal(forward(node, [s.data for s in inputs]), CONSTANT)
     data = [s.data if s.kind == TEMPORAL else _repeat(s.data, T) for s in inputs]
