@@ -173,8 +173,11 @@ class NirBuilder(Builder):
 
     def to_ir(self, value, t: Value, what: str) -> np.ndarray:
         """A per-element parameter of the tensor ``t`` (NIR layout) in the IR's layout."""
+        value = np.asarray(value, dtype=np.float64)
+        if value.ndim == 2 and len(t.shape) == 3 and t.shape[1] == 1 and value.shape == (t.shape[0], t.shape[2]):
+            value = value[:, None, :]  # a 1-D layer's (C, L) parameters, held as (C, 1, L)
         try:
-            return values_to_ir(np.asarray(value, dtype=np.float64), t.shape, t.flat_from)
+            return values_to_ir(value, t.shape, t.flat_from)
         except ValueError:
             raise BadInputError(f"{self.source}: {what} has shape {np.shape(value)}, the layer has shape {t.shape}")
 
@@ -214,6 +217,11 @@ def graph_from_dict(raw: dict[str, Any], dt: float | None, source: str, framewor
             shape = tuple(int(d) for d in np.asarray(spec.get("shape", spec.get("input_type", [])), dtype=np.int64).reshape(-1))
             if not shape or min(shape) <= 0:
                 raise BadInputError(f"{source}: the Input node needs a static shape. Received: {shape}")
+            if len(shape) == 2:  # a 1-D signal (C, L): input (L, C), held as the image (1, L, C) (C, 1, L in NIR's order)
+                c, length = shape
+                node = b.add(ir.Input(name, (), shape=(length, c)))
+                values[name] = Value(b.add(ir.Reshape(f"{name}.as_image", (node,), shape=(1, length, c))), (c, 1, length), "nchw")
+                continue
             values[name] = Value(b.add(ir.Input(name, (), shape=hwc(shape))), shape, "nchw" if len(shape) == 3 else "plain")
             continue
         if not preds[name]:
@@ -240,7 +248,7 @@ def graph_from_dict(raw: dict[str, Any], dt: float | None, source: str, framewor
             "input_shape_chw": list(values[inputs[0]].shape),
             "output_node": output.name,
         },
-        "input_layout": "CHW" if len(values[inputs[0]].shape) == 3 else "plain",
+        "input_layout": _input_layout(specs[inputs[0]]),
         "framework": b.convention.name,
     }
     return b.finish(output.name, meta)
@@ -248,6 +256,12 @@ def graph_from_dict(raw: dict[str, Any], dt: float | None, source: str, framewor
 
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _input_layout(spec: dict) -> str:
+    """How a NIR model's samples may come: CHW images, CL 1-D signals (channels first), plain."""
+    rank = np.asarray(spec.get("shape", spec.get("input_type", [])), dtype=np.int64).size
+    return {3: "CHW", 2: "CL"}.get(rank, "plain")
 
 
 def _sum(b: NirBuilder, name: str, xs: list[Value], source: str) -> Value:
@@ -337,6 +351,30 @@ def _conv(b: NirBuilder, name: str, spec: dict, x: Value) -> Value:
         raise UnsupportedError(f"{b.source}: {name}: grouped convolution with groups={groups} is not supported (1 or depthwise)")
     h, w, _ = b.shapes[b.add(node)]
     return Value(node.name, (cout, h, w), "nchw")
+
+
+@nir_node("Conv1d")
+def _conv1d(b: NirBuilder, name: str, spec: dict, x: Value) -> Value:
+    """A 1-D convolution over (C, L), held as a 2-D one over (C, 1, L): CONV_2D with height 1."""
+    weight = np.asarray(spec["weight"], dtype=np.float32)
+    if weight.ndim != 3:
+        raise BadInputError(f"{b.source}: {name}: Conv1d weight must be (C_out, C_in, k). Received: {weight.shape}")
+    if len(x.shape) != 3 or x.shape[1] != 1:
+        raise BadInputError(f"{b.source}: {name} (Conv1d) reads a tensor of shape {x.shape}; it needs (C, L)")
+
+    def one(value, what: str):
+        arr = np.asarray(value).reshape(-1)
+        if arr.size != 1:
+            raise BadInputError(f"{b.source}: {name}: {what} must be one integer. Received: {value!r}")
+        return (1, int(arr[0]))
+
+    padding = spec.get("padding", 0)
+    as_2d = {
+        **spec, "weight": weight[:, :, None, :], "stride": one(spec.get("stride", 1), "stride"),
+        "dilation": one(spec.get("dilation", 1), "dilation"),
+        "padding": _text(padding) if isinstance(padding, (str, bytes)) else (0, one(padding, "padding")[1]),
+    }
+    return _conv(b, name, as_2d, x)
 
 
 @nir_node("SumPool2d", "AvgPool2d")

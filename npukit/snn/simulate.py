@@ -167,7 +167,7 @@ def _run_batch(plan: Plan, encoded: np.ndarray, batch: int, keep: list[str]):
         for name in produced:
             for i in graph[name].inputs:
                 remaining[i] -= 1
-                if remaining[i] == 0:
+                if remaining[i] == 0 and i != graph.output:  # a loop's output may feed its own delay
                     del values[i]
     out = _readout_input(values[graph.output], integrators, graph.output, plan, batch)
     readouts = out.reshape((K, batch) + out.shape[1:])
