@@ -161,3 +161,23 @@ def test_recurrent_refusals_are_one_line(tmp_path, case, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
     assert not out.exists()
+
+
+def test_demo_rsnn(tmp_path, capsys):
+    """The shipped recurrent SNN: >= 90% on digits-rows; float32 temporal mode equals the
+    simulation; int8 printed; its Android bundle carries the recurrent state."""
+    import json
+
+    from npukit.bundle import read_bundle
+
+    result = runner.invoke(app, ["demo", "--rsnn", "--out", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.stderr
+    figures = json.loads(result.stdout)
+    runs = {r["convert"]["quantization"]: r["parity"] for r in figures["runs"]}
+    assert runs["none"]["accuracy"]["snn"] >= 0.9
+    assert runs["none"]["agreement"]["tflite_vs_snn"] == 1.0 and runs["none"]["output"]["cosine"] > 0.99999
+    with capsys.disabled():
+        print(f"\ndigits_rsnn temporal int8: accuracy {runs['int8']['accuracy']['tflite']:.2%}, "
+              f"top-1 agreement with the simulation {runs['int8']['agreement']['tflite_vs_snn']:.2%}")
+    meta, _ = read_bundle(tmp_path / "bundles" / "digits_rsnn_temporal")
+    assert "delay1" in {s["kind"] for s in meta["states"]}
