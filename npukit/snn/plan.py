@@ -24,6 +24,7 @@ import numpy as np
 from npukit import ir
 from npukit.errors import BadInputError, UnsupportedError
 from npukit.passes.fold_amplitudes import fold_amplitudes
+from npukit.validation import positive_int
 
 CONSTANT, TEMPORAL, READOUT = "constant", "temporal", "readout"
 
@@ -47,9 +48,7 @@ class Plan:
 
 def make_plan(graph: ir.Graph, timesteps: int, encoding: str, checkpoints=None) -> Plan:
     """Fold amplitudes, then assign each node its region (see the module docstring)."""
-    if not isinstance(timesteps, (int, np.integer)) or timesteps <= 0:
-        raise BadInputError(f"timesteps must be a positive integer. Received: {timesteps!r}")
-    timesteps = int(timesteps)
+    timesteps = positive_int("timesteps", timesteps)
     points = sorted({int(t) for t in (checkpoints or ())} | {timesteps})
     if points[0] <= 0 or points[-1] > timesteps:
         raise BadInputError(f"checkpoints must lie in 1..{timesteps}. Received: {checkpoints!r}")

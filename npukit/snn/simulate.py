@@ -26,6 +26,7 @@ from npukit.snn.encoders import TIME_SERIES, encode, resolve_timesteps
 from npukit.snn.memory import fit_batch
 from npukit.snn.neurons import NeuronLayer, spike_dtype
 from npukit.snn.recurrent import run_loop
+from npukit.validation import positive_int
 from npukit.snn.plan import CONSTANT, READOUT, TEMPORAL, Plan, RunningMean, make_plan
 
 
@@ -95,8 +96,7 @@ def simulate(
     """
     timesteps, encoding = resolve_timesteps(x, graph.input_shape, timesteps, encoding)
     x = check_input(graph, x, time_axis=encoding == TIME_SERIES)
-    if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise BadInputError(f"batch size must be a positive integer. Received: {batch_size!r}")
+    positive_int("batch size", batch_size)
     plan = make_plan(graph, timesteps, encoding, checkpoints)
     batch_size = fit_batch(plan.graph, plan.timesteps, batch_size)  # refuses what cannot fit in memory
     keep = list(keep)
