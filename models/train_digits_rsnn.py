@@ -24,15 +24,14 @@ written file reproduces the trained network; the script prints both accuracies o
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-SEED = 0
+from npukit.models.snn_training import SEED, fit, lif, run  # noqa: E402
+
 BETA, BETA_OUT = 0.9, 0.8
-DT = 1e-4
 EPOCHS = 120
 FEATURES, HIDDEN, CLASSES = 8, 96, 10
 
@@ -67,62 +66,16 @@ def forward(tf, params, x, spike):
     return total / x.shape[1]
 
 
-def surrogate(tf):
-    @tf.custom_gradient
-    def spike(x):
-        def grad(dy):
-            return dy / tf.square(1.0 + 10.0 * tf.abs(x))
-
-        return tf.cast(x > 0, tf.float32), grad
-
-    return spike
-
-
 def train():
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
     from npukit.data import digits_rows
 
-    keras.utils.set_random_seed(SEED)
-    tf.config.experimental.enable_op_determinism()
-    train_set, test_set = digits_rows("train"), digits_rows("test")
-    params = build(tf)
-    spike = surrogate(tf)
-    optimizer = tf.keras.optimizers.Adam(2e-3)
-
-    @tf.function
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            readout = forward(tf, params, x, spike)
-            loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(y, readout, from_logits=True))
-        grads = tape.gradient(loss, list(params.values()))
-        optimizer.apply_gradients(zip(grads, list(params.values())))
-        return loss
-
-    rng = np.random.default_rng(SEED)
-    for epoch in range(EPOCHS):
-        optimizer.learning_rate.assign(2e-3 * 0.5 ** (epoch // 40))
-        order = rng.permutation(len(train_set))
-        for start in range(0, len(order), 64):
-            idx = order[start : start + 64]
-            train_step(tf.constant(train_set.x[idx]), tf.constant(train_set.y[idx]))
-    readout = forward(tf, params, tf.constant(test_set.x), lambda v: tf.cast(v > 0, tf.float32)).numpy()
-    accuracy = float(np.mean(readout.argmax(axis=1) == test_set.y))
-    return {k: v.numpy() for k, v in params.items()}, accuracy
+    return fit(build, forward, digits_rows("train"), digits_rows("test"), epochs=EPOCHS, halve_every=40)
 
 
 def to_nir(params):
     """The trained network as a NIR graph in snnTorch's form of a recurrent layer."""
     import nir
     import numpy as np
-
-    def lif(n, beta, spiking=True):
-        tau = np.float32(DT) / (np.float32(1.0) - np.float32(beta))
-        full = lambda value: np.full(n, value, dtype=np.float32)  # noqa: E731
-        common = {"tau": full(tau), "r": full(tau / np.float32(DT)), "v_leak": full(0.0)}
-        return nir.LIF(**common, v_threshold=full(1.0), v_reset=full(0.0)) if spiking else nir.LI(**common)
 
     nodes = {
         "input": nir.Input(input_type={"input": np.array([FEATURES])}),
@@ -139,21 +92,7 @@ def to_nir(params):
 
 
 def main() -> None:
-    import nir
-
-    import npukit
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("digits_rsnn.nir"))
-    args = parser.parse_args()
-    params, accuracy = train()
-    nir.write(str(args.out), to_nir(params))
-    report = npukit.simulate(args.out, "digits-rows")
-    print(
-        f"wrote {args.out}: digits-rows test accuracy {accuracy * 100:.2f}% (TensorFlow), "
-        f"{report.accuracy() * 100:.2f}% (npukit simulation of the NIR file), T={report.result.timesteps}, "
-        f"{len(report.data)} test samples"
-    )
+    run(__doc__, Path(__file__).with_name("digits_rsnn.nir"), train, to_nir, "digits-rows")
 
 
 if __name__ == "__main__":
