@@ -47,8 +47,16 @@ def supported_layers() -> list[str]:
 # -- loading -----------------------------------------------------------------------------------
 
 
-def load_keras(path: str | Path) -> ir.Graph:
-    """Load a .keras or .h5 Keras model file (safe mode) and convert it to the IR."""
+def load_keras(path: str | Path, budget=None) -> ir.Graph:
+    """Load a .keras or .h5 Keras model file (safe mode) and convert it to the IR.
+
+    Before Keras sees the file, ``npukit.keras_checks`` refuses what npukit would not convert
+    and charges what the load would allocate to ``budget`` (``npukit.budget.LoadBudget``);
+    Keras then runs with a private temporary folder, removed however the load ends."""
+    from npukit.budget import LoadBudget
+    from npukit.files import private_tempdir
+    from npukit.keras_checks import LAMBDA_REFUSAL, check_keras_file
+
     path = Path(path)
     if path.is_dir():
         if (path / "saved_model.pb").exists():
@@ -57,26 +65,22 @@ def load_keras(path: str | Path) -> ir.Graph:
                 f"(keras.saving.load_model refuses it); save the model as .keras instead"
             )
         raise BadInputError(f"{path} is a folder, not a model file")
-    head = path.read_bytes()[:8]
+    with open(path, "rb") as handle:
+        head = handle.read(8)
     suffix = path.suffix.lower()
     if suffix == ".keras" and not zipfile.is_zipfile(path):
         raise BadInputError(f"{path}: not a .keras archive (not a zip file: truncated or corrupt?)")
     if suffix in (".h5", ".hdf5") and head != HDF5_MAGIC:
         raise BadInputError(f"{path}: not an HDF5 file (bad signature: truncated or corrupt?)")
-    if suffix in (".h5", ".hdf5"):
-        from npukit.hdf5_probe import probe
-
-        probe(path)  # a damaged HDF5 file can hang or crash the HDF5 library: try it in a child first
+    check_keras_file(path, budget or LoadBudget(str(path)))
     keras = _import_keras()
     try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        with private_tempdir("npukit-keras-"):  # assets Keras extracts, gone on every exit path
+            model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types; all mean "this file cannot be read"
         text = " ".join(str(exc).split())
         if "Lambda" in text or "safe_mode" in text:
-            raise BadInputError(
-                f"{path}: refused: the model contains a Lambda layer (arbitrary Python code); "
-                f"npukit loads Keras models with safe_mode on and never runs such code"
-            )
+            raise BadInputError(f"{path}: {LAMBDA_REFUSAL}")
         raise BadInputError(f"{path}: Keras could not read this model ({type(exc).__name__}: {text[:300]})")
     graph = from_keras_model(model)
     graph.meta.update({"source_format": "keras"})

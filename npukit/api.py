@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from npukit.conversion import _check_positive
+from npukit.conversion import _check_positive, _check_seed
 from npukit.data import Dataset, calibration_set, load_data
 from npukit.files import atomic_write
 from npukit.ir import Graph
@@ -145,6 +145,7 @@ def simulate(
     dimensions) go to :func:`npukit.loading.load`.
     """
     _check_positive("batch size", batch_size)
+    _check_seed(seed)
     graph = load(model, dt, input_shape)
     dataset = load_data(data, "test").head(samples)
     timesteps, encoding = _timesteps(graph, dataset.x, timesteps, encoding)

@@ -11,8 +11,10 @@ import contextlib
 import functools
 import json
 import os
+import signal
 import sys
 import tempfile
+import warnings
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -83,6 +85,13 @@ DtOpt = Annotated[
     Optional[float],
     typer.Option("--dt", help="NIR models: forward-Euler step in seconds (default 1e-4, snnTorch/SpikingJelly; Norse: 1e-3)."),
 ]
+ExternalDataOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--external-data",
+        help="ONNX models: the folder holding their external data files (default: the model's own folder; files directly in it only).",
+    ),
+]
 ShapeOpt = Annotated[
     Optional[str],
     typer.Option(
@@ -112,8 +121,15 @@ def _handles_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from npukit.files import private_tempdir
+
         try:
-            return fn(*args, **kwargs)
+            # one error line, nothing else: library warnings are not the user's business; what
+            # TensorFlow, Keras or npukit write to the temporary directory goes with the command
+            with warnings.catch_warnings(), private_tempdir():
+                if not os.environ.get("NPUKIT_DEBUG"):
+                    warnings.simplefilter("ignore")
+                return fn(*args, **kwargs)
         except NpukitError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=exc.exit_code) from None
@@ -171,6 +187,15 @@ def _check_output(path: Optional[Path], force: bool) -> None:
         from npukit.files import check_writable
 
         check_writable(path, force)
+
+
+def _model(path: Optional[Path], external_data: Optional[Path]) -> Optional[Path]:
+    """MODEL with the --external-data folder attached (npukit.loading.with_external_data)."""
+    if path is None or external_data is None:
+        return path
+    from npukit.loading import with_external_data
+
+    return with_external_data(path, external_data)
 
 
 def _sweep(text: Optional[str]) -> Optional[list[int]]:
@@ -236,6 +261,7 @@ def convert(
     ] = False,
     dt: DtOpt = None,
     input_shape: ShapeOpt = None,
+    external_data: ExternalDataOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -253,7 +279,7 @@ def convert(
         output = Path(model.stem + {Target.tflite: ".tflite", Target.ir: ".npkit", Target.nir: ".nir"}[to])
     with _progress():
         result = run(
-            model, output, to=to.value, mode=mode.value, data=data, calibration=calibration,
+            _model(model, external_data), output, to=to.value, mode=mode.value, data=data, calibration=calibration,
             calibration_samples=calibration_samples, percentile=percentile,
             quantize=quantize.value, io=io.value if io else None, batch=batch, timesteps=timesteps,
             encoding=encoding.value, api_level=api_level, allow_cpu_fallback=allow_cpu_fallback, dt=dt,
@@ -282,6 +308,7 @@ def simulate(
     ] = None,
     dt: DtOpt = None,
     input_shape: ShapeOpt = None,
+    external_data: ExternalDataOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -295,7 +322,7 @@ def simulate(
     _check_output(save, force)
     with _progress():
         report = run(
-            model, data, timesteps=timesteps, encoding=encoding.value, seed=seed, percentile=percentile,
+            _model(model, external_data), data, timesteps=timesteps, encoding=encoding.value, seed=seed, percentile=percentile,
             calibration=calibration, calibration_samples=calibration_samples, samples=samples, batch_size=batch_size,
             dt=dt, input_shape=_shape(input_shape),
         )
@@ -327,6 +354,7 @@ def parity(
     ] = 0.99,
     dt: DtOpt = None,
     input_shape: ShapeOpt = None,
+    external_data: ExternalDataOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -348,7 +376,7 @@ def parity(
     _check_output(plot, force)
     with _progress():
         report = run(
-            model, converted, data, timesteps=timesteps, encoding=encoding.value, seed=seed, percentile=percentile,
+            _model(model, external_data), converted, data, timesteps=timesteps, encoding=encoding.value, seed=seed, percentile=percentile,
             calibration=calibration, calibration_samples=calibration_samples, samples=samples, sweep=values,
             divergence_cosine=divergence_cosine, dt=dt, input_shape=_shape(input_shape),
         )
@@ -414,6 +442,7 @@ def profile(
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the latency histogram and energy bars as a PNG.")] = None,
     dt: DtOpt = None,
     input_shape: ShapeOpt = None,
+    external_data: ExternalDataOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -430,7 +459,7 @@ def profile(
     _check_output(plot, force)
     with _progress():
         report = run(
-            model, source=source, data=data, runs=runs, warmup=warmup, threads=threads, use_xnnpack=not no_xnnpack,
+            model, source=_model(source, external_data), data=data, runs=runs, warmup=warmup, threads=threads, use_xnnpack=not no_xnnpack,
             timesteps=timesteps, energy_table=energy_table, dt=dt, input_shape=_shape(input_shape),
         )
     figures = report.to_dict()
@@ -453,6 +482,7 @@ def report(
     runs: Annotated[int, typer.Option("--runs", help="Steady-state invokes timed.")] = 100,
     dt: DtOpt = None,
     input_shape: ShapeOpt = None,
+    external_data: ExternalDataOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Convert, check parity, check NN-API delegation and profile MODEL; write one HTML page.
@@ -463,7 +493,7 @@ def report(
 
     with _progress() as reporter:
         path = build_report(
-            model, output, data=data, timesteps=timesteps, mode=mode.value, api_level=api_level, runs=runs, dt=dt,
+            _model(model, external_data), output, data=data, timesteps=timesteps, mode=mode.value, api_level=api_level, runs=runs, dt=dt,
             input_shape=_shape(input_shape),
             force=force, progress=reporter,
         )
@@ -507,6 +537,7 @@ def inspect(
     model: Annotated[Path, typer.Argument(help="A .keras, .h5, .onnx, .nir, .npkit or .tflite file.")],
     dt: DtOpt = None,
     input_shape: ShapeOpt = None,
+    external_data: ExternalDataOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print MODEL's layers, shapes, parameters and MACs (or a .tflite's ops and metadata).
@@ -516,7 +547,7 @@ def inspect(
     from npukit.api import inspect as run
     from npukit.reports import render_inspect
 
-    _emit(run(model, dt=dt, input_shape=_shape(input_shape)), as_json, render_inspect)
+    _emit(run(_model(model, external_data), dt=dt, input_shape=_shape(input_shape)), as_json, render_inspect)
 
 
 @app.command()
@@ -578,9 +609,14 @@ def _is_usage_error(exc: BaseException) -> bool:
     return hasattr(exc, "format_message") and hasattr(exc, "exit_code")
 
 
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Console entry point: usage errors (bad option values, unknown options) become one line
     on stderr with exit code 2, like the library's own errors."""
+    signal.signal(signal.SIGTERM, _terminate)  # unwind like Ctrl-C: temporary files go too
     try:
         code = app(standalone_mode=False)
     except typer.Abort:

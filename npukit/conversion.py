@@ -40,6 +40,7 @@ METADATA_FORMAT = "npukit-tflite-metadata"
 METADATA_VERSION = 1
 #: samples whose T steps calibrate an int8 temporal model (every step of each)
 TEMPORAL_CALIBRATION_SAMPLES = 48
+MAX_BATCH = 4096
 
 
 @dataclass
@@ -107,6 +108,13 @@ def _check_positive(name: str, value, maximum: int | None = None) -> int:
     return int(value)
 
 
+def _check_seed(seed) -> int:
+    """A random seed: an integer in 0..2^63-1 (numpy's generators refuse negative ones)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 1 << 63:
+        raise BadInputError(f"seed must be an integer in 0..2^63-1. Received: {seed!r}")
+    return int(seed)
+
+
 def convert(
     model: str | Path | Graph,
     output: str | Path,
@@ -152,6 +160,8 @@ def convert(
     if mode not in MODES:
         raise BadInputError(f"mode must be one of {', '.join(MODES)}. Received: {mode!r}")
     _check_positive("timesteps", timesteps, 100_000)
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or not 1 <= batch <= MAX_BATCH:
+        raise BadInputError(f"batch must be an integer in 1..{MAX_BATCH}. Received: {batch!r}")
     if encoding not in ENCODINGS:
         raise BadInputError(f"encoding must be one of {', '.join(ENCODINGS)}. Received: {encoding!r}")
     check_writable(output, force)
@@ -182,6 +192,7 @@ def convert(
         _check_positive("calibration samples", calibration_samples)
         calib = calibration_set(data, calibration, calibration_samples)
         check_input(graph, calib.x)
+    _check_memory(graph, mode, batch, timesteps)
     metadata = _metadata(graph, data, calib, mode, timesteps, encoding, level)
     advance = progress("converting", 1)
     if mode == "temporal":
@@ -199,6 +210,35 @@ def convert(
         )
     path = atomic_write(output, blob, force)
     return ConversionResult(path, "tflite", len(blob), info.op_names(), metadata, time.perf_counter() - start, delegation)
+
+
+#: arrays of a batch alive at once while converting: the float interpreter, the calibrating
+#: one, the converter's own buffers, the recorded step
+LIVE_COPIES = 4
+
+
+def conversion_bytes(graph: Graph, mode: str, batch: int, timesteps: int) -> int:
+    """Estimated peak bytes of converting ``graph`` with ``batch`` (and, in temporal mode,
+    recording ``timesteps`` steps of max(batch, 48) calibration samples): every layer's values
+    per sample, times the batch, 4 bytes, ``LIVE_COPIES``; plus the recorded steps."""
+    values = sum(int(np.prod(shape, dtype=np.int64)) for shape in graph.shapes.values())
+    estimate = LIVE_COPIES * batch * values * 4
+    if mode == "temporal":
+        estimate += max(batch, TEMPORAL_CALIBRATION_SAMPLES) * timesteps * values * 4
+    return estimate
+
+
+def _check_memory(graph: Graph, mode: str, batch: int, timesteps: int) -> None:
+    from npukit.snn.memory import BUDGET_FRACTION, available_bytes
+
+    budget = int(BUDGET_FRACTION * available_bytes())
+    needed = conversion_bytes(graph, mode, batch, timesteps)
+    if needed > budget:
+        steps = f" and {timesteps} recorded timesteps" if mode == "temporal" else ""
+        raise BadInputError(
+            f"converting with batch {batch}{steps} needs about {needed / 2**20:,.0f} MiB, more than the "
+            f"{budget / 2**20:,.0f} MiB budget (half the available memory); lower the batch"
+        )
 
 
 def _metadata(graph: Graph, data, calib: Dataset | None, mode: str, timesteps: int, encoding: str, level: int) -> dict:
@@ -253,6 +293,8 @@ def _temporal(graph: Graph, calib, quantize, batch, metadata, level, timesteps, 
     if quantize != "int8":
         return blob, meta
     samples = calib.x[: max(batch, TEMPORAL_CALIBRATION_SAMPLES)]
+    if len(samples) < batch:  # record_steps feeds whole batches: repeat the samples to fill one
+        samples = np.resize(samples, (batch,) + samples.shape[1:])
     steps, ranges = record_steps(blob, samples, timesteps, encoding, input_max)
     return convert_temporal(snn, steps, "int8", batch, metadata, level, int8_steepness(snn, ranges))
 

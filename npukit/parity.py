@@ -31,7 +31,7 @@ from npukit.progress import Reporter, silent
 from npukit.reference import check_input, evaluate
 from npukit.runtime import interpreter_name, run_tflite
 from npukit.snn.simulate import simulate as simulate_graph
-from npukit.tflite_file import read_tflite
+from npukit.tflite_file import metadata_timesteps, read_tflite
 
 DEFAULT_SWEEP = (1, 2, 4, 8, 16, 32, 64)
 
@@ -100,15 +100,16 @@ def parity(
     ``dt`` (seconds, NIR only) and ``input_shape`` (ONNX only: batch-first, replaces symbolic
     dimensions) go to :func:`npukit.loading.load`.
     """
-    from npukit.api import _check_positive, spiking_version
+    from npukit.api import _check_positive, _check_seed, spiking_version
 
     if not 0 < divergence_cosine <= 1:
         raise BadInputError(f"divergence cosine must be in (0, 1]. Received: {divergence_cosine}")
     sweep = sorted({_check_positive("sweep timesteps", int(t), 100_000) for t in (sweep or ())})
+    _check_seed(seed)
     graph = load(model, dt, input_shape)
     info = read_tflite(tflite)
     meta = info.npukit_metadata() or {}
-    timesteps = _check_positive("timesteps", timesteps if timesteps is not None else int(meta.get("timesteps", 32)), 100_000)
+    timesteps = _check_positive("timesteps", timesteps if timesteps is not None else metadata_timesteps(meta), 100_000)
     dataset = load_data(data, "test").head(samples)
     x = check_input(graph, dataset.x)
     header = {
