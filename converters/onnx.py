@@ -114,8 +114,9 @@ def _tensor_to_array(tensor, folder: Path, source: str, budget=None) -> np.ndarr
     location, offset, length = _external_fields(tensor, what, source)
     if length is not None and length != elements * dtype.itemsize:
         raise BadInputError(f"{source}: {what} declares {length} bytes of external data, needs {elements * dtype.itemsize}")
-    data = _read_beside(folder, location, offset, elements * dtype.itemsize, what, source)
-    return np.frombuffer(data, dtype=dtype).reshape(tuple(tensor.dims)).copy()
+    array = np.empty(tuple(tensor.dims), dtype=dtype)
+    _read_beside(folder, location, offset, memoryview(array.reshape(-1)).cast("B"), what, source)
+    return array
 
 
 def _external_fields(tensor, what: str, source: str) -> tuple[str, int, int | None]:
@@ -139,9 +140,9 @@ def _external_fields(tensor, what: str, source: str) -> tuple[str, int, int | No
     return location, numbers.get("offset", 0), numbers.get("length")
 
 
-def _read_beside(folder: Path, location: str, offset: int, length: int, what: str, source: str) -> bytes:
-    """``length`` bytes at ``offset`` of the regular file ``folder/location``; the location must
-    be a plain file name and the file not a link."""
+def _read_beside(folder: Path, location: str, offset: int, out: memoryview, what: str, source: str) -> None:
+    """Fill ``out`` with the bytes at ``offset`` of the regular file ``folder/location``; the
+    location must be a plain file name and the file not a link."""
     import stat
 
     plain = location not in (".", "..") and "/" not in location and "\\" not in location and "\0" not in location
@@ -162,13 +163,15 @@ def _read_beside(folder: Path, location: str, offset: int, length: int, what: st
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise BadInputError(f"{source}: external data {location!r} of {what} is not a regular file")
-        if offset + length > info.st_size:
+        if offset + len(out) > info.st_size:
             raise BadInputError(f"{source}: external data {location!r} is shorter than {what} needs")
         handle.seek(offset)
-        data = handle.read(length)
-    if len(data) != length:
-        raise BadInputError(f"{source}: external data {location!r} is shorter than {what} needs")
-    return data
+        done = 0
+        while done < len(out):
+            count = handle.readinto(out[done:])
+            if not count:
+                raise BadInputError(f"{source}: external data {location!r} is shorter than {what} needs")
+            done += count
 
 
 def read_onnx(path: str | Path, budget=None):

@@ -51,7 +51,7 @@ class LoadBudget:
             raise BadInputError(f"{self.source}: {what} declares a negative size ({nbytes})")
         if self.used + nbytes > self.limit:
             raise BadInputError(
-                f"{self.source}: {what} needs {nbytes:,} bytes, which takes this load past its budget of "
+                f"{self.source}: {what}: {nbytes:,} bytes, which takes this load past its budget of "
                 f"{self.limit:,} bytes ({self.used:,} already counted; set {ENV_VAR} to raise it)"
             )
         self.used += nbytes
