@@ -192,7 +192,7 @@ def convert(
         _check_positive("calibration samples", calibration_samples)
         calib = calibration_set(data, calibration, calibration_samples)
         check_input(graph, calib.x)
-    _check_memory(graph, mode, batch, timesteps)
+    _check_memory(graph, mode, quantize, batch, timesteps)
     metadata = _metadata(graph, data, calib, mode, timesteps, encoding, level)
     advance = progress("converting", 1)
     if mode == "temporal":
@@ -217,27 +217,28 @@ def convert(
 LIVE_COPIES = 4
 
 
-def conversion_bytes(graph: Graph, mode: str, batch: int, timesteps: int) -> int:
-    """Estimated peak bytes of converting ``graph`` with ``batch`` (and, in temporal mode,
-    recording ``timesteps`` steps of max(batch, 48) calibration samples): every layer's values
-    per sample, times the batch, 4 bytes, ``LIVE_COPIES``; plus the recorded steps."""
+def conversion_bytes(graph: Graph, mode: str, quantize: str, batch: int, timesteps: int) -> int:
+    """Estimated peak bytes of converting ``graph`` with ``batch``: every layer's values per
+    sample, times the batch, 4 bytes, ``LIVE_COPIES``; an int8 temporal model adds the
+    ``timesteps`` steps of max(batch, 48) calibration samples it records."""
     values = sum(int(np.prod(shape, dtype=np.int64)) for shape in graph.shapes.values())
     estimate = LIVE_COPIES * batch * values * 4
-    if mode == "temporal":
+    if mode == "temporal" and quantize == "int8":
         estimate += max(batch, TEMPORAL_CALIBRATION_SAMPLES) * timesteps * values * 4
     return estimate
 
 
-def _check_memory(graph: Graph, mode: str, batch: int, timesteps: int) -> None:
+def _check_memory(graph: Graph, mode: str, quantize: str, batch: int, timesteps: int) -> None:
     from npukit.snn.memory import BUDGET_FRACTION, available_bytes
 
     budget = int(BUDGET_FRACTION * available_bytes())
-    needed = conversion_bytes(graph, mode, batch, timesteps)
+    needed = conversion_bytes(graph, mode, quantize, batch, timesteps)
     if needed > budget:
-        steps = f" and {timesteps} recorded timesteps" if mode == "temporal" else ""
+        recorded = mode == "temporal" and quantize == "int8"
         raise BadInputError(
-            f"converting with batch {batch}{steps} needs about {needed / 2**20:,.0f} MiB, more than the "
-            f"{budget / 2**20:,.0f} MiB budget (half the available memory); lower the batch"
+            f"converting with batch {batch}{f' and {timesteps} recorded timesteps' if recorded else ''} needs about "
+            f"{needed / 2**20:,.0f} MiB, more than the {budget / 2**20:,.0f} MiB budget (half the available memory); "
+            f"lower the batch{' or the timesteps' if recorded else ''}"
         )
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from npukit.budget import LoadBudget
-from npukit.errors import BadInputError, UnsupportedError
+from npukit.errors import BadInputError, InternalError, UnsupportedError
 from npukit.files import parse_json
 
 JSON_FILES = ("config.json", "metadata.json")
@@ -207,8 +207,11 @@ def declared_variable_bytes(config: dict, source: str, legacy: bool = False) -> 
     from npukit.converters.keras import _import_keras
 
     keras = _import_keras()
-    from keras.src.backend.common import global_state
-    from keras.src.saving import serialization_lib
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.saving import serialization_lib
+    except ImportError as exc:  # Keras reorganized its internals: the check cannot run, so nothing loads
+        raise InternalError(f"this Keras ({keras.__version__}) lacks what npukit's config check uses: {exc}")
 
     config = {k: v for k, v in config.items() if k != "compile_config"}  # an optimizer makes variables at once
     pending = global_state.get_global_attribute("uninitialized_variables", [], set_to_default=True)

@@ -104,10 +104,10 @@ def test_nir_virtual_dataset_is_refused(tmp_path):
 def test_the_nir_reader_refuses_external_storage_without_the_probe(tmp_path, monkeypatch):
     """The reader applies the probe's checks itself (the probe could be bypassed or fooled)."""
     import npukit as api
-    import npukit.hdf5_probe
+    from npukit import hdf5_probe
     from npukit.errors import BadInputError
 
-    monkeypatch.setattr(npukit.hdf5_probe, "probe", lambda path, **kwargs: {})
+    monkeypatch.setattr(hdf5_probe, "probe", lambda path, **kwargs: {})
     secret = str(_secret_file(tmp_path))
     model = _nir_with(tmp_path, "ext.nir", lambda g: g.create_dataset("weight", (10, 64), "f4", external=[(secret, 0, 2560)]))
     with pytest.raises(BadInputError, match="external file"):
