@@ -35,6 +35,7 @@ import numpy as np
 from npukit.budget import LoadBudget
 from npukit.errors import BadInputError, InternalError, UnsupportedError
 from npukit.files import parse_json
+from npukit.npy_archive import check_member
 
 JSON_FILES = ("config.json", "metadata.json")
 WEIGHT_FILES = ("model.weights.h5", "model.weights.npz")
@@ -59,7 +60,7 @@ def _check_archive(path: Path, budget: LoadBudget) -> None:
     source = str(path)
     try:
         archive = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
         raise BadInputError(f"{source}: not a .keras archive ({' '.join(str(exc).split())[:200]})")
     with archive:
         infos = archive.infolist()
@@ -71,8 +72,7 @@ def _check_archive(path: Path, budget: LoadBudget) -> None:
             name = info.filename
             _check_member_name(name, names, source)
             names.add(name)
-            if info.flag_bits & 0x1:
-                raise BadInputError(f"{source}: archive member {name!r} is encrypted")
+            check_member(info, source)
             if name in JSON_FILES:
                 budget.charge(
                     info.file_size * JSON_OBJECT_FACTOR,
@@ -95,7 +95,7 @@ def _check_archive(path: Path, budget: LoadBudget) -> None:
             raise BadInputError(f"{source}: not a Keras model archive (no config.json)")
         try:
             text = archive.read("config.json")
-        except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:  # a CRC mismatch
+        except (OSError, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:  # a CRC mismatch
             raise BadInputError(f"{source}: config.json cannot be read ({' '.join(str(exc).split())[:200]})")
         config = parse_json(text, f"{source}: config.json")
         check_model_config(config, source, budget)
@@ -123,7 +123,7 @@ def _probe_member(archive: zipfile.ZipFile, name: str, source: str) -> None:
         try:
             with archive.open(name) as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
-        except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+        except (OSError, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
             raise BadInputError(f"{source}: {name} cannot be read ({' '.join(str(exc).split())[:200]})")
         try:
             probe(target)
@@ -142,7 +142,7 @@ def _check_npz_member(archive: zipfile.ZipFile, name: str, source: str) -> None:
     inner_source = f"{source}: {name}"
     try:
         blob = archive.read(name)  # its size is already charged
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
         raise BadInputError(f"{inner_source} cannot be read ({' '.join(str(exc).split())[:200]})")
     inner, members = open_archive(io.BytesIO(blob), inner_source)
     budget = LoadBudget(inner_source)

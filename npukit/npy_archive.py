@@ -30,7 +30,7 @@ def open_archive(file: str | IO[bytes], source: str, what: str = ".npz archive")
     try:
         archive = zipfile.ZipFile(file)
         infos = archive.infolist()
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
         raise BadInputError(f"{source}: not a readable {what} ({' '.join(str(exc).split())[:200]})")
     if len(infos) > MAX_MEMBERS:
         archive.close()
@@ -45,17 +45,28 @@ def open_archive(file: str | IO[bytes], source: str, what: str = ".npz archive")
     return archive, members
 
 
+#: zip compression methods Python's zipfile reads: stored, deflate, bzip2, lzma
+COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+
+
+def check_member(info: zipfile.ZipInfo, source: str) -> None:
+    """Refuse a zip member zipfile cannot read: encrypted, or an unknown compression method."""
+    if info.flag_bits & 0x1:
+        raise BadInputError(f"{source}: archive member {info.filename[:80]!r} is encrypted")
+    if info.compress_type not in COMPRESSIONS:
+        raise BadInputError(f"{source}: archive member {info.filename[:80]!r} uses unknown zip compression method {info.compress_type}")
+
+
 def check_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, source: str, budget: LoadBudget) -> int:
     """Parse the header of member ``info``, check its declared size, charge it to ``budget``;
     return the declared size in bytes. Nothing past the header is read."""
-    if info.flag_bits & 0x1:
-        raise BadInputError(f"{source}: {name!r} is encrypted")
+    check_member(info, source)
     try:
         with archive.open(info) as member:
             shape, _, dtype = _header(member, name, source)
     except BadInputError:
         raise
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
         raise BadInputError(f"{source}: {name!r} cannot be read ({' '.join(str(exc).split())[:200]})")
     if dtype.hasobject:
         raise BadInputError(f"{source}: holds Python objects (pickled) in {name!r}; npukit reads plain numeric arrays only")
@@ -76,7 +87,7 @@ def read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, sourc
         with archive.open(info) as member, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return np.lib.format.read_array(member, allow_pickle=False)
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:  # CRC errors, truncated data
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:  # CRC errors, truncated data
         raise BadInputError(f"{source}: {name!r} cannot be read ({' '.join(str(exc).split())[:200]})")
 
 
@@ -88,7 +99,7 @@ def _header(member, name: str, source: str) -> tuple[tuple[int, ...], bool, np.d
             if version == (1, 0):
                 return np.lib.format.read_array_header_1_0(member)
             return np.lib.format.read_array_header_2_0(member)
-    except (OSError, zipfile.BadZipFile, EOFError):
+    except (OSError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError):
         raise
     except Exception as exc:  # numpy's header parser raises ValueError, SyntaxError, TokenError...
         raise BadInputError(f"{source}: {name!r} has a corrupt .npy header ({type(exc).__name__})")

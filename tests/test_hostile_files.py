@@ -231,6 +231,34 @@ def test_npz_member_names_and_unused_members(tmp_path, shipped_tflite):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.npz", "twice.npz", "unused.npz"]
 
 
+def _unknown_compression(path: Path) -> Path:
+    """Set every member's compression method to 99 (found by the fuzz run: zipfile raised
+    NotImplementedError)."""
+    raw = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        at = raw.find(signature)
+        while at >= 0:
+            raw[at + offset : at + offset + 2] = (99).to_bytes(2, "little")
+            at = raw.find(signature, at + 4)
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def test_zip_members_with_an_unknown_compression_method(tmp_path):
+    import npukit as api
+    from npukit.data import load_data
+    from npukit.errors import BadInputError
+
+    data = tmp_path / "d.npz"
+    np.savez(data, x=np.ones((3, 4), np.float32))
+    with pytest.raises(BadInputError, match="'x.npy' uses unknown zip compression method 99"):
+        load_data(_unknown_compression(data))
+    model = tmp_path / "m.keras"
+    shutil.copy(DIGITS_CNN, model)
+    with pytest.raises(BadInputError, match="uses unknown zip compression method 99"):
+        api.load(_unknown_compression(model))
+
+
 def test_npkit_arrays_are_size_checked_and_only_named_ones_read(tmp_path):
     import npukit as api
 
