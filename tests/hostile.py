@@ -17,7 +17,7 @@ _CLI = (
 )
 
 
-def npukit(*args, cwd: Path | None = None, env: dict | None = None, timeout: float = 300,
+def run_cli(*args, cwd: Path | None = None, env: dict | None = None, timeout: float = 300,
            limit: int = ADDRESS_SPACE_BYTES) -> subprocess.CompletedProcess:
     """Run ``npukit ARGS`` in a child process whose address space is limited to ``limit`` bytes."""
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}

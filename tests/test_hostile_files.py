@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 import onnx
 import pytest
-from hostile import assert_refused, npukit
+from hostile import assert_refused, run_cli
 from onnx import TensorProto, helper
 
 from npukit.models import DIGITS_CNN, DIGITS_LIF
@@ -61,9 +61,9 @@ def test_modules_beside_the_model_never_run(tmp_path, shipped_tflite):
     control = subprocess.run([sys.executable, "-c", "import h5py"], cwd=work, capture_output=True)
     assert control.returncode == 7 and marker.exists()
     marker.unlink()
-    result = npukit("inspect", "model.nir", "--json", cwd=work)  # the HDF5 probe's child
+    result = run_cli("inspect", "model.nir", "--json", cwd=work)  # the HDF5 probe's child
     assert result.returncode == 0, result.stderr
-    result = npukit("profile", "model.tflite", "--runs", 3, "--warmup", 0, "--json", cwd=work)  # the latency worker
+    result = run_cli("profile", "model.tflite", "--runs", 3, "--warmup", 0, "--json", cwd=work)  # the latency worker
     assert result.returncode == 0, result.stderr
     assert not marker.exists()
 
@@ -80,7 +80,7 @@ def test_nir_external_storage_is_refused(tmp_path, target):
         os.mkfifo(target)
     for args in (["--to", "nir", "-o", tmp_path / "out.nir"], ["--to", "ir", "-o", tmp_path / "out.npkit"],
                  ["--mode", "temporal", "--quantize", "none", "-o", tmp_path / "out.tflite"]):
-        result = npukit("convert", model, *args, timeout=120)
+        result = run_cli("convert", model, *args, timeout=120)
         assert_refused(result, r"dataset /node/nodes/fc2/weight keeps its data in an external file", SECRET)
         assert not Path(args[-1]).exists()
 
@@ -96,7 +96,7 @@ def test_nir_virtual_dataset_is_refused(tmp_path):
         group.create_virtual_dataset("weight", layout)
 
     model = _nir_with(tmp_path, "vds.nir", virtual)
-    result = npukit("convert", model, "--to", "ir", "-o", tmp_path / "out.npkit")
+    result = run_cli("convert", model, "--to", "ir", "-o", tmp_path / "out.npkit")
     assert_refused(result, r"dataset /node/nodes/fc2/weight is a virtual dataset", SECRET)
     assert not (tmp_path / "out.npkit").exists()
 
@@ -134,11 +134,11 @@ def test_onnx_external_data_only_beside_the_model(tmp_path):
     (home / ".ssh").mkdir(parents=True)
     (home / ".ssh" / "id_rsa").write_bytes(SECRET[:16])
     model = _external_onnx(home, ".ssh/id_rsa")  # inside the model's folder tree, not beside it
-    result = npukit("convert", model, "--quantize", "none", "-o", tmp_path / "out.tflite")
+    result = run_cli("convert", model, "--quantize", "none", "-o", tmp_path / "out.tflite")
     assert_refused(result, r"points to external data '.ssh/id_rsa', not a file beside the model", SECRET)
     os.symlink(home / ".ssh" / "id_rsa", home / "w.bin")  # beside it, but a link
     model = _external_onnx(home, "w.bin")
-    result = npukit("convert", model, "--quantize", "none", "-o", tmp_path / "out.tflite")
+    result = run_cli("convert", model, "--quantize", "none", "-o", tmp_path / "out.tflite")
     assert_refused(result, r"'w.bin' .* links are refused", SECRET)
     assert not (tmp_path / "out.tflite").exists()
 
@@ -152,8 +152,8 @@ def test_external_data_folder_option(tmp_path):
     weights.mkdir()
     (weights / "w.bin").write_bytes(np.arange(4, dtype=np.float32).tobytes())
     model = _external_onnx(tmp_path, "w.bin")
-    assert_refused(npukit("inspect", model), r"external data file 'w.bin' .* is missing")
-    result = npukit("inspect", model, "--external-data", weights, "--json")
+    assert_refused(run_cli("inspect", model), r"external data file 'w.bin' .* is missing")
+    result = run_cli("inspect", model, "--external-data", weights, "--json")
     assert result.returncode == 0, result.stderr
     graph = api.load(with_external_data(model, weights))  # what the option does, through the API
     x = np.ones((1, 4), np.float32)
@@ -170,19 +170,19 @@ def test_nir_declared_sizes_are_checked_before_reading(tmp_path):
     bomb = _nir_with(tmp_path, "gzip.nir", lambda g: g.create_dataset(
         "weight", (30000, 30000), "f4", chunks=(1000, 1000), compression="gzip"))
     assert bomb.stat().st_size < 1 << 20
-    assert_refused(npukit("inspect", bomb), r"dataset /node/nodes/fc2/weight \(float32, shape \(30000, 30000\)\): 3,600,000,000 bytes")
+    assert_refused(run_cli("inspect", bomb), r"dataset /node/nodes/fc2/weight \(float32, shape \(30000, 30000\)\): 3,600,000,000 bytes")
     # a scalar whose array data type holds 4 * 10^8 values
     array_type = _nir_with(tmp_path, "array.nir", lambda g: g.create_dataset("weight", (), np.dtype(("f4", (20000, 20000)))))
-    assert_refused(npukit("inspect", array_type), r"unsupported data type")
+    assert_refused(run_cli("inspect", array_type), r"unsupported data type")
     # 100,000 variable-length strings
     strings = _nir_with(tmp_path, "strings.nir", lambda g: g.create_dataset(
         "weight", data=np.array(["w"] * 100_000, dtype=object), dtype=h5py.string_dtype()))
-    assert_refused(npukit("inspect", strings), r"holds 100,000 strings \(limit 65,536\)")
+    assert_refused(run_cli("inspect", strings), r"holds 100,000 strings \(limit 65,536\)")
 
 
 def test_a_fifo_model_is_refused_not_waited_on(tmp_path):
     os.mkfifo(tmp_path / "model.nir")
-    assert_refused(npukit("inspect", tmp_path / "model.nir", timeout=60), r"is not a regular file")
+    assert_refused(run_cli("inspect", tmp_path / "model.nir", timeout=60), r"is not a regular file")
 
 
 def test_nir_datasets_the_graph_does_not_use_are_never_read(tmp_path):
@@ -221,10 +221,10 @@ def test_npz_member_names_and_unused_members(tmp_path, shipped_tflite):
 
     x = np.random.default_rng(0).uniform(0, 1, (4, 8, 8, 1)).astype(np.float32)
     plain_x = _npz(tmp_path / "plain.npz", {"x": _npy(x, lie=(10**11, 8, 8, 1))})  # no .npy suffix
-    result = npukit("bundle", shipped_tflite, "--data", plain_x, "--out", tmp_path)
+    result = run_cli("bundle", shipped_tflite, "--data", plain_x, "--out", tmp_path)
     assert_refused(result, r"'x' declares shape \(100000000000, 8, 8, 1\)")
     twice = _npz(tmp_path / "twice.npz", {"x": _npy(x), "x.npy": _npy(x)})
-    assert_refused(npukit("bundle", shipped_tflite, "--data", twice, "--out", tmp_path), r"two archive members hold the array 'x'")
+    assert_refused(run_cli("bundle", shipped_tflite, "--data", twice, "--out", tmp_path), r"two archive members hold the array 'x'")
     # an unused member declaring 10^11 samples is never read: the data loads
     unused = _npz(tmp_path / "unused.npz", {"x.npy": _npy(x), "junk.npy": _npy(x, lie=(10**11, 8, 8, 1))})
     np.testing.assert_array_equal(load_data(unused).x, x)
@@ -269,10 +269,10 @@ def test_npkit_arrays_are_size_checked_and_only_named_ones_read(tmp_path):
     kernel = next(n for n in members if n.endswith("/kernel.npy"))
     value = np.load(io.BytesIO(members[kernel]))
     lying = _npz(tmp_path / "lying.npkit", {**members, kernel: _npy(value, lie=(10**6, 10**6))})
-    assert_refused(npukit("inspect", lying), r"declares shape \(1000000, 1000000\)")
+    assert_refused(run_cli("inspect", lying), r"declares shape \(1000000, 1000000\)")
     junk = _npz(tmp_path / "junk.npkit", {**members, "junk.npy": _npy(value, lie=(10**6, 10**6))})
-    assert npukit("inspect", junk).returncode == 0
-    result = npukit("inspect", good, env={"NPUKIT_MAX_LOAD_BYTES": "1000"})
+    assert run_cli("inspect", junk).returncode == 0
+    result = run_cli("inspect", good, env={"NPUKIT_MAX_LOAD_BYTES": "1000"})
     assert_refused(result, r"the file: [\d,]+ bytes, which takes this load past its budget of 1,000 bytes")
 
 
@@ -297,8 +297,8 @@ def _keras_with(path: Path, extra: dict[str, bytes] = {}, config_padding: int = 
 def test_keras_config_bomb_is_refused_before_inflating_and_the_limit_can_be_raised(tmp_path):
     bomb = _keras_with(tmp_path / "bomb.keras", config_padding=136 << 20)  # 136 MiB of JSON whitespace: 16 x 136 MiB > 2 GiB
     assert bomb.stat().st_size < 2 << 20
-    assert_refused(npukit("inspect", bomb), r"config.json \(inflates to 142,6\d\d,\d\d\d bytes, counted 16 times for the Python objects it becomes\): [\d,]+ bytes, which takes this load " + BUDGET_MESSAGE)
-    result = npukit("inspect", bomb, "--json", env={"NPUKIT_MAX_LOAD_BYTES": str(8 << 30)})
+    assert_refused(run_cli("inspect", bomb), r"config.json \(inflates to 142,6\d\d,\d\d\d bytes, counted 16 times for the Python objects it becomes\): [\d,]+ bytes, which takes this load " + BUDGET_MESSAGE)
+    result = run_cli("inspect", bomb, "--json", env={"NPUKIT_MAX_LOAD_BYTES": str(8 << 30)})
     assert result.returncode == 0, result.stderr  # a valid (if padded) model, under the raised limit
 
 
@@ -307,7 +307,7 @@ def test_keras_asset_bomb_is_refused_before_extraction(tmp_path):
     temp.mkdir()
     assets = {f"assets/a{k}.bin": bytes(40 << 20) for k in range(8)}  # 8 x 40 MiB of zeros
     bomb = _keras_with(tmp_path / "assets.keras", assets)
-    result = npukit("inspect", bomb, env={"NPUKIT_MAX_LOAD_BYTES": str(256 << 20), "TMPDIR": str(temp)})
+    result = run_cli("inspect", bomb, env={"NPUKIT_MAX_LOAD_BYTES": str(256 << 20), "TMPDIR": str(temp)})
     assert_refused(result, r"assets/ \(8 files inflating to 335,544,320 bytes, extracted to disk\).*268,435,456 bytes")
     assert list(temp.iterdir()) == []
 
@@ -360,4 +360,4 @@ def test_onnx_initializers_sharing_one_external_region(tmp_path):
         last = f"s{k}"
     model = tmp_path / "shared.onnx"
     onnx.save(helper.make_model(helper.make_graph(nodes, "g", [x], [y], tensors), opset_imports=[helper.make_opsetid("", 17)]), str(model))
-    assert_refused(npukit("inspect", model), r"tensor 'c1': 1,073,741,824 bytes.*" + BUDGET_MESSAGE)
+    assert_refused(run_cli("inspect", model), r"tensor 'c1': 1,073,741,824 bytes.*" + BUDGET_MESSAGE)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostile import assert_refused, npukit
+from hostile import assert_refused, run_cli
 
 from npukit.errors import BadInputError
 from npukit.models import DIGITS_CNN, DIGITS_LIF
@@ -27,7 +27,7 @@ def test_temporal_batch_is_bounded_and_memory_checked(tmp_path, monkeypatch):
 
     out = tmp_path / "t.tflite"
     for batch in (10**8, 10**7, 4097, 0, -1):
-        result = npukit("convert", DIGITS_LIF, "--mode", "temporal", "--batch", batch, "-o", out)
+        result = run_cli("convert", DIGITS_LIF, "--mode", "temporal", "--batch", batch, "-o", out)
         assert_refused(result, rf"batch must be an integer in 1..4096. Received: {batch}")
     monkeypatch.setattr(snn_memory, "available_bytes", lambda: 256 << 20)
     with pytest.raises(BadInputError, match=r"converting with batch 4096 and 32 recorded timesteps needs about [\d,]+ MiB, more than the 128 MiB budget"):
@@ -37,13 +37,13 @@ def test_temporal_batch_is_bounded_and_memory_checked(tmp_path, monkeypatch):
 
 def test_profile_timesteps_are_bounded(tmp_path, shipped_tflite):
     for steps in ("1000000000", "100001", "0", "-5"):
-        result = npukit("profile", shipped_tflite, "-T", steps, "--runs", 2)
+        result = run_cli("profile", shipped_tflite, "-T", steps, "--runs", 2)
         assert_refused(result, rf"timesteps must be an integer in 1..100000. Received: {steps}")
     meta = read_tflite(shipped_tflite).npukit_metadata()
     for value in (1e9, -3, "32", None):
         bad = tmp_path / "meta.tflite"
         bad.write_bytes(with_metadata(shipped_tflite.read_bytes(), {**meta, "timesteps": value}))
-        result = npukit("profile", bad, "--runs", 2)
+        result = run_cli("profile", bad, "--runs", 2)
         assert_refused(result, r"the model's metadata records timesteps .*; expected an integer in 1..100000")
 
 
@@ -135,7 +135,7 @@ def test_outputs_are_regular_files_only(tmp_path, shipped_tflite):
              (dangling, "--force", "is a symbolic link"), (fifo, "--force", "is not a regular file")]
     for path, force, message in cases:
         args = ["profile", shipped_tflite, "--runs", 2, "--plot", path] + ([force] if force else [])
-        assert_refused(npukit(*args, timeout=120), message)
+        assert_refused(run_cli(*args, timeout=120), message)
     assert victim.read_text() == "keep me" and not (tmp_path / "nowhere.png").exists()
     assert link.is_symlink() and dangling.is_symlink() and fifo.is_fifo()
 
@@ -179,9 +179,9 @@ def test_bundle_refuses_links_in_place_of_the_folder(tmp_path, shipped_tflite):
     out = tmp_path / "assets"
     out.mkdir()
     elsewhere = tmp_path / "elsewhere"
-    assert npukit(*_bundle_cmd(shipped_tflite, tmp_path, "--name", "elsewhere")).returncode == 0
+    assert run_cli(*_bundle_cmd(shipped_tflite, tmp_path, "--name", "elsewhere")).returncode == 0
     (out / "digits_cnn").symlink_to(elsewhere)
-    assert_refused(npukit(*_bundle_cmd(shipped_tflite, out, "--force")), r"is not a bundle folder \(a file, link or device\)")
+    assert_refused(run_cli(*_bundle_cmd(shipped_tflite, out, "--force")), r"is not a bundle folder \(a file, link or device\)")
     assert (out / "digits_cnn").is_symlink() and (elsewhere / "bundle.json").is_file()
 
 
@@ -227,21 +227,21 @@ def test_malformed_onnx_external_data_fields(tmp_path, field, value, message):
     path = tmp_path / "m.onnx"
     graph = helper.make_graph([helper.make_node("Add", ["x", "c"], ["y"])], "g", [x], [y], [c])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    assert_refused(npukit("inspect", path), message)
+    assert_refused(run_cli("inspect", path), message)
 
 
 def test_deeply_nested_json_is_bad_input(tmp_path, shipped_tflite):
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000 + "]" * 100_000)
-    assert_refused(npukit("profile", shipped_tflite, "--runs", 2, "--energy-table", deep), r"energy table .* nests deeper than 64 levels")
-    assert_refused(npukit("profile", shipped_tflite, "--runs", 2, "--device-report", deep), r"device report .* nests deeper than 64 levels")
+    assert_refused(run_cli("profile", shipped_tflite, "--runs", 2, "--energy-table", deep), r"energy table .* nests deeper than 64 levels")
+    assert_refused(run_cli("profile", shipped_tflite, "--runs", 2, "--device-report", deep), r"device report .* nests deeper than 64 levels")
     nested: list = []
     for _ in range(200):
         nested = [nested]
     meta = {**read_tflite(shipped_tflite).npukit_metadata(), "labels": nested}
     model = tmp_path / "deep.tflite"
     model.write_bytes(with_metadata(shipped_tflite.read_bytes(), meta))
-    assert_refused(npukit("inspect", model), r"the npukit metadata entry of this .tflite nests deeper than 64 levels")
+    assert_refused(run_cli("inspect", model), r"the npukit metadata entry of this .tflite nests deeper than 64 levels")
     import io
     import zipfile
 
@@ -250,11 +250,11 @@ def test_deeply_nested_json_is_bad_input(tmp_path, shipped_tflite):
     np.lib.format.write_array(buffer, np.frombuffer(b"[" * 100_000 + b"]" * 100_000, np.uint8))
     with zipfile.ZipFile(graph, "w") as archive:
         archive.writestr("__graph__.npy", buffer.getvalue())
-    assert_refused(npukit("inspect", graph), r"the graph description nests deeper than 64 levels")
+    assert_refused(run_cli("inspect", graph), r"the graph description nests deeper than 64 levels")
 
 
 def test_negative_seed_is_bad_input():
-    result = npukit("simulate", DIGITS_LIF, "--encoding", "bernoulli", "--seed", -1, "-T", 2, "--samples", 2)
+    result = run_cli("simulate", DIGITS_LIF, "--encoding", "bernoulli", "--seed", -1, "-T", 2, "--samples", 2)
     assert_refused(result, r"seed must be an integer in 0..2\^63-1. Received: -1")
 
 
@@ -270,7 +270,7 @@ def test_a_model_litert_refuses_is_bad_input(tmp_path, shipped_tflite):
     builder.Finish(obj.Pack(builder), file_identifier=b"TFL3")
     model = tmp_path / "custom.tflite"
     model.write_bytes(bytes(builder.Output()))
-    assert_refused(npukit("profile", model, "--runs", 2), r"refused the model.*NPUKIT_NO_SUCH_OP")
+    assert_refused(run_cli("profile", model, "--runs", 2), r"refused the model.*NPUKIT_NO_SUCH_OP")
 
 
 def test_library_warnings_never_reach_stderr(tmp_path, shipped_tflite):
@@ -285,7 +285,7 @@ def test_library_warnings_never_reach_stderr(tmp_path, shipped_tflite):
         archive.writestr("x.npy", blob)
     with pytest.warns(UserWarning):  # numpy does warn about it
         np.lib.format.read_array(__import__("io").BytesIO(blob))
-    result = npukit("bundle", shipped_tflite, "--data", data, "--out", tmp_path)
+    result = run_cli("bundle", shipped_tflite, "--data", data, "--out", tmp_path)
     assert_refused(result, r"data samples have shape \(3,\) but the model's input is \(8, 8, 1\)|'x' must be a numeric array")
 
 
