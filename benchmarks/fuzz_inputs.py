@@ -3,12 +3,29 @@
     python benchmarks/fuzz_inputs.py [--cases 2000] [--seed 0] [--timeout 30] [--json out.json]
 
 Seeds: the shipped digits CNN as .keras, as .h5 (saved here) and as .onnx, the shipped LIF
-SNN (.nir), the CNN converted to int8 .tflite, and a .npz data file. Each case mutates one seed
-(``MUTATIONS``: truncation, bit flips, a wrong magic number, a zeroed or duplicated block, and
-format-aware mutations: huge declared dimensions, NaN/Inf weights and data, empty graphs,
-cycles, zero-size tensors) and hands it to the reader a user's command would use:
-``npukit.load`` then the float evaluator on one sample (models), ``npukit.inspect`` and the
-NN-API checker (.tflite), ``npukit.data.load_data`` (.npz).
+SNN (.nir), the CNN converted to int8 .tflite, a .npz data file, and for the ``flags`` format
+the LIF SNN with a temporal-mode .tflite of it. Each case mutates one seed (``MUTATIONS``):
+
+* byte level: truncation, bit flips, a wrong magic number, a zeroed or duplicated block, empty;
+* ONNX: huge declared dimensions, NaN/Inf weights, no nodes, a cycle, zero-size tensors;
+* HDF5 (.nir and .h5): NaN weights, a 10^9 x 10^9 shape, no nodes, a reversed edge, zero-size
+  weights, and hostile storage: external raw storage (a secret file, /dev/zero, a FIFO), a
+  virtual dataset, a gzip dataset declaring 3.6 GB, an array data type, 10^5 strings, soft and
+  external links, an unused 100 MB dataset; .h5 model configs with 10^9 units, a Lambda, an
+  unknown class;
+* .keras archives: a config.json inflating past the budget, asset bombs, 10^4 assets, '..'
+  and duplicate member names, unexpected members, Lambda / TFSMLayer / 10^9-unit configs, a
+  weights file with external storage;
+* .npz: NaN/Inf data, a header declaring 10^11 samples, pickled objects, wrong rank, no
+  samples, an ``x`` member without the .npy suffix, ``x`` twice, an unused lying member;
+* ``flags``: ``convert --mode temporal`` with batch and T drawn from absurd and valid values
+  (-1, 0, 1, 2, 4096, 4097, 10^7, 10^8; T up to 10^9), ``profile -T`` likewise.
+
+Each case goes to the reader a user's command would use: ``npukit.load`` then the float
+evaluator on one sample (models), ``npukit.inspect`` and the NN-API checker (.tflite),
+``npukit.data.load_data`` (.npz), the API call itself (flags). Workers run with a 4 GB
+address-space limit and a load budget (NPUKIT_MAX_LOAD_BYTES) of 256 MiB, so bombs stay cheap
+to build; a worker is replaced every 100 cases.
 
 Verdicts: ``accepted`` (read without error: the mutation kept the file valid), ``refused``
 (npukit's own error type, the one-line CLI error, exit 2 or 1), ``FOREIGN`` (any other
@@ -35,6 +52,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 
 FAILURES = ("FOREIGN", "CRASH", "HANG")
+WORKER_ADDRESS_SPACE = 4 << 30
+WORKER_BUDGET = 256 << 20
+WORKER_CASES = 100  # a fresh worker after this many cases (TensorFlow's caches grow)
 
 
 # -- seeds ---------------------------------------------------------------------------------------
@@ -60,6 +80,10 @@ def make_seeds(folder: Path) -> dict[str, Path]:
     rng = np.random.default_rng(0)
     np.savez(seeds["npz"], x=rng.uniform(0, 1, (16, 8, 8, 1)).astype(np.float32), y=np.arange(16) % 10,
              labels=np.array([str(i) for i in range(10)]))
+    seeds["flags"] = folder / "seed.flags"  # a case file: JSON naming the command and values
+    seeds["flags"].write_text("{}")
+    npukit.convert(DIGITS_LIF, folder / "temporal.tflite", mode="temporal", quantize="none", timesteps=4)
+    (folder / "secret.bin").write_bytes(b"NPUKIT-FUZZ-SECRET" * 200)
     return seeds
 
 
@@ -130,11 +154,56 @@ def _onnx_structural(path: Path, out: Path, rng) -> str:
     return kind
 
 
+HDF5_STORAGE = ["external_secret", "external_zero", "external_fifo", "virtual", "gzip_bomb", "array_dtype",
+                "many_strings", "soft_link", "external_link", "unused_junk"]
+
+
+def _hostile_storage(f, group, name: str, kind: str, out: Path) -> None:
+    """Replace dataset ``group[name]`` (or add next to it) with hostile HDF5 storage ``kind``."""
+    import h5py
+
+    shape, dtype = group[name].shape, group[name].dtype
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    secret = out.parent.parent / "seeds" / "secret.bin"
+    if kind == "unused_junk":
+        group.create_dataset("junk", (5000, 5000), "f4", chunks=(500, 500), compression="gzip")
+        return
+    del group[name]
+    if kind in ("external_secret", "external_zero", "external_fifo"):
+        target = {"external_secret": secret, "external_zero": Path("/dev/zero"),
+                  "external_fifo": out.with_suffix(".fifo")}[kind]
+        group.create_dataset(name, shape, dtype, external=[(str(target), 0, nbytes)])
+        if kind == "external_fifo":
+            os.mkfifo(target)
+    elif kind == "virtual":
+        source = out.with_suffix(".source.h5")
+        with h5py.File(source, "w") as src:
+            src.create_dataset("w", shape, dtype)
+        layout = h5py.VirtualLayout(shape=shape, dtype=dtype)
+        layout[...] = h5py.VirtualSource(str(source), "w", shape=shape)
+        group.create_virtual_dataset(name, layout)
+    elif kind == "gzip_bomb":
+        group.create_dataset(name, (30000, 30000), "f4", chunks=(1000, 1000), compression="gzip")
+    elif kind == "array_dtype":
+        group.create_dataset(name, (), np.dtype(("f4", (20000, 20000))))
+    elif kind == "many_strings":
+        group.create_dataset(name, data=np.array(["w"] * 100_000, dtype=object), dtype=h5py.string_dtype())
+    elif kind == "soft_link":
+        group[name] = h5py.SoftLink("/")
+    else:  # external link
+        group[name] = h5py.ExternalLink(str(secret), "/")
+
+
 def _nir_structural(path: Path, out: Path, rng) -> str:
     import h5py
 
     out.write_bytes(path.read_bytes())
-    kind = ["nan_weights", "huge_shape", "empty_graph", "cycle", "zero_size"][int(rng.integers(0, 5))]
+    kinds = ["nan_weights", "huge_shape", "empty_graph", "cycle", "zero_size"] + HDF5_STORAGE
+    kind = kinds[int(rng.integers(0, len(kinds)))]
+    if kind in HDF5_STORAGE:
+        with h5py.File(out, "r+") as f:
+            _hostile_storage(f, f["node/nodes/fc2"], "weight", kind, out)
+        return kind
     with h5py.File(out, "r+") as f:
         nodes = f["node"]["nodes"]
         names = list(nodes)
@@ -165,9 +234,38 @@ def _nir_structural(path: Path, out: Path, rng) -> str:
     return kind
 
 
+def _lying_npy(x: np.ndarray, shape: tuple[int, ...]) -> bytes:
+    """The .npy bytes of ``x`` with a header declaring ``shape`` (a valid zip member: the CRC matches)."""
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, x)
+    raw = buffer.getvalue()
+    length = int.from_bytes(raw[8:10], "little")
+    header = raw[10 : 10 + length].replace(repr(x.shape).encode(), repr(shape).encode())
+    header = header.rstrip(b" \n")[: length - 1].ljust(length - 1) + b"\n"
+    return raw[:10] + header + raw[10 + length :]
+
+
 def _npz_structural(path: Path, out: Path, rng) -> str:
-    kind = ["nan_data", "inf_data", "huge_header", "object_array", "wrong_rank", "zero_samples"][int(rng.integers(0, 6))]
+    import io
+    import zipfile
+
+    kinds = ["nan_data", "inf_data", "huge_header", "object_array", "wrong_rank", "zero_samples",
+             "plain_x_lie", "duplicate_x", "unused_lie", "plain_x"]
+    kind = kinds[int(rng.integers(0, len(kinds)))]
     x = np.random.default_rng(1).uniform(0, 1, (8, 8, 8, 1)).astype(np.float32)
+    if kind in ("plain_x_lie", "duplicate_x", "unused_lie", "plain_x"):
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, x)
+        members = {"plain_x_lie": {"x": _lying_npy(x, (10**11, 8, 8, 1))},
+                   "duplicate_x": {"x": buffer.getvalue(), "x.npy": buffer.getvalue()},
+                   "unused_lie": {"x.npy": buffer.getvalue(), "junk.npy": _lying_npy(x, (10**11, 8, 8, 1))},
+                   "plain_x": {"x": buffer.getvalue()}}[kind]
+        with zipfile.ZipFile(out, "w") as z:
+            for name, blob in members.items():
+                z.writestr(name, blob)
+        return kind
     if kind == "nan_data":
         x[0, 0, 0, 0] = np.nan
         np.savez(out, x=x)
@@ -201,7 +299,103 @@ def _npz_structural(path: Path, out: Path, rng) -> str:
     return kind
 
 
-STRUCTURAL = {"onnx": _onnx_structural, "nir": _nir_structural, "npz": _npz_structural}
+def _h5_structural(path: Path, out: Path, rng) -> str:
+    import h5py
+
+    out.write_bytes(path.read_bytes())
+    kinds = HDF5_STORAGE + ["huge_units", "lambda_layer", "unknown_class", "deep_config"]
+    kind = kinds[int(rng.integers(0, len(kinds)))]
+    with h5py.File(out, "r+") as f:
+        if kind in HDF5_STORAGE:
+            _hostile_storage(f, f["model_weights/fc1/fc1"], "kernel", kind, out)
+        else:
+            f.attrs["model_config"] = json.dumps(_mutated_config(json.loads(f.attrs["model_config"]), kind))
+    return kind
+
+
+def _mutated_config(config: dict, kind: str) -> dict | list:
+    layers = config["config"]["layers"]
+    dense = next(layer for layer in layers if layer["class_name"] == "Dense")
+    if kind == "huge_units":  # the last layer: nothing after it checks its output size
+        [layer for layer in layers if layer["class_name"] == "Dense"][-1]["config"]["units"] = 10**9
+    elif kind == "lambda_layer":
+        dense["class_name"] = "Lambda"
+        dense["config"]["function"] = {"class_name": "__lambda__", "config": {"code": "", "defaults": None, "closure": None}}
+    elif kind == "unknown_class":
+        dense["class_name"] = "TFSMLayer"
+        dense["config"]["filepath"] = "/tmp"
+    else:  # deep_config
+        nested: list = []
+        for _ in range(500):
+            nested = [nested]
+        return nested
+    return config
+
+
+def _keras_structural(path: Path, out: Path, rng) -> str:
+    import zipfile
+
+    kinds = ["config_bomb", "asset_bomb", "many_assets", "dotdot_member", "duplicate_member", "unexpected_member",
+             "lambda_layer", "unknown_class", "huge_units", "deep_config", "weights_external", "weights_gzip_bomb"]
+    kind = kinds[int(rng.integers(0, len(kinds)))]
+    with zipfile.ZipFile(path) as src:
+        members = {name: src.read(name) for name in src.namelist()}
+    extra: list[tuple[str, bytes]] = []
+    if kind == "config_bomb":  # counted 16 times: past the 256 MiB budget of the run
+        members["config.json"] = members["config.json"] + b" " * (20 << 20)
+    elif kind == "asset_bomb":
+        extra = [(f"assets/a{k}.bin", bytes(40 << 20)) for k in range(8)]
+    elif kind == "many_assets":
+        extra = [(f"assets/a{k}.txt", b"x") for k in range(20_000)]
+    elif kind == "dotdot_member":
+        extra = [("assets/../../evil.txt", b"x")]
+    elif kind == "duplicate_member":
+        extra = [("config.json", members["config.json"])]
+    elif kind == "unexpected_member":
+        extra = [("run_me.py", b"print('hi')")]
+    elif kind in ("lambda_layer", "unknown_class", "huge_units", "deep_config"):
+        members["config.json"] = json.dumps(_mutated_config(json.loads(members["config.json"]), kind)).encode()
+    else:  # a weights file with hostile storage
+        import h5py
+
+        weights = out.with_suffix(".weights.h5")
+        weights.write_bytes(members["model.weights.h5"])
+        with h5py.File(weights, "r+") as f:
+            group = next(g for g in _h5_groups(f) if "vars" in g.name and "0" in g)
+            _hostile_storage(f, group, "0", "external_secret" if kind == "weights_external" else "gzip_bomb", out)
+        members["model.weights.h5"] = weights.read_bytes()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for name, blob in list(members.items()) + extra:
+            z.writestr(name, blob)
+    return kind
+
+
+def _h5_groups(f):
+    import h5py
+
+    found = []
+    f.visititems(lambda name, item: found.append(item) if isinstance(item, h5py.Group) else None)
+    return found
+
+
+FLAG_BATCHES = [-1, 0, 1, 2, 4096, 4097, 10**7, 10**8]
+FLAG_STEPS = [-5, 0, 1, 2, 100_000, 100_001, 10**9]
+
+
+def _flags_structural(path: Path, out: Path, rng) -> str:
+    """A case file naming a command and its values; one in eight is small and valid."""
+    command = ["convert", "profile"][int(rng.integers(0, 2))]
+    if rng.random() < 0.125:
+        batch, steps = int(rng.integers(1, 3)), int(rng.integers(1, 4))
+    else:
+        batch = FLAG_BATCHES[int(rng.integers(0, len(FLAG_BATCHES)))]
+        steps = FLAG_STEPS[int(rng.integers(0, len(FLAG_STEPS)))]
+    out.write_text(json.dumps({"command": command, "batch": batch, "timesteps": steps}))
+    return f"{command}:batch={batch},T={steps}"
+
+
+STRUCTURAL = {"onnx": _onnx_structural, "nir": _nir_structural, "npz": _npz_structural, "h5": _h5_structural,
+              "keras": _keras_structural, "flags": _flags_structural}
 
 
 def make_case(seeds: dict[str, Path], fmt: str, index: int, folder: Path, seed: int) -> tuple[Path, str]:
@@ -209,7 +403,7 @@ def make_case(seeds: dict[str, Path], fmt: str, index: int, folder: Path, seed: 
     rng = np.random.default_rng([seed, index, sorted(seeds).index(fmt)])
     src = seeds[fmt]
     out = folder / f"case{index:05d}{src.suffix}"
-    if fmt in STRUCTURAL and rng.random() < 0.3:
+    if fmt == "flags" or (fmt in STRUCTURAL and rng.random() < 0.3):
         return out, "structural:" + STRUCTURAL[fmt](src, out, rng)
     name = list(BYTE_MUTATIONS)[int(rng.integers(0, len(BYTE_MUTATIONS)))]
     out.write_bytes(BYTE_MUTATIONS[name](src.read_bytes(), rng))
@@ -223,7 +417,18 @@ def read_case(fmt: str, path: str) -> None:
     """What a user's command does with such a file; raises what npukit raises."""
     import npukit
 
-    if fmt == "tflite":
+    if fmt == "flags":
+        from npukit.models import DIGITS_LIF
+        from npukit.profile.run import profile
+
+        case = json.loads(Path(path).read_text())
+        folder = Path(path).parent
+        if case["command"] == "convert":
+            npukit.convert(DIGITS_LIF, folder / "flags_out.tflite", mode="temporal", batch=case["batch"],
+                           timesteps=case["timesteps"], calibration_samples=64, force=True)
+        else:
+            profile(folder.parent / "seeds" / "temporal.tflite", runs=3, warmup=0, timesteps=case["timesteps"])
+    elif fmt == "tflite":
         from npukit.nnapi.check import check_model
 
         npukit.inspect(path)
@@ -246,6 +451,10 @@ def read_case(fmt: str, path: str) -> None:
 
 
 def worker() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (WORKER_ADDRESS_SPACE, WORKER_ADDRESS_SPACE))
+    os.environ["NPUKIT_MAX_LOAD_BYTES"] = str(WORKER_BUDGET)
     from npukit.errors import NpukitError
 
     print("ready", flush=True)
@@ -316,13 +525,15 @@ def run(cases: int, seed: int = 0, timeout: float = 30.0, formats: list[str] | N
         for index in range(cases):
             fmt = formats[index % len(formats)]
             path, mutation = make_case(seeds, fmt, index, folder / "cases", seed)
-            if worker_.proc.poll() is not None:
+            if worker_.proc.poll() is not None or (index and index % WORKER_CASES == 0):
+                worker_.close()
                 worker_ = Worker()
             outcome = worker_.run(fmt, path, timeout)
             if outcome["verdict"] in ("CRASH", "HANG"):
                 worker_ = Worker()
             results.append({"case": index, "format": fmt, "mutation": mutation, **outcome})
-            path.unlink(missing_ok=True)
+            for leftover in (folder / "cases").iterdir():
+                leftover.unlink()
             if progress and (index + 1) % 100 == 0:
                 print(f"  {index + 1}/{cases} cases, {time.perf_counter() - start:.0f} s", file=sys.stderr)
         worker_.close()

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from npukit import ir
-from npukit.errors import BadInputError, InternalError, UnsupportedError
+from npukit.errors import BadInputError, UnsupportedError
 from npukit.converters.frontend import Builder, Registry
-from npukit.quiet import import_tensorflow
+from npukit.converters.keras_file import import_keras
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
@@ -38,8 +38,16 @@ def supported_layers() -> list[str]:
 # -- loading -----------------------------------------------------------------------------------
 
 
-def load_keras(path: str | Path) -> ir.Graph:
-    """Load a .keras or .h5 Keras model file (safe mode) and convert it to the IR."""
+def load_keras(path: str | Path, budget=None) -> ir.Graph:
+    """Load a .keras or .h5 Keras model file (safe mode) and convert it to the IR.
+
+    Before Keras sees the file, ``npukit.converters.keras_file`` refuses what npukit would not convert
+    and charges what the load would allocate to ``budget`` (``npukit.budget.LoadBudget``);
+    Keras then runs with a private temporary folder, removed however the load ends."""
+    from npukit.budget import LoadBudget
+    from npukit.files import private_tempdir
+    from npukit.converters.keras_file import LAMBDA_REFUSAL, check_keras_file
+
     path = Path(path)
     if path.is_dir():
         if (path / "saved_model.pb").exists():
@@ -48,39 +56,28 @@ def load_keras(path: str | Path) -> ir.Graph:
                 f"(keras.saving.load_model refuses it); save the model as .keras instead"
             )
         raise BadInputError(f"{path} is a folder, not a model file")
-    head = path.read_bytes()[:8]
+    with open(path, "rb") as handle:
+        head = handle.read(8)
     suffix = path.suffix.lower()
     if suffix == ".keras" and not zipfile.is_zipfile(path):
         raise BadInputError(f"{path}: not a .keras archive (not a zip file: truncated or corrupt?)")
     if suffix in (".h5", ".hdf5") and head != HDF5_MAGIC:
         raise BadInputError(f"{path}: not an HDF5 file (bad signature: truncated or corrupt?)")
-    if suffix in (".h5", ".hdf5"):
-        from npukit.hdf5_probe import probe
-
-        probe(path)  # a damaged HDF5 file can hang or crash the HDF5 library: try it in a child first
-    keras = _import_keras()
+    check_keras_file(path, budget or LoadBudget(str(path)), set(supported_layers()))
+    keras = import_keras()
     try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        with private_tempdir("npukit-keras-"):  # assets Keras extracts, gone on every exit path
+            model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types; all mean "this file cannot be read"
         text = " ".join(str(exc).split())
         if "Lambda" in text or "safe_mode" in text:
-            raise BadInputError(
-                f"{path}: refused: the model contains a Lambda layer (arbitrary Python code); "
-                f"npukit loads Keras models with safe_mode on and never runs such code"
-            )
+            raise BadInputError(f"{path}: {LAMBDA_REFUSAL}")
         raise BadInputError(f"{path}: Keras could not read this model ({type(exc).__name__}: {text[:300]})")
     graph = from_keras_model(model)
     graph.meta.update({"source_format": "keras"})
     return graph
 
 
-def _import_keras():
-    try:
-        import_tensorflow()
-        import keras
-    except ImportError as exc:  # keras ships with tensorflow, a dependency of npukit
-        raise InternalError(f"the Keras frontend needs keras (pip install tensorflow): {exc}")
-    return keras
 
 
 # -- model -> graph --------------------------------------------------------------------------
@@ -92,7 +89,7 @@ def from_keras_model(model) -> ir.Graph:
     Walks the model's own call graph (``_nodes_by_depth``, as Keras' Functional does when it
     runs), keyed by tensor identity, so layers that also appear in other models are read right.
     """
-    keras = _import_keras()
+    keras = import_keras()
     if isinstance(model, keras.Sequential):
         functional = getattr(model, "_functional", None)
         if functional is None:
@@ -139,7 +136,7 @@ _ACTIVATIONS = ("linear", "relu", "relu6", "softmax")
 
 
 def _activation(ctx: Builder, lay, src: str, fn, suffix: bool = True) -> str:
-    keras = _import_keras()
+    keras = import_keras()
     name = fn if isinstance(fn, str) else keras.activations.serialize(fn)
     if isinstance(name, dict):
         name = name.get("config", name.get("class_name"))

@@ -18,9 +18,11 @@ weights are transposed, per-neuron parameters moved to (H, W, C), and after a Fl
 permuted accordingly: a Conv2d -> Flatten -> Affine graph computes exactly what NIR specifies.
 Flatten flattens the whole per-sample tensor (exporters disagree on start_dim).
 
-Reading: the HDF5 file is read with h5py into plain arrays (links to other files refused,
-declared sizes checked before reading). ``nir``'s own typed reader is tried on it first; graphs
-it refuses (type inference of older or hand-written files) still load through this reader.
+Reading: the HDF5 file is checked and read once in a child process (``npukit.hdf5_probe``: no
+links, no external or virtual storage, built-in filters and plain data types only), where
+``nir``'s own typed reader is tried on it too; graphs it refuses (type inference of older or
+hand-written files) still load through this reader. Then h5py reads, in this process, only the
+datasets the conversion uses, each after its declared size is charged to the load budget.
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ from npukit.snn.euler import exp_coefficients, exp_decay, integrator_gain, lif_c
 from npukit.snn.frameworks import convention
 
 DEFAULT_DT = 1e-4
-MAX_ELEMENTS = 1 << 28  # largest array a NIR file may declare (256 M elements)
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 #: NIR node type -> converter(builder, node name, spec, input value) -> output value
@@ -55,66 +56,139 @@ def supported_nodes() -> list[str]:
 # -- reading -------------------------------------------------------------------------------------
 
 
-def read_nir_file(path: str | Path) -> tuple[dict[str, Any], bool]:
-    """(the graph as plain dicts and arrays, whether ``nir.read`` accepted it)."""
-    path = Path(path)
-    if not path.exists():
-        raise BadInputError(f"model file {path} does not exist")
+def read_nir_file(path: str | Path, budget=None) -> tuple[dict[str, Any], bool]:
+    """(the graph as plain dicts, whether ``nir.read`` accepted it).
+
+    The file is checked and read once in a child process first (``npukit.hdf5_probe``: links,
+    external storage, virtual datasets, filters and data types refused; a hang or crash stays
+    in the child). The dicts returned here hold the groups; a dataset is read only when the
+    converter asks for it, after its declared size is charged to ``budget`` (a
+    ``npukit.budget.LoadBudget``; default: a new one for this file)."""
+    from npukit.budget import LoadBudget
+    from npukit.files import check_regular_file
+
+    path = check_regular_file(path, "model file")
     with open(path, "rb") as handle:
         if handle.read(8) != HDF5_MAGIC:
             raise BadInputError(f"{path}: not a NIR file (not HDF5: truncated or another format?)")
     from npukit.hdf5_probe import probe
 
-    probe(path)  # a damaged HDF5 file can hang or crash the HDF5 library: try it in a child first
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            if "node" not in f:
-                raise BadInputError(f"{path}: an HDF5 file without a NIR 'node' group")
-            raw = _group_to_dict(f["node"], str(path))
-    except BadInputError:
-        raise
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:  # h5py: RuntimeError on corrupt B-trees
-        raise BadInputError(f"{path}: unreadable NIR/HDF5 file ({' '.join(str(exc).split())[:200]})")
-    return raw, _nir_accepts(path)
+    typed = bool(probe(path, nir=True).get("nir_typed"))
+    reader = _DatasetReader(path, budget or LoadBudget(str(path)))
+    raw = reader.structure("node")
+    if raw is None:
+        raise BadInputError(f"{path}: an HDF5 file without a NIR 'node' group")
+    return raw, typed
 
 
-def _group_to_dict(group, source: str) -> dict[str, Any]:
-    import h5py
+class _Unread:
+    """A dataset not read yet: its HDF5 path."""
 
-    out: dict[str, Any] = {}
-    for key in group:
-        link = group.get(key, getlink=True)
-        if isinstance(link, (h5py.ExternalLink, h5py.SoftLink)):
-            raise BadInputError(f"{source}: entry {key!r} is a link ({type(link).__name__}); NIR files are read without following links")
-        item = group[key]
-        if isinstance(item, h5py.Group):
-            out[key] = _group_to_dict(item, source)
-        else:
-            if item.size > MAX_ELEMENTS:
-                raise BadInputError(f"{source}: entry {key!r} declares {item.size} elements (limit {MAX_ELEMENTS})")
-            value = item[()]
-            out[key] = value.decode() if isinstance(value, bytes) else value
-    return out
+    def __init__(self, name: str):
+        self.name = name
 
 
-def _nir_accepts(path: Path) -> bool:
-    """Whether the ``nir`` package's typed reader (with its type checks) loads the file."""
-    try:
-        import nir
+class _LazyGroup(dict):
+    """An HDF5 group as a dict whose datasets are read on first access: only what the
+    converter uses is ever read."""
 
-        nir.read(str(path))
-        return True
-    except Exception:  # any refusal: the plain reader goes on, the meta records it
-        return False
+    def __init__(self, reader: "_DatasetReader"):
+        super().__init__()
+        self._reader = reader
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        if isinstance(value, _Unread):
+            value = self._reader.read(value.name)
+            super().__setitem__(key, value)
+        return value
+
+    def __iter__(self):
+        # defined here so that {**group} and dict(group) go through __getitem__ (CPython copies
+        # a dict subclass's raw values when it keeps dict's own iterator)
+        return super().__iter__()
+
+    def copy(self) -> dict:
+        return {key: self[key] for key in self}
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def items(self):
+        return [(key, self[key]) for key in self.keys()]
+
+    def values(self):
+        return [self[key] for key in self.keys()]
 
 
-def load_nir(path: str | Path, dt: float | None = None, framework: str | None = None, reset: str | None = None) -> ir.Graph:
+class _DatasetReader:
+    """Opens the file for each read (the probe has read it whole already), charges the budget."""
+
+    def __init__(self, path: Path, budget):
+        self.path = path
+        self.source = str(path)
+        self.budget = budget
+
+    def _open(self):
+        import h5py
+
+        return h5py.File(self.path, "r")
+
+    def structure(self, root: str) -> "_LazyGroup | None":
+        import h5py
+
+        from npukit.hdf5_probe import check_link
+
+        try:
+            with self._open() as f:
+                if root not in f:
+                    return None
+                check_link(f, root, self.source)
+                if not isinstance(f[root], h5py.Group):
+                    return None
+                return self._group_to_dict(f[root], 0)
+        except BadInputError:
+            raise
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:  # h5py: RuntimeError on corrupt B-trees
+            raise BadInputError(f"{self.source}: unreadable NIR/HDF5 file ({' '.join(str(exc).split())[:200]})")
+
+    def _group_to_dict(self, group, depth: int) -> "_LazyGroup":
+        import h5py
+
+        from npukit.hdf5_probe import MAX_DEPTH, check_link
+
+        if depth > MAX_DEPTH:
+            raise BadInputError(f"{self.source}: groups nested deeper than {MAX_DEPTH} levels (a cycle?)")
+        out = _LazyGroup(self)
+        for key in group:
+            check_link(group, key, self.source)
+            item = group[key]
+            if isinstance(item, h5py.Group):
+                dict.__setitem__(out, key, self._group_to_dict(item, depth + 1))
+            else:
+                dict.__setitem__(out, key, _Unread(item.name))
+        return out
+
+    def read(self, name: str):
+        from npukit.hdf5_probe import read_dataset
+
+        try:
+            with self._open() as f:
+                value = read_dataset(f[name], self.source, self.budget)
+        except BadInputError:
+            raise
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+            raise BadInputError(f"{self.source}: unreadable dataset {name} ({' '.join(str(exc).split())[:200]})")
+        return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+def load_nir(path: str | Path, dt: float | None = None, framework: str | None = None, reset: str | None = None,
+             budget=None) -> ir.Graph:
     """Load a .nir file into the IR, with the neuron convention of ``framework`` (default
     ``nir``), stepping by ``dt`` seconds (default: the framework's) and ``reset`` overriding
-    its reset ("value", "zero", "subtract", "none")."""
-    raw, typed = read_nir_file(path)
+    its reset ("value", "zero", "subtract", "none"); what it reads is charged to ``budget``
+    (``npukit.budget.LoadBudget``)."""
+    raw, typed = read_nir_file(path, budget)
     graph = graph_from_dict(raw, dt, str(path), framework, reset)
     graph.meta.update({"source_format": "nir", "nir_typed_reader": typed})
     return graph

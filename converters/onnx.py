@@ -1,8 +1,10 @@
 """ONNX frontend: .onnx models (opsets 13 to 21) -> npukit IR.
 
 Reading: the protobuf is parsed with ``onnx`` (no code runs). Weights stored as external data
-must lie in files inside the model's folder (no absolute paths, no '..' leaving it); their
-declared sizes are checked against the files before anything is read.
+must lie in regular files directly beside the model (a plain file name: no path, no
+subfolder, no symbolic link), or in the folder given as ``external_data``; their declared sizes
+are checked against the files and charged to the load budget (``npukit.budget``) before
+anything is read, and only the initializers a node reads are read.
 
 Layout: ONNX image tensors are NCHW; the IR is NHWC. Every tensor is tracked with its ONNX
 shape and how the IR holds it: ``nchw`` (a (C, H, W) tensor held as (H, W, C)), or ``plain``
@@ -19,6 +21,7 @@ Ops and the versions npukit implements are in ``converters/onnx_ops.py``
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -36,51 +39,114 @@ MAX_ELEMENTS = 1 << 28  # the largest tensor a model may declare (256 M elements
 # -- reading ---------------------------------------------------------------------------------------
 
 
-def _tensor_to_array(tensor, folder: Path, source: str) -> np.ndarray:
-    """An initializer as numpy, external data read from a file confined to ``folder``."""
+EXTERNAL_KEYS = ("location", "offset", "length", "checksum", "basepath")
+
+
+def _tensor_to_array(tensor, folder: Path, source: str, budget=None) -> np.ndarray:
+    """An initializer as numpy; its declared size is charged to ``budget`` (a
+    ``npukit.budget.LoadBudget``) first, external data is read from a regular file directly in
+    ``folder`` (no subfolder, no link)."""
     import onnx
     from onnx import numpy_helper
-    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+    from onnx.external_data_helper import uses_external_data
 
-    elements = math.prod(tensor.dims) if tensor.dims else 1
+    from npukit.budget import LoadBudget
+
+    budget = budget or LoadBudget(source)
+    what = f"tensor {tensor.name[:80]!r}"
+    if any(d < 0 for d in tensor.dims):
+        raise BadInputError(f"{source}: {what} has negative dimensions {list(tensor.dims)}")
+    elements = math.prod(tensor.dims)
     if elements > MAX_ELEMENTS:
-        raise BadInputError(f"{source}: tensor {tensor.name!r} declares {elements} elements (limit {MAX_ELEMENTS})")
+        raise BadInputError(f"{source}: {what} declares {elements} elements (limit {MAX_ELEMENTS})")
+    try:
+        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type))
+    except (KeyError, ValueError, TypeError):
+        raise BadInputError(f"{source}: {what} has an unknown data type {tensor.data_type}")
+    if dtype.hasobject:
+        raise BadInputError(f"{source}: {what} holds strings; npukit reads numeric tensors only")
+    budget.charge(elements * dtype.itemsize, what)
     if not uses_external_data(tensor):
         try:
             return numpy_helper.to_array(tensor)
         except Exception as exc:  # a malformed raw_data size, an unknown dtype
-            raise BadInputError(f"{source}: tensor {tensor.name!r} is malformed ({exc})")
-    info = ExternalDataInfo(tensor)
-    location = Path(info.location)
-    target = (folder / location).resolve()
-    if location.is_absolute() or folder.resolve() not in target.parents:
+            raise BadInputError(f"{source}: {what} is malformed ({' '.join(str(exc).split())[:200]})")
+    location, offset, length = _external_fields(tensor, what, source)
+    if length is not None and length != elements * dtype.itemsize:
+        raise BadInputError(f"{source}: {what} declares {length} bytes of external data, needs {elements * dtype.itemsize}")
+    array = np.empty(tuple(tensor.dims), dtype=dtype)
+    _read_beside(folder, location, offset, memoryview(array.reshape(-1)).cast("B"), what, source)
+    return array
+
+
+def _external_fields(tensor, what: str, source: str) -> tuple[str, int, int | None]:
+    """(location, offset, length or None) of a tensor's external data; malformed fields refused."""
+    fields: dict[str, str] = {}
+    for entry in tensor.external_data:
+        if entry.key not in EXTERNAL_KEYS or entry.key in fields:
+            raise BadInputError(f"{source}: {what} has an unknown or repeated external-data field {entry.key[:40]!r}")
+        fields[entry.key] = entry.value
+    numbers = {}
+    for key in ("offset", "length"):
+        text = fields.get(key)
+        if text is None:
+            continue
+        if not text.isdigit() or len(text) > 19:
+            raise BadInputError(f"{source}: {what}: external-data {key} {text[:40]!r} is not a byte count")
+        numbers[key] = int(text)
+    location = fields.get("location", "")
+    if not location:
+        raise BadInputError(f"{source}: {what} is marked external but names no location")
+    return location, numbers.get("offset", 0), numbers.get("length")
+
+
+def _read_beside(folder: Path, location: str, offset: int, out: memoryview, what: str, source: str) -> None:
+    """Fill ``out`` with the bytes at ``offset`` of the regular file ``folder/location``; the
+    location must be a plain file name and the file not a link."""
+    import stat
+
+    plain = location not in (".", "..") and "/" not in location and "\\" not in location and "\0" not in location
+    if not plain:
         raise BadInputError(
-            f"{source}: tensor {tensor.name!r} points to external data {info.location!r} outside the model's folder; refused"
+            f"{source}: {what} points to external data {location[:120]!r}, not a file beside the model; "
+            f"npukit reads external data only from files in {folder}"
         )
-    if not target.is_file():
-        raise BadInputError(f"{source}: external data file {info.location!r} of tensor {tensor.name!r} is missing")
-    dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type)
-    length = elements * np.dtype(dtype).itemsize
-    offset = int(info.offset or 0)
-    if info.length is not None and int(info.length) != length:
-        raise BadInputError(f"{source}: tensor {tensor.name!r} declares {info.length} bytes of external data, needs {length}")
-    if offset + length > target.stat().st_size:
-        raise BadInputError(f"{source}: external data {info.location!r} is shorter than tensor {tensor.name!r} needs")
-    with open(target, "rb") as handle:
+    target = folder / location
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(target, flags)
+    except FileNotFoundError:
+        raise BadInputError(f"{source}: external data file {location!r} of {what} is missing from {folder}")
+    except OSError as exc:  # ELOOP: a symbolic link
+        raise BadInputError(f"{source}: external data file {location!r} of {what} cannot be read ({exc.strerror or exc}; links are refused)")
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise BadInputError(f"{source}: external data {location!r} of {what} is not a regular file")
+        if offset + len(out) > info.st_size:
+            raise BadInputError(f"{source}: external data {location!r} is shorter than {what} needs")
         handle.seek(offset)
-        data = handle.read(length)
-    return np.frombuffer(data, dtype=dtype).reshape(tuple(tensor.dims)).copy()
+        done = 0
+        while done < len(out):
+            count = handle.readinto(out[done:])
+            if not count:
+                raise BadInputError(f"{source}: external data {location!r} is shorter than {what} needs")
+            done += count
 
 
-def read_onnx(path: str | Path):
-    """Parse an .onnx file; external data is NOT loaded here (see ``_tensor_to_array``)."""
+def read_onnx(path: str | Path, budget=None):
+    """Parse an .onnx file (its size charged to ``budget``); external data is NOT loaded here
+    (see ``_tensor_to_array``)."""
     import onnx
 
+    from npukit.budget import LoadBudget
+    from npukit.files import check_regular_file
+
     path = Path(path)
-    if not path.exists():
-        raise BadInputError(f"model file {path} does not exist")
     if path.is_dir():
         raise BadInputError(f"{path} is a folder, not an .onnx file")
+    check_regular_file(path, "model file")
+    (budget or LoadBudget(str(path))).charge(path.stat().st_size, "the ONNX protobuf")
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError and friends
@@ -90,11 +156,19 @@ def read_onnx(path: str | Path):
     return model
 
 
-def load_onnx(path: str | Path, input_shape: tuple[int, ...] | None = None) -> ir.Graph:
+def load_onnx(path: str | Path, input_shape: tuple[int, ...] | None = None, budget=None,
+              external_data: str | Path | None = None) -> ir.Graph:
     """Load an .onnx model into the IR; ``input_shape`` (ONNX layout, batch first) fixes
-    symbolic input dimensions."""
+    symbolic input dimensions. External data is read from files directly in ``external_data``
+    (default: the model's folder); what the load reads is charged to ``budget``."""
+    from npukit.budget import LoadBudget
+
     path = Path(path)
-    graph = from_onnx_model(read_onnx(path), input_shape, str(path), path.resolve().parent)
+    budget = budget or LoadBudget(str(path))
+    folder = Path(external_data) if external_data is not None else path.resolve().parent
+    if not folder.is_dir():
+        raise BadInputError(f"the external data folder {folder} is not a folder")
+    graph = from_onnx_model(read_onnx(path, budget), input_shape, str(path), folder, budget)
     graph.meta.update({"source_format": "onnx"})
     return graph
 
@@ -128,13 +202,16 @@ def _input_shape(value_info, given: tuple[int, ...] | None, source: str) -> tupl
     return tuple(1 if not isinstance(d, int) else d for d in declared)
 
 
-def from_onnx_model(model, input_shape=None, source: str = "<onnx>", folder: Path | None = None) -> ir.Graph:
-    """Convert a parsed ``onnx.ModelProto``; external data is resolved against ``folder``."""
+def from_onnx_model(model, input_shape=None, source: str = "<onnx>", folder: Path | None = None, budget=None) -> ir.Graph:
+    """Convert a parsed ``onnx.ModelProto``; external data is read from files directly in
+    ``folder``; only the initializers a node reads are read (sizes charged to ``budget``)."""
     folder = folder or Path.cwd()
     opset = _opset(model, source)
     g = model.graph
-    consts: dict[str, np.ndarray] = {t.name: _tensor_to_array(t, folder, source) for t in g.initializer}
-    inputs = [v for v in g.input if v.name not in consts]
+    used = {name for node in g.node for name in node.input} | {v.name for v in g.output}
+    consts: dict[str, np.ndarray] = {t.name: _tensor_to_array(t, folder, source, budget) for t in g.initializer if t.name in used}
+    initializers = {t.name for t in g.initializer}
+    inputs = [v for v in g.input if v.name not in initializers]
     if len(inputs) != 1 or len(g.output) != 1:
         raise UnsupportedError(f"{source}: models with {len(inputs)} inputs and {len(g.output)} outputs are not supported (one each)")
     b = OnnxBuilder(source, opset)
@@ -197,7 +274,10 @@ def _attributes(node) -> dict[str, Any]:
             value = value.decode()
         elif isinstance(value, onnx.TensorProto):
             from onnx import numpy_helper
+            from onnx.external_data_helper import uses_external_data
 
+            if uses_external_data(value):  # numpy_helper would read it relative to the working folder
+                raise BadInputError(f"node {node.name or node.op_type!r}: attribute {attr.name!r} keeps its tensor in external data; not supported")
             value = numpy_helper.to_array(value)
         out[attr.name] = value
     return out

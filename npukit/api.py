@@ -27,6 +27,7 @@ from npukit.snn.encoders import prepare
 from npukit.snn.simulate import SimulationResult
 from npukit.snn.simulate import simulate as simulate_graph
 from npukit.validation import positive_int
+from npukit.validation import seed as seed_value
 
 # -- simulate ------------------------------------------------------------------------------------
 
@@ -130,6 +131,7 @@ def simulate(
     symbolic dimensions) go to :func:`npukit.loading.load`.
     """
     positive_int("batch size", batch_size)
+    seed_value(seed)
     graph = load(model, dt, input_shape, framework, reset)
     dataset = load_data(data, "test").head(samples)
     x, timesteps, encoding = prepare(graph, dataset.x, timesteps, encoding)

@@ -28,11 +28,13 @@ The file is exactly 24 + 8 N + 4 N F E bytes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
+import stat
 import struct
 import tempfile
 from dataclasses import dataclass
@@ -130,6 +132,7 @@ def _frames(meta, mode, x, frame, timesteps):
     """(frames (N, F, E), F, T, encoding, what to give run_temporal)."""
     from npukit.ir.layout import chw, data_to_ir
     from npukit.snn.encoders import TIME_SERIES, encode, has_time_axis, resolve_timesteps
+    from npukit.tflite_file import metadata_timesteps
 
     n = x.shape[0]
     lead = 2 if has_time_axis(x, frame) else 1
@@ -146,7 +149,8 @@ def _frames(meta, mode, x, frame, timesteps):
     series = has_time_axis(x, frame)
     # a time axis in the data fixes T; else the timesteps asked for, else the model's own T
     steps, encoding = resolve_timesteps(
-        x, frame, timesteps if series or timesteps is not None else meta.get("timesteps"), meta.get("encoding", "current")
+        x, frame, timesteps if series or timesteps is not None else (metadata_timesteps(meta) if "timesteps" in meta else None),
+        meta.get("encoding", "current"),
     )
     if tuple(x.shape[2 if series else 1:]) != frame:
         raise BadInputError(f"data samples have frames of shape {tuple(x.shape[2 if series else 1:])} but the model's input frame is {frame}")
@@ -262,7 +266,7 @@ def write_bundle(
         "bundle.json": (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode(),
     }
     out.mkdir(parents=True, exist_ok=True)  # a missing output folder is created
-    _write_folder(target, files)
+    _write_folder(target, files, force)
     return {**doc, "folder": str(target)}
 
 
@@ -273,19 +277,33 @@ def _version() -> str:
 
 
 def _check_target(target: Path, force: bool) -> None:
-    if not target.exists():
+    if not os.path.lexists(target):
         return
     if not force:
         raise BadInputError(f"{target} exists; pass --force (API: force=True) to replace the bundle")
-    if not target.is_dir() or any(p.name not in FILES for p in target.iterdir()):
-        raise BadInputError(f"{target} holds files that are not a bundle's; not replaced (choose another --name)")
+    _check_replaceable(target, target)
 
 
-def _write_folder(target: Path, files: dict[str, bytes]) -> None:
-    """Write ``files`` into a temporary sibling folder, then swap it in; on failure nothing
-    changes (an existing bundle stays as it was)."""
+def _check_replaceable(folder: Path, target: Path) -> None:
+    """What ``force`` may replace: a real folder (no link) holding only bundle files (regular)."""
+    if not stat.S_ISDIR(os.lstat(folder).st_mode):
+        raise BadInputError(f"{target} is not a bundle folder (a file, link or device); not replaced")
+    for entry in os.scandir(folder):
+        if entry.name not in FILES or not entry.is_file(follow_symlinks=False):
+            raise BadInputError(f"{target} holds files that are not a bundle's; not replaced (choose another --name)")
+
+
+def _write_folder(target: Path, files: dict[str, bytes], force: bool = False) -> None:
+    """Write ``files`` into a temporary sibling folder, then give it the name ``target``.
+
+    "Nothing replaced without ``force``" holds at the moment of the swap: the name is claimed
+    with mkdir (which fails if anything holds it, even something created a moment ago) and the
+    finished folder renamed over that empty claim. With ``force`` the existing bundle is first
+    renamed aside (atomically: whatever is there at that moment) and checked to hold bundle files
+    only; anything else is put back. On failure nothing changes."""
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    old = None
+    old: Path | None = None
+    claimed = False
     try:
         for file_name, payload in files.items():
             with open(tmp / file_name, "wb") as handle:
@@ -293,20 +311,33 @@ def _write_folder(target: Path, files: dict[str, bytes]) -> None:
                 handle.flush()
                 os.fsync(handle.fileno())
         tmp.chmod(0o755)
-        if target.exists():
+        if force and os.path.lexists(target):
             old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old."))
             old.rmdir()
             target.rename(old)
-        tmp.rename(target)
+            _check_replaceable(old, target)
+        try:
+            os.mkdir(target)
+        except FileExistsError:
+            raise BadInputError(f"{target} exists (created meanwhile); pass --force (API: force=True) to replace the bundle")
+        claimed = True
+        tmp.rename(target)  # over our own empty folder
+        claimed = False
     except BaseException:
-        if old is not None and not target.exists():
+        if claimed:
+            with contextlib.suppress(OSError):
+                os.rmdir(target)  # only if still empty: never anything of someone else's
+        if old is not None and not os.path.lexists(target):
             old.rename(target)
-            old = None
+        old = None
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+    if old is not None:  # the replaced bundle: its files only
+        for file_name in FILES:
+            with contextlib.suppress(FileNotFoundError):
+                (old / file_name).unlink()
+        with contextlib.suppress(OSError):
+            old.rmdir()
 
 
 def read_bundle(folder: str | Path) -> tuple[dict[str, Any], Vectors]:

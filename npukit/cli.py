@@ -11,7 +11,9 @@ import contextlib
 import functools
 import json
 import os
+import signal
 import sys
+import warnings
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -118,6 +120,13 @@ FramesOpt = Annotated[Optional[int], typer.Option("--frames", help="Event data: 
 SensorOpt = Annotated[
     Optional[str], typer.Option("--sensor", help="Event data: sensor WIDTHxHEIGHT when the file does not say, e.g. 34x34.")
 ]
+ExternalDataOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--external-data",
+        help="ONNX models: the folder holding their external data files (default: the model's own folder; files directly in it only).",
+    ),
+]
 ShapeOpt = Annotated[
     Optional[str],
     typer.Option(
@@ -147,8 +156,15 @@ def _handles_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from npukit.files import private_tempdir
+
         try:
-            return fn(*args, **kwargs)
+            # one error line, nothing else: library warnings are not the user's business; what
+            # TensorFlow, Keras or npukit write to the temporary directory goes with the command
+            with warnings.catch_warnings(), private_tempdir():
+                if not os.environ.get("NPUKIT_DEBUG"):
+                    warnings.simplefilter("ignore")
+                return fn(*args, **kwargs)
         except NpukitError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=exc.exit_code) from None
@@ -206,6 +222,15 @@ def _check_output(path: Optional[Path], force: bool) -> None:
         from npukit.files import check_writable
 
         check_writable(path, force)
+
+
+def _model(path: Optional[Path], external_data: Optional[Path]) -> Optional[Path]:
+    """MODEL with the --external-data folder attached (npukit.loading.with_external_data)."""
+    if path is None or external_data is None:
+        return path
+    from npukit.loading import with_external_data
+
+    return with_external_data(path, external_data)
 
 
 def _sweep(text: Optional[str]) -> Optional[list[int]]:
@@ -286,6 +311,7 @@ def convert(
     framework: FrameworkOpt = Framework("nir"),
     reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
+    external_data: ExternalDataOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -303,7 +329,7 @@ def convert(
         output = Path(model.stem + {Target.tflite: ".tflite", Target.ir: ".npkit", Target.nir: ".nir"}[to])
     with _progress():
         result = run(
-            model, output, to=to.value, mode=mode.value, data=_data(data, bin_us, frames, sensor), calibration=_data(calibration, bin_us, frames, sensor),
+            _model(model, external_data), output, to=to.value, mode=mode.value, data=_data(data, bin_us, frames, sensor), calibration=_data(calibration, bin_us, frames, sensor),
             calibration_samples=calibration_samples, percentile=percentile,
             quantize=quantize.value, io=io.value if io else None, batch=batch, timesteps=timesteps,
             encoding=encoding.value, api_level=api_level, allow_cpu_fallback=allow_cpu_fallback, dt=dt, framework=framework.value, reset=reset.value if reset else None,
@@ -337,6 +363,7 @@ def simulate(
     framework: FrameworkOpt = Framework("nir"),
     reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
+    external_data: ExternalDataOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -350,7 +377,7 @@ def simulate(
     _check_output(save, force)
     with _progress():
         report = run(
-            model, _data(data, bin_us, frames, sensor), timesteps=timesteps, encoding=encoding.value, seed=seed,
+            _model(model, external_data), _data(data, bin_us, frames, sensor), timesteps=timesteps, encoding=encoding.value, seed=seed,
             percentile=percentile, calibration=_data(calibration, bin_us, frames, sensor), calibration_samples=calibration_samples, samples=samples, batch_size=batch_size,
             dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape),
         )
@@ -387,6 +414,7 @@ def parity(
     framework: FrameworkOpt = Framework("nir"),
     reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
+    external_data: ExternalDataOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -408,7 +436,7 @@ def parity(
     _check_output(plot, force)
     with _progress():
         report = run(
-            model, converted, _data(data, bin_us, frames, sensor), timesteps=timesteps, encoding=encoding.value, seed=seed,
+            _model(model, external_data), converted, _data(data, bin_us, frames, sensor), timesteps=timesteps, encoding=encoding.value, seed=seed,
             percentile=percentile, calibration=_data(calibration, bin_us, frames, sensor), calibration_samples=calibration_samples, samples=samples, sweep=values,
             divergence_cosine=divergence_cosine, dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape),
         )
@@ -479,6 +507,7 @@ def profile(
     framework: FrameworkOpt = Framework("nir"),
     reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
+    external_data: ExternalDataOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -495,7 +524,7 @@ def profile(
     _check_output(plot, force)
     with _progress():
         report = run(
-            model, source=source, data=_data(data, bin_us, frames, sensor), runs=runs, warmup=warmup, threads=threads, use_xnnpack=not no_xnnpack,
+            model, source=_model(source, external_data), data=_data(data, bin_us, frames, sensor), runs=runs, warmup=warmup, threads=threads, use_xnnpack=not no_xnnpack,
             timesteps=timesteps, energy_table=energy_table, dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape),
         )
     figures = report.to_dict()
@@ -523,6 +552,7 @@ def report(
     framework: FrameworkOpt = Framework("nir"),
     reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
+    external_data: ExternalDataOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Convert, check parity, check NN-API delegation and profile MODEL; write one HTML page.
@@ -533,7 +563,7 @@ def report(
 
     with _progress() as reporter:
         path = build_report(
-            model, output, data=_data(data, bin_us, frames, sensor), timesteps=timesteps, mode=mode.value, api_level=api_level, runs=runs, dt=dt, framework=framework.value, reset=reset.value if reset else None,
+            _model(model, external_data), output, data=_data(data, bin_us, frames, sensor), timesteps=timesteps, mode=mode.value, api_level=api_level, runs=runs, dt=dt, framework=framework.value, reset=reset.value if reset else None,
             input_shape=_shape(input_shape),
             force=force, progress=reporter,
         )
@@ -582,6 +612,7 @@ def inspect(
     framework: FrameworkOpt = Framework("nir"),
     reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
+    external_data: ExternalDataOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print MODEL's layers, shapes, parameters and MACs (or a .tflite's ops and metadata).
@@ -591,7 +622,7 @@ def inspect(
     from npukit.api import inspect as run
     from npukit.reports import render_inspect
 
-    _emit(run(model, dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape)), as_json, render_inspect)
+    _emit(run(_model(model, external_data), dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape)), as_json, render_inspect)
 
 
 @app.command()
@@ -650,9 +681,14 @@ def _is_usage_error(exc: BaseException) -> bool:
     return hasattr(exc, "format_message") and hasattr(exc, "exit_code")
 
 
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Console entry point: usage errors (bad option values, unknown options) become one line
     on stderr with exit code 2, like the library's own errors."""
+    signal.signal(signal.SIGTERM, _terminate)  # unwind like Ctrl-C: temporary files go too
     try:
         code = app(standalone_mode=False)
     except typer.Abort:

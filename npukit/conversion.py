@@ -29,13 +29,14 @@ from npukit.data import Dataset, calibration_set, load_data
 from npukit.errors import BadInputError
 from npukit.files import atomic_write, check_writable
 from npukit.converters.tflite import RateBackend
-from npukit.converters.tflite_temporal import TemporalBackend
+from npukit.converters.tflite_backend import MAX_BATCH
+from npukit.converters.tflite_temporal import CALIBRATION_SAMPLES, TemporalBackend
 from npukit.ir import Graph
 from npukit.loading import load, source_of
 from npukit.passes.ann_to_snn import ann_to_snn
 from npukit.progress import Reporter, silent
 from npukit.snn.encoders import ENCODINGS, fits, has_time_axis, prepare, rate_inputs
-from npukit.validation import MAX_TIMESTEPS, positive_int
+from npukit.validation import MAX_TIMESTEPS, int_in_range, positive_int
 
 TARGETS = ("tflite", "ir", "nir")
 MODES = ("rate", "temporal")
@@ -152,6 +153,7 @@ def convert(
         raise BadInputError(f"mode must be one of {', '.join(MODES)}. Received: {mode!r}")
     if timesteps is not None:
         positive_int("timesteps", timesteps, MAX_TIMESTEPS)
+    int_in_range("batch", batch, 1, MAX_BATCH)
     if encoding not in ENCODINGS:
         raise BadInputError(f"encoding must be one of {', '.join(ENCODINGS)}. Received: {encoding!r}")
     check_writable(output, force)
@@ -189,6 +191,7 @@ def convert(
         if has_time_axis(test.x, graph.input_shape) and fits(graph, test.x):
             _, timesteps, encoding = prepare(graph, test.x[:1], timesteps, encoding)
     timesteps = timesteps or 32
+    _check_memory(graph, mode, quantize, batch, timesteps)
     metadata = _metadata(graph, data, calib, mode, timesteps, encoding, level)
     advance = progress("converting", 1)
     backend = BACKENDS[mode](timesteps, encoding, percentile)
@@ -206,6 +209,36 @@ def convert(
         )
     path = atomic_write(output, blob, force)
     return ConversionResult(path, "tflite", len(blob), info.op_names(), metadata, time.perf_counter() - start, delegation)
+
+
+#: arrays of a batch alive at once while converting: the float interpreter, the calibrating
+#: one, the converter's own buffers, the recorded step
+LIVE_COPIES = 4
+
+
+def conversion_bytes(graph: Graph, mode: str, quantize: str, batch: int, timesteps: int) -> int:
+    """Estimated peak bytes of converting ``graph`` with ``batch``: every layer's values per
+    sample, times the batch, 4 bytes, ``LIVE_COPIES``; an int8 temporal model adds the
+    ``timesteps`` steps of max(batch, CALIBRATION_SAMPLES) calibration samples it records."""
+    values = sum(int(np.prod(shape, dtype=np.int64)) for shape in graph.shapes.values())
+    estimate = LIVE_COPIES * batch * values * 4
+    if mode == "temporal" and quantize == "int8":
+        estimate += max(batch, CALIBRATION_SAMPLES) * timesteps * values * 4
+    return estimate
+
+
+def _check_memory(graph: Graph, mode: str, quantize: str, batch: int, timesteps: int) -> None:
+    from npukit.snn.memory import BUDGET_FRACTION, available_bytes
+
+    budget = int(BUDGET_FRACTION * available_bytes())
+    needed = conversion_bytes(graph, mode, quantize, batch, timesteps)
+    if needed > budget:
+        recorded = mode == "temporal" and quantize == "int8"
+        raise BadInputError(
+            f"converting with batch {batch}{f' and {timesteps} recorded timesteps' if recorded else ''} needs about "
+            f"{needed / 2**20:,.0f} MiB, more than the {budget / 2**20:,.0f} MiB budget (half the available memory); "
+            f"lower the batch{' or the timesteps' if recorded else ''}"
+        )
 
 
 def _metadata(graph: Graph, data, calib: Dataset | None, mode: str, timesteps: int, encoding: str, level: int) -> dict:

@@ -15,7 +15,6 @@ for reports and no calibration data is given, its first samples also serve for c
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,69 +126,41 @@ def digits_rows(split: str = "test") -> Dataset:
                    base.class_names, "one image row (pixel values / 16) per step, each row for 2 steps")
 
 
-MAX_DATA_BYTES = 8 << 30  # the largest array a data file may declare (8 GiB)
-
-
-def _check_declared_sizes(path: Path) -> None:
-    """Refuse an .npy member whose header declares more data than the member holds, or more
-    than MAX_DATA_BYTES, before numpy allocates it."""
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            if not info.filename.endswith(".npy"):
-                continue
-            try:
-                with archive.open(info) as member:
-                    version = np.lib.format.read_magic(member)
-                    if version == (1, 0):
-                        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
-                    else:
-                        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
-            except (OSError, zipfile.BadZipFile, EOFError):
-                raise
-            except Exception as exc:  # numpy's header parser raises ValueError, SyntaxError, TokenError...
-                raise BadInputError(f"{path}: {info.filename!r} has a corrupt .npy header ({type(exc).__name__})")
-            declared = int(np.prod(shape, dtype=object)) * (dtype.itemsize or 1)
-            if declared > min(info.file_size, MAX_DATA_BYTES):
-                name = info.filename[:-4]
-                raise BadInputError(
-                    f"{path}: {name!r} declares shape {shape} ({declared:,} bytes) but the file holds "
-                    f"{info.file_size:,} bytes (limit {MAX_DATA_BYTES >> 30} GiB)"
-                )
+#: the arrays of a data file npukit reads; other members are never read
+DATA_ARRAYS = ("x", "y", "labels")
 
 
 def load_npz(path: Path) -> Dataset:
-    if not path.exists():
-        raise BadInputError(f"data file {path} does not exist (DATA is 'digits' or an .npz file)")
+    """Read ``x`` (and ``y``, ``labels`` when present) from an .npz file; other members are
+    never read. Sizes are checked against the load budget (``npukit.budget``) before reading."""
+    from npukit.budget import LoadBudget
+    from npukit.files import check_regular_file
+    from npukit.npy_archive import open_archive, read_array
+
     if path.is_dir():
         raise BadInputError(f"{path} is a folder; DATA is 'digits' or an .npz file")
+    if not path.exists():
+        raise BadInputError(f"data file {path} does not exist (DATA is 'digits' or an .npz file)")
+    check_regular_file(path, "data file")
     with open(path, "rb") as handle:
         magic = handle.read(6)
     if magic.startswith(b"\x93NUMPY"):
         raise BadInputError(f"{path}: a .npy array, not an .npz archive with an 'x' entry")
     if not magic.startswith(b"PK"):
         raise BadInputError(f"{path}: not a readable .npz file (not a zip archive: truncated or another format?)")
-    try:
-        _check_declared_sizes(path)
-        archive = np.load(path, allow_pickle=False)
-        if not hasattr(archive, "files"):
-            raise BadInputError(f"{path}: a .npy array, not an .npz archive with an 'x' entry")
-        with archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except BadInputError:
-        raise
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise BadInputError(f"{path}: holds Python objects (pickled); npukit reads plain numeric arrays only")
-        raise BadInputError(f"{path}: not a readable .npz file ({exc})")
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise BadInputError(f"{path}: not a readable .npz file ({exc})")
-    if "x" not in arrays:
-        raise BadInputError(f"{path}: no 'x' array (found: {', '.join(sorted(arrays)) or 'nothing'})")
+    budget = LoadBudget(str(path))
+    archive, members = open_archive(str(path), str(path))
+    with archive:
+        if "x" not in members:
+            raise BadInputError(f"{path}: no 'x' array (found: {', '.join(sorted(members))[:200] or 'nothing'})")
+        arrays = {key: read_array(archive, members[key], key, str(path), budget) for key in DATA_ARRAYS if key in members}
     x = arrays["x"]
     if x.dtype.kind not in "fiub" or x.ndim < 2:
         raise BadInputError(f"{path}: 'x' must be a numeric array (N, ...). Received: dtype {x.dtype}, shape {x.shape}")
     if x.shape[0] == 0:
         raise BadInputError(f"{path}: 'x' holds no samples")
+    if x.dtype != np.float32:
+        budget.charge(x.size * 4, "'x' as float32")
     x = x.astype(np.float32)
     if not np.all(np.isfinite(x)):
         raise BadInputError(f"{path}: 'x' contains NaN or Inf values")
@@ -201,6 +172,8 @@ def load_npz(path: Path) -> Dataset:
             )
         y = y.astype(np.int64)
     names = arrays.get("labels")
+    if names is not None and (names.dtype.kind not in "USiu" or names.size > 1_000_000):
+        raise BadInputError(f"{path}: 'labels' must be class names (strings). Received: dtype {names.dtype}, shape {names.shape}")
     class_names = None if names is None else [str(n) for n in names.reshape(-1)]
     return Dataset(x, y, f"{path.name} ({x.shape[0]} samples)", class_names)
 

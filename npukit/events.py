@@ -152,24 +152,27 @@ def _nmnist_folder(folder: Path) -> tuple[list[np.ndarray], np.ndarray | None, l
 
 
 def read_event_npz(path: Path) -> tuple[list[np.ndarray], np.ndarray | None, list[str] | None, tuple[int, int] | None]:
-    """(streams, labels, class names, sensor size) of an event .npz (module docstring)."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            keys = [k for k in archive.files if k.startswith("events_")]
-            try:
-                order = sorted(keys, key=lambda k: int(k[len("events_"):]))
-            except ValueError:
-                raise BadInputError(f"{path}: event entries must be named events_0, events_1, ...")
-            if [int(k[len("events_"):]) for k in order] != list(range(len(order))):
-                raise BadInputError(f"{path}: event entries must be events_0 .. events_{len(order) - 1} without gaps")
-            streams = [as_events(archive[k], f"{path}: {k}") for k in order]
-            y = archive["y"] if "y" in archive.files else None
-            names = archive["labels"] if "labels" in archive.files else None
-            sensor = archive["sensor_size"] if "sensor_size" in archive.files else None
-    except BadInputError:
-        raise
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise BadInputError(f"{path}: not a readable event .npz ({' '.join(str(exc).split())[:200]})")
+    """(streams, labels, class names, sensor size) of an event .npz (module docstring). Only the
+    named arrays are read, each after its declared size was charged to the load budget
+    (``npukit.npy_archive``)."""
+    from npukit.budget import LoadBudget
+    from npukit.files import check_regular_file
+    from npukit.npy_archive import open_archive, read_array
+
+    path = check_regular_file(path, "data file")
+    budget = LoadBudget(str(path))
+    archive, members = open_archive(str(path), str(path))
+    with archive:
+        keys = [k for k in members if k.startswith("events_")]
+        try:
+            order = sorted(keys, key=lambda k: int(k[len("events_"):]))
+        except ValueError:
+            raise BadInputError(f"{path}: event entries must be named events_0, events_1, ...")
+        if [int(k[len("events_"):]) for k in order] != list(range(len(order))):
+            raise BadInputError(f"{path}: event entries must be events_0 .. events_{len(order) - 1} without gaps")
+        read = lambda key: read_array(archive, members[key], key, str(path), budget) if key in members else None  # noqa: E731
+        streams = [as_events(read(k), f"{path}: {k}") for k in order]
+        y, names, sensor = read("y"), read("labels"), read("sensor_size")
     if not streams:
         raise BadInputError(f"{path}: no events_0 ... entries")
     if y is not None:

@@ -1,23 +1,70 @@
-"""Output files: written whole or not at all, never overwriting without consent."""
+"""Input and output files: inputs must be regular files; outputs are written whole or not at
+all, never overwriting without consent, never through a link or into a device.
+
+* ``check_regular_file``: an input that is a FIFO, a device or a socket is refused before it is
+  opened (reading a FIFO blocks forever, /dev/zero never ends).
+* ``check_writable`` / ``atomic_write``: an output path must be absent, or (with ``force``) a
+  regular file; symbolic links (dangling ones included), devices, FIFOs and folders are refused.
+  The data goes to a temporary file in the target folder, then takes its name: without
+  ``force`` by a hard link, which fails if the name was taken meanwhile (so "no overwrite
+  without --force" holds at that very moment, even against a concurrent writer); with
+  ``force`` by a rename over the regular file checked just before.
+* ``private_tempdir``: a temporary folder for everything a command (or Keras, TensorFlow's
+  autograph) writes to the temporary directory, removed on every exit path.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from npukit.errors import BadInputError
 
+MAX_JSON_DEPTH = 64
+MAX_JSON_BYTES = 64 << 20  # energy tables, device reports, bundle.json: kilobytes in practice
+
+
+def check_regular_file(path: str | Path, what: str = "file") -> Path:
+    """``path`` if it names a regular file (symbolic links followed); else BadInputError."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise BadInputError(f"{what} {path} does not exist")
+    except OSError as exc:
+        raise BadInputError(f"{what} {path} cannot be read ({exc.strerror or exc})")
+    if stat.S_ISDIR(mode):
+        raise BadInputError(f"{path} is a folder, not a {what}")
+    if not stat.S_ISREG(mode):
+        raise BadInputError(f"{what} {path} is not a regular file (a device, FIFO or socket); refused")
+    return path
+
 
 def check_writable(path: str | Path, force: bool = False) -> Path:
     """Fail early (before any long computation) if ``path`` cannot be written."""
     path = Path(path)
-    if path.is_dir():
-        raise BadInputError(f"{path} is a folder; give a file name")
-    if path.exists() and not force:
-        raise BadInputError(f"{path} exists; pass --force (API: force=True) to overwrite it")
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise BadInputError(f"{path} cannot be written ({exc.strerror or exc})")
+    if mode is not None:
+        if stat.S_ISDIR(mode):
+            raise BadInputError(f"{path} is a folder; give a file name")
+        if stat.S_ISLNK(mode):
+            raise BadInputError(f"{path} is a symbolic link; npukit writes regular files only (remove it or choose another name)")
+        if not stat.S_ISREG(mode):
+            raise BadInputError(f"{path} is not a regular file (a device, FIFO or socket); npukit writes regular files only")
+        if not force:
+            raise BadInputError(f"{path} exists; pass --force (API: force=True) to overwrite it")
     if not path.parent.exists():
         raise BadInputError(f"the folder {path.parent} does not exist")
     return path
@@ -33,7 +80,7 @@ def _file_mode(path: Path) -> int:
 
 
 def atomic_write(path: str | Path, data: bytes, force: bool = False) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+    """Write ``data`` to ``path`` through a temporary file in the same folder.
 
     A failure at any point leaves no partial file and keeps an existing ``path`` untouched.
     """
@@ -45,23 +92,86 @@ def atomic_write(path: str | Path, data: bytes, force: bool = False) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, _file_mode(path))  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+        if force:
+            check_writable(path, force=True)  # still absent or a regular file
+            os.replace(tmp, path)
+        else:
+            _publish_new(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        raise
     return path
 
 
-def read_json(path: str | Path, what: str) -> Any:
-    """Parse the JSON file ``path``; a missing, unreadable or invalid file raises BadInputError
-    naming ``what`` (e.g. "energy table")."""
-    path = Path(path)
+def _publish_new(tmp: str, path: Path) -> None:
+    """Give ``tmp`` the name ``path``, failing if ``path`` exists at that moment."""
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise BadInputError(f"{what} {path} does not exist")
-    except IsADirectoryError:
+        os.link(tmp, path)  # atomic, and never replaces
+        return
+    except FileExistsError:
+        raise BadInputError(f"{path} exists; pass --force (API: force=True) to overwrite it")
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS, errno.EXDEV):
+            raise
+    # no hard links on this file system: reserve the name, then rename over the reservation
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        raise BadInputError(f"{path} exists; pass --force (API: force=True) to overwrite it")
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def private_tempdir(prefix: str = "npukit-"):
+    """Point ``tempfile`` (and TMPDIR, for native code) at a new folder while the block runs;
+    the folder and everything in it is removed however the block ends (Ctrl-C included)."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    saved_tempdir, saved_env = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = folder
+    os.environ["TMPDIR"] = folder
+    try:
+        yield Path(folder)
+    finally:
+        tempfile.tempdir = saved_tempdir
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def parse_json(text: str | bytes, what: str) -> Any:
+    """Parse JSON text; invalid text or nesting deeper than ``MAX_JSON_DEPTH`` raises
+    BadInputError naming ``what``."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise BadInputError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError, as are 10^5-digit numbers
+        raise BadInputError(f"{what} is not valid JSON ({' '.join(str(exc).split())[:200]})")
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise BadInputError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return value
+
+
+def read_json(path: str | Path, what: str) -> Any:
+    """Parse the JSON file ``path``; a missing, unreadable, oversized or invalid file raises
+    BadInputError naming ``what`` (e.g. "energy table")."""
+    path = Path(path)
+    if path.is_dir():
         raise BadInputError(f"{what} {path} is a folder, not a JSON file")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"{what} {path} is not valid JSON ({exc})")
+    check_regular_file(path, what)
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise BadInputError(f"{what} {path} holds {size:,} bytes (limit {MAX_JSON_BYTES:,})")
+    try:
+        return parse_json(path.read_bytes(), f"{what} {path}")
+    except OSError as exc:
+        raise BadInputError(f"{what} {path} cannot be read ({exc.strerror or exc})")

@@ -99,21 +99,42 @@ class TFLiteModel:
         raw = self.metadata.get(METADATA_NAME)
         if raw is None:
             return None
-        try:
-            return json.loads(raw.decode())
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise BadInputError("the npukit metadata entry of this .tflite is not valid JSON")
+        from npukit.files import parse_json
+
+        meta = parse_json(raw, "the npukit metadata entry of this .tflite")
+        if not isinstance(meta, dict):
+            raise BadInputError("the npukit metadata entry of this .tflite is not a JSON object")
+        return meta
 
 
 def _load_bytes(model: bytes | str | Path) -> tuple[bytes, str]:
     if isinstance(model, (bytes, bytearray)):
         return bytes(model), "<bytes>"
+    from npukit.budget import LoadBudget
+    from npukit.files import check_regular_file
+
     path = Path(model)
     if not path.exists():
         raise BadInputError(f"{path} does not exist")
     if path.is_dir():
         raise BadInputError(f"{path} is a folder, not a .tflite file")
+    check_regular_file(path, ".tflite file")
+    LoadBudget(str(path)).charge(path.stat().st_size, "the .tflite file")
     return path.read_bytes(), str(path)
+
+
+MAX_TIMESTEPS = 100_000
+
+
+def metadata_timesteps(meta: dict[str, Any], default: int = 32) -> int:
+    """The T recorded in npukit metadata (``default`` when there is none); anything but an
+    integer in 1..100000 is a BadInputError."""
+    value = meta.get("timesteps", default)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TIMESTEPS:
+        raise BadInputError(f"the model's metadata records timesteps {str(value)[:40]!r}; expected an integer in 1..{MAX_TIMESTEPS}")
+    return value
 
 
 def read_tflite(model: bytes | str | Path) -> TFLiteModel:

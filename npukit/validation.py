@@ -32,6 +32,13 @@ def int_in_range(name: str, value, low: int, high: int) -> int:
     return int(value)
 
 
+def seed(value) -> int:
+    """A random seed: an integer in 0..2^63-1 (numpy's generators refuse negative ones)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 1 << 63:
+        raise BadInputError(f"seed must be an integer in 0..2^63-1. Received: {_show(value)}")
+    return int(value)
+
+
 def number_in_range(name: str, value, low: float, high: float, low_open: bool = False) -> float:
     """A finite number in [low, high] ((low, high] with ``low_open``)."""
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and math.isfinite(value)

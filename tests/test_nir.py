@@ -359,12 +359,12 @@ def bad_graphs(tmp_path):
     nir.write(str(tmp_path / "loop.nir"), loop, compression=None)
     cases.append((tmp_path / "loop.nir", "has no neuron on it"))
     delay = nir.NIRGraph(
-        nodes={"input": nir.Input(input_type={"input": np.array([3])}), "d": nir.Delay(delay=np.ones(3, np.float32)),
+        nodes={"input": nir.Input(input_type={"input": np.array([3])}), "d": nir.Delay(delay=np.full(3, 1.5e-4, np.float32)),
                "output": nir.Output(output_type={"output": np.array([3])})},
         edges=[("input", "d"), ("d", "output")], type_check=False,
     )
     nir.write(str(tmp_path / "delay.nir"), delay)
-    cases.append((tmp_path / "delay.nir", "node .d.: NIR node Delay is not supported; supported: .*CubaLIF"))
+    cases.append((tmp_path / "delay.nir", "d: a delay of 0.00015 is not a whole number of steps of dt=0.0001"))
     nodes = dict(graph.nodes)
     nodes["fc0"] = nir.Affine(weight=np.ones((30, 19), np.float32), bias=np.zeros(30, np.float32))
     nir.write(str(tmp_path / "shapes.nir"), nir.NIRGraph(nodes=nodes, edges=graph.edges, type_check=False), compression=None)

@@ -246,7 +246,7 @@ def bad_models(tmp_path):
         (truncated, "not a readable ONNX model"),
         (unsupported, "ONNX op Tanh is not supported; supported: .*Conv"),
         (symbolic, "symbolic dimensions"),
-        (outside, "outside the model's folder; refused"),
+        (outside, "not a file beside the model"),
         (old, "opset 11 is not supported"),
     ]
 

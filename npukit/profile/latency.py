@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from npukit.errors import BadInputError, InternalError
+from npukit.validation import MAX_TIMESTEPS
 
 
 
@@ -90,8 +91,10 @@ def _inputs(interp, samples: np.ndarray | None) -> list[np.ndarray]:
 
 
 def measure(model: str, runs: int, warmup: int, threads: int | None, use_xnnpack: bool,
-            samples: np.ndarray | None = None, timesteps: int | None = None) -> dict[str, Any]:
-    """Run in the worker process: load, invoke, time."""
+            samples: np.ndarray | None = None, timesteps: int | None = None,
+            deadline_s: float | None = None) -> dict[str, Any]:
+    """Run in the worker process: load, invoke, time. With ``deadline_s``, refuse (after the
+    warm-up) a measurement that would take longer."""
     from npukit.runtime import interpreter_name, make_interpreter
 
     baseline = _rss_mb()
@@ -109,6 +112,8 @@ def measure(model: str, runs: int, warmup: int, threads: int | None, use_xnnpack
 
     first = invoke()
     warm = [invoke() for _ in range(warmup)]
+    if deadline_s is not None:
+        _check_duration(time.perf_counter() - start, np.mean(warm) if warm else first, runs, timesteps, deadline_s)
     steady = [invoke() for _ in range(runs)]
     result = {
         "interpreter": interpreter_name(),
@@ -133,6 +138,17 @@ def measure(model: str, runs: int, warmup: int, threads: int | None, use_xnnpack
     return result
 
 
+def _check_duration(elapsed_s: float, invoke_ms: float, runs: int, timesteps: int | None, deadline_s: float) -> None:
+    """Refuse when the invokes still to come would not end within ``deadline_s``."""
+    invokes = runs + (timesteps or 0) * max(3, min(runs, 20))
+    remaining_s = invokes * invoke_ms / 1e3
+    if elapsed_s + remaining_s > deadline_s:
+        raise BadInputError(
+            f"timing {invokes:,} invokes of {invoke_ms:.3f} ms would take about {remaining_s:,.0f} s, "
+            f"more than the {deadline_s:.0f} s allowed; use fewer runs or timesteps"
+        )
+
+
 def _step_loops(interp, model: str, frame: np.ndarray, timesteps: int, repeats: int) -> list[float]:
     """Times of whole T-step inferences of a temporal model through the host loop
     (``npukit.runtime.StepLoop``: the states found by name in the metadata, quantized in and
@@ -148,34 +164,71 @@ def _step_loops(interp, model: str, frame: np.ndarray, timesteps: int, repeats: 
     return times
 
 
+_REFUSED = 3  # the worker's exit code for a model or settings it refuses (JSON on stdout)
+
+
 def measure_latency(model: str | Path, runs: int = 100, warmup: int = 10, threads: int | None = None,
                     use_xnnpack: bool = True, samples: np.ndarray | None = None,
                     timesteps: int | None = None, timeout_s: float = 600) -> dict[str, Any]:
-    """Measure ``model`` in a fresh process; returns the figures of the module docstring."""
+    """Measure ``model`` in a fresh process; returns the figures of the module docstring.
+
+    The worker is an isolated interpreter (``npukit.child``) that dies with this process. After
+    the warm-up it predicts how long the rest takes; a measurement that would not finish
+    within ``timeout_s`` is refused then, with the estimate. A model LiteRT refuses, or that
+    crashes it, is a BadInputError."""
+    from npukit.child import NEUTRAL_CWD, python_command
+
     if not isinstance(runs, int) or runs < 1 or runs > 1_000_000:
         raise BadInputError(f"runs must be an integer in 1..1000000. Received: {runs!r}")
     if not isinstance(warmup, int) or warmup < 0 or warmup > 100_000:
         raise BadInputError(f"warmup must be an integer in 0..100000. Received: {warmup!r}")
     if threads is not None and (not isinstance(threads, int) or not 1 <= threads <= 256):
         raise BadInputError(f"threads must be an integer in 1..256. Received: {threads!r}")
-    args = {"model": str(model), "runs": runs, "warmup": warmup, "threads": threads, "use_xnnpack": use_xnnpack,
-            "timesteps": timesteps, "samples": None if samples is None else np.asarray(samples, np.float32).tolist()}
+    if timesteps is not None and (isinstance(timesteps, bool) or not isinstance(timesteps, int)
+                                  or not 1 <= timesteps <= MAX_TIMESTEPS):
+        raise BadInputError(f"timesteps must be an integer in 1..{MAX_TIMESTEPS}. Received: {timesteps!r}")
+    args = {"model": str(Path(model).resolve()), "runs": runs, "warmup": warmup, "threads": threads,
+            "use_xnnpack": use_xnnpack, "timesteps": timesteps, "deadline_s": timeout_s,
+            "samples": None if samples is None else np.asarray(samples, np.float32).tolist()}
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "npukit.profile.latency"], input=json.dumps(args), capture_output=True,
-        text=True, timeout=timeout_s, env=env,
-    )
+    try:
+        proc = subprocess.run(
+            python_command("npukit.profile.latency:_worker", str(os.getpid())), input=json.dumps(args),
+            capture_output=True, text=True, timeout=timeout_s + 30, env=env, cwd=NEUTRAL_CWD,
+        )
+    except subprocess.TimeoutExpired:
+        raise BadInputError(f"{model}: timing did not finish in {timeout_s:.0f} s; use fewer runs or timesteps")
+    if proc.returncode == _REFUSED:
+        answer = json.loads(proc.stdout.strip().splitlines()[-1])
+        raise BadInputError(f"{model}: {answer['message']}")
+    if proc.returncode < 0:
+        raise BadInputError(f"{model}: LiteRT crashed running this model (signal {-proc.returncode})")
     if proc.returncode != 0:
         lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
         raise InternalError(f"the latency worker failed: {lines[-1] if lines else 'no message'}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _refuse(message: str) -> None:
+    print(json.dumps({"message": " ".join(message.split())[:400]}))
+    sys.exit(_REFUSED)
+
+
 def _worker() -> None:
+    """Run in the worker: sys.argv = [entry, parent pid]; the arguments come on stdin."""
+    from npukit.child import die_with_parent
+    from npukit.errors import NpukitError
+
+    die_with_parent(int(sys.argv[1]))
     args = json.loads(sys.stdin.read())
     samples = None if args["samples"] is None else np.asarray(args["samples"], np.float32)
-    result = measure(args["model"], args["runs"], args["warmup"], args["threads"], args["use_xnnpack"], samples,
-                     args["timesteps"])
+    try:
+        result = measure(args["model"], args["runs"], args["warmup"], args["threads"], args["use_xnnpack"], samples,
+                         args["timesteps"], args.get("deadline_s"))
+    except NpukitError as exc:
+        _refuse(str(exc))
+    except (ValueError, RuntimeError) as exc:  # LiteRT: ops it lacks, tensors it cannot allocate
+        _refuse(f"LiteRT refused the model ({type(exc).__name__}: {exc})")
     print(json.dumps(result))
 
 

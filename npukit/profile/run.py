@@ -14,7 +14,7 @@ from npukit.progress import Reporter, silent
 from npukit.profile.counts import layer_counts, tflite_counts
 from npukit.profile.energy import estimate, load_tables
 from npukit.profile.latency import measure_latency
-from npukit.tflite_file import read_tflite
+from npukit.tflite_file import MAX_TIMESTEPS, metadata_timesteps, read_tflite
 
 #: samples simulated to count spikes (SOPs) when DATA is given
 SOP_SAMPLES = 128
@@ -79,7 +79,10 @@ def profile(
     meta = info.npukit_metadata() or {}
     tables = load_tables(energy_table)
     temporal = meta.get("mode") == "temporal"
-    steps = timesteps or int(meta.get("timesteps", 32))
+    if timesteps is not None and (isinstance(timesteps, bool) or not isinstance(timesteps, int)
+                                  or not 1 <= timesteps <= MAX_TIMESTEPS):
+        raise BadInputError(f"timesteps must be an integer in 1..{MAX_TIMESTEPS}. Received: {timesteps!r}")
+    steps = timesteps if timesteps is not None else metadata_timesteps(meta)
     samples = None
     dataset = None
     if data is not None:
