@@ -12,7 +12,8 @@ import npukit
 import tflite_models as models
 from npukit.cli import app
 from npukit.errors import BadInputError
-from npukit.nnapi.check import CHECKS, check_model
+from npukit.nnapi.check import check_model
+from npukit.nnapi.registry import CHECKS
 from npukit.nnapi.rules import LEVELS, RULES, rules_table
 
 runner = CliRunner()
@@ -28,8 +29,9 @@ def test_dynamic_batch_is_not_delegated_and_hints_a_static_batch():
     report = check_model(blob, 30)
     assert not report.fully_delegated and report.delegated_ops == 0 and report.partitions == 0
     assert {"SHAPE", "STRIDED_SLICE", "PACK"} <= {o["op"] for o in report.ops}
+    assert report.dynamic["op"] == "RESHAPE" and "by op" in report.dynamic["reason"]
     fc = next(o for o in report.ops if o["op"] == "FULLY_CONNECTED")
-    assert "dynamic-sized tensors" in fc["reason"] and "--batch 1" in fc["hint"]
+    assert f"dynamic-sized tensor at op {report.dynamic['op_index']} RESHAPE" in fc["reason"] and "--batch 1" in fc["hint"]
     assert report.min_api_level is None
 
 
