@@ -160,7 +160,9 @@ def render_check(report: dict[str, Any]) -> str:
     lines += _fix_lines(report["ops"])
     lines += [f"warning: {w}" for w in report["warnings"]]
     gpu = report.get("gpu")
-    if gpu:
+    if gpu and gpu.get("unavailable"):
+        lines.append(f"GPU delegate: unavailable ({gpu['unavailable']})")
+    elif gpu:
         state = {True: "compatible", False: "NOT compatible", None: "unknown"}[gpu["compatible"]]
         lines.append(f"GPU delegate ({gpu['analyzer']} Analyzer): {state}" + "".join(f"\n  {w}" for w in gpu["warnings"]))
         if gpu.get("caveat"):

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from npukit.nnapi.levels import FL6
-from tflite_builder import T, one_op
+from tflite_builder import Op, T, build, one_op
 
 
 @dataclass
@@ -395,3 +395,38 @@ def batch_matmul_rules_case():
     def matmul(b):
         return one_op("BATCH_MATMUL", [f32(2, 3), b], [f32(2, 4)], "BatchMatMulOptions")
     return Case(matmul(q("INT8", 3, 4)), FL6, matmul(f32(3, 4)))
+
+
+# -- small graphs for the whole-model rules ----------------------------------------------------
+
+
+def relu_runs(lengths: list[int]) -> bytes:
+    """RELU runs of the given lengths separated by SQUARE (which NN-API lacks), in one chain."""
+    tensors, ops, last = {"x": T((1, 4))}, [], "x"
+    for r, length in enumerate(lengths):
+        if r:
+            tensors[f"sq{r}"] = T((1, 4))
+            ops.append(Op("SQUARE", [last], [f"sq{r}"]))
+            last = f"sq{r}"
+        for k in range(length):
+            name = f"relu{r}_{k}"
+            tensors[name] = T((1, 4))
+            ops.append(Op("RELU", [last], [name]))
+            last = name
+    return build(tensors, ops, ["x"], [last])
+
+
+def flatten_chain(between: str) -> bytes:
+    """x -> SHAPE -> STRIDED_SLICE (batch) -> [PACK | CONCATENATION] with 32 -> RESHAPE(x)."""
+    tensors = {"x": T((1, 4, 4, 2), signature=(-1, 4, 4, 2)), "shape": T((4,), "INT32"), "begin": const([0]),
+               "end": const([1]), "one": const([1]),
+               "batch": T((), "INT32") if between == "PACK" else T((1,), "INT32"),
+               "rest": const(32, shape=()) if between == "PACK" else const([32]), "new": T((2,), "INT32"),
+               "flat": T((1, 32), signature=(-1, 32)), "y": T((1, 32), signature=(-1, 32))}
+    slice_options = {"shrinkAxisMask": 1} if between == "PACK" else {}
+    join = (Op("PACK", ["batch", "rest"], ["new"], {"valuesCount": 2, "axis": 0}, "PackOptions") if between == "PACK"
+            else Op("CONCATENATION", ["batch", "rest"], ["new"], {"axis": 0}, "ConcatenationOptions"))
+    ops = [Op("SHAPE", ["x"], ["shape"], {"outType": 2}, "ShapeOptions"),
+           Op("STRIDED_SLICE", ["shape", "begin", "end", "one"], ["batch"], slice_options, "StridedSliceOptions"),
+           join, Op("RESHAPE", ["x", "new"], ["flat"]), Op("RELU", ["flat"], ["y"])]
+    return build(tensors, ops, ["x"], ["y"])

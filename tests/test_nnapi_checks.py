@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnapi_cases import CASES
+from nnapi_cases import CASES, relu_runs
 from npukit.nnapi.check import check_model
 from npukit.nnapi.registry import CHECKS, check
 from npukit.nnapi.rules import RULES, Rule, _validated
@@ -60,7 +60,7 @@ def test_a_check_name_cannot_be_registered_twice():
         check("max_rank", "again")(lambda o, level: None)
 
 
-def test_the_builder_writes_models_the_interpreter_runs():
+def test_the_builder_writes_models_the_interpreterrelu_runs():
     """The crafted models are real .tflite files: a built ADD + RELU runs on LiteRT."""
     from ai_edge_litert.interpreter import Interpreter
 
@@ -102,29 +102,11 @@ def test_per_operator_codes(code, refused, fixed):
 # -- whole-model rules -------------------------------------------------------------------------
 
 
-def _runs(lengths: list[int]) -> bytes:
-    """RELU runs of the given lengths separated by SQUARE (which NN-API lacks), in one chain."""
-    from tflite_builder import Op, build
-
-    tensors, ops, last = {"x": T((1, 4))}, [], "x"
-    for r, length in enumerate(lengths):
-        if r:
-            tensors[f"sq{r}"] = T((1, 4))
-            ops.append(Op("SQUARE", [last], [f"sq{r}"]))
-            last = f"sq{r}"
-        for k in range(length):
-            name = f"relu{r}_{k}"
-            tensors[name] = T((1, 4))
-            ops.append(Op("RELU", [last], [name]))
-            last = name
-    return build(tensors, ops, ["x"], [last])
-
-
 def test_only_the_three_largest_partitions_are_delegated_crafted():
-    report = check_model(_runs([1, 2, 3, 4]), 30)
+    report = check_model(relu_runs([1, 2, 3, 4]), 30)
     assert report.partitions == 3 and report.delegated_ops == 2 + 3 + 4
     cut = [op for op in report.ops if "partition" in op["codes"]]
     assert [op["index"] for op in cut] == [0] and cut[0]["codes"] == ["partition"]
-    three = check_model(_runs([2, 3, 4]), 30)
+    three = check_model(relu_runs([2, 3, 4]), 30)
     assert three.partitions == 3 and not any("partition" in op["codes"] for op in three.ops)
     assert three.delegated_ops == 9 and [op["op"] for op in three.ops if not op["delegated"]] == ["SQUARE", "SQUARE"]

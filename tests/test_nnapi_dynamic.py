@@ -16,6 +16,7 @@ import pytest
 
 from npukit.nnapi.check import check_model
 from npukit.nnapi.dynamic import first_dynamic
+from nnapi_cases import flatten_chain
 from npukit.tflite_file import read_tflite
 from tflite_builder import Op, T, build
 
@@ -65,21 +66,6 @@ def x4(signature=True) -> T:
     return T((1, 4, 4, 2), signature=(-1, 4, 4, 2) if signature else None)
 
 
-def _flatten_chain(between: str) -> bytes:
-    """x -> SHAPE -> STRIDED_SLICE (batch) -> [PACK | CONCATENATION] with 32 -> RESHAPE(x)."""
-    tensors = {"x": x4(), "shape": T((4,), "INT32"), "begin": i32(0), "end": i32(1), "one": i32(1),
-               "batch": T((), "INT32") if between == "PACK" else T((1,), "INT32"),
-               "rest": i32(32, shape=()) if between == "PACK" else i32(32), "new": T((2,), "INT32"),
-               "flat": T((1, 32), signature=(-1, 32)), "y": T((1, 32), signature=(-1, 32))}
-    slice_options = {"shrinkAxisMask": 1} if between == "PACK" else {}
-    join = (Op("PACK", ["batch", "rest"], ["new"], {"valuesCount": 2, "axis": 0}, "PackOptions") if between == "PACK"
-            else Op("CONCATENATION", ["batch", "rest"], ["new"], {"axis": 0}, "ConcatenationOptions"))
-    ops = [Op("SHAPE", ["x"], ["shape"], {"outType": 2}, "ShapeOptions"),
-           Op("STRIDED_SLICE", ["shape", "begin", "end", "one"], ["batch"], slice_options, "StridedSliceOptions"),
-           join, Op("RESHAPE", ["x", "new"], ["flat"]), Op("RELU", ["flat"], ["y"])]
-    return build(tensors, ops, ["x"], ["y"])
-
-
 def _reshape_by(ops: list[Op], extra: dict[str, T]) -> bytes:
     """x [1,4,4,2] -> (ops computing "new" from SHAPE(x)) -> RESHAPE(x, new) -> RELU."""
     tensors = {"x": x4(), "shape": T((4,), "INT32"), **extra, "flat": T((1, 32)), "y": T((1, 32))}
@@ -96,9 +82,9 @@ def _one(op: str, inputs: dict[str, T], out: T, options=None, options_type=None,
 
 CRAFTED = {
     # the Keras Flatten of a batch-None model: PACK is not computed in Prepare
-    "flatten chain with PACK": (_flatten_chain("PACK"), "RESHAPE"),
+    "flatten chain with PACK": (flatten_chain("PACK"), "RESHAPE"),
     # CONCATENATION of values known in Prepare is computed in Prepare: the shape is known
-    "flatten chain with CONCATENATION": (_flatten_chain("CONCATENATION"), None),
+    "flatten chain with CONCATENATION": (flatten_chain("CONCATENATION"), None),
     # SHAPE is computed in Prepare: a RESHAPE to the shape of another tensor is static
     "RESHAPE to SHAPE(y)": (build({"x": x4(), "y": T((1, 32)), "s": T((2,), "INT32"), "flat": T((1, 32)), "z": T((1, 32))},
                                   [Op("SHAPE", ["y"], ["s"], {"outType": 2}, "ShapeOptions"),
