@@ -64,7 +64,7 @@ def gpu_compatibility(model: bytes, timeout: float = TIMEOUT_S) -> dict[str, Any
                 cwd=tmp, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
             )
         except subprocess.TimeoutExpired:
-            return _unavailable(f"TensorFlow's Analyzer did not finish in {timeout:.0f} s")
+            return _unavailable(f"TensorFlow's Analyzer did not finish in {timeout:g} s")
         if done.returncode < 0:
             name = signal.Signals(-done.returncode).name if -done.returncode in signal.valid_signals() else done.returncode
             return _unavailable(f"TensorFlow's Analyzer crashed on this model ({name})")
