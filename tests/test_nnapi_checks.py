@@ -110,3 +110,59 @@ def test_only_the_three_largest_partitions_are_delegated_crafted():
     three = check_model(relu_runs([2, 3, 4]), 30)
     assert three.partitions == 3 and not any("partition" in op["codes"] for op in three.ops)
     assert three.delegated_ops == 9 and [op["op"] for op in three.ops if not op["delegated"]] == ["SQUARE", "SQUARE"]
+
+
+# -- the other refusals a check can give, each on its own crafted operator ---------------------
+
+
+def _secondary_cases():
+    from nnapi_cases import _conv, _dense, f32, q
+
+    w8 = q("INT8", 3, 1, 1, 2, data=np.ones((3, 1, 1, 2)))
+    size = {"4x4": T((2,), "INT32", data=[4, 4]), "4x2": T((2,), "INT32", data=[4, 2])}
+    dilated = one_op("DEPTHWISE_CONV_2D", [f32(1, 3, 3, 2), f32(1, 2, 2, 2, data=np.ones((1, 2, 2, 2))),
+                                           f32(2, data=np.zeros(2))], [f32(1, 1, 1, 2)], "DepthwiseConv2DOptions",
+                     padding=1, dilationWFactor=2, dilationHFactor=2, depthMultiplier=1)
+    return {  # name: (check, model, level, part of the reason)
+        "SUB of int16": ("sub_types", one_op("SUB", [T((1, 4), "INT16")] * 2, [T((1, 4), "INT16")]), 30,
+                         "SUB does not take int16"),
+        "CAST to int8 below 30": ("cast_types", one_op("CAST", [f32(1, 4)], [q("INT8", 1, 4)]), 29,
+                                  "output int8 is not supported at this level"),
+        "QUANTIZE from int16": ("quantize_rules", one_op("QUANTIZE", [q("INT16", 1, 4)], [q("UINT8", 1, 4)]), 30,
+                                "input int16"),
+        "QUANTIZE with scale 0": ("quantize_rules", one_op("QUANTIZE", [q("INT8", 1, 4, scale=0.0)], [q("UINT8", 1, 4)]),
+                                  30, "scale > 0"),
+        "DEQUANTIZE int8 zero point 3 at 29": ("dequantize", one_op("DEQUANTIZE", [q("INT8", 1, 4, zero_point=3)],
+                                                                    [f32(1, 4)]), 29, "zero point 0"),
+        "hybrid CONV_2D at 28": ("conv_pre29", _conv(f32(1, 4, 4, 2), w8, f32(3, data=np.zeros(3)), f32(1, 4, 4, 3)),
+                                 28, "hybrid"),
+        "dilated DEPTHWISE at 28": ("depthwise_pre29", dilated, 28, "dilation needs API 29"),
+        "hybrid FC at 28": ("fc_pre29", _dense(f32(1, 3), q("INT8", 2, 3, data=np.ones((2, 3))), f32(2, data=np.zeros(2)),
+                                               f32(1, 2)), 28, "hybrid"),
+        "uint8 RESIZE at 28": ("resize_rules", one_op("RESIZE_BILINEAR", [q("UINT8", 1, 2, 2, 1), size["4x4"]],
+                                                      [q("UINT8", 1, 4, 4, 1)]), 28, "quantized resize"),
+        "non-square RESIZE at 28": ("resize_rules", one_op("RESIZE_BILINEAR", [f32(1, 2, 2, 1), size["4x2"]],
+                                                           [f32(1, 4, 2, 1)]), 28, "non-square"),
+        "UNPACK of rank 1": ("unpack_rules", one_op("UNPACK", [f32(3)], [f32()] * 3, "UnpackOptions", num=3), 30,
+                             "rank 2..4 (got 1)"),
+        "BATCH_MATMUL of rank 5": ("batch_matmul_rules", one_op("BATCH_MATMUL", [f32(1, 1, 1, 2, 3), f32(1, 1, 1, 3, 4)],
+                                                                [f32(1, 1, 1, 2, 4)]), 1000006, "rank 2..4"),
+        "broadcast BATCH_MATMUL": ("batch_matmul_rules", one_op("BATCH_MATMUL", [f32(2, 2, 3), f32(3, 4)],
+                                                                [f32(2, 2, 4)]), 1000006, "broadcasting"),
+    }
+
+
+SECONDARY = _secondary_cases()
+
+
+@pytest.mark.parametrize("name", sorted(SECONDARY))
+def test_secondary_refusals(name):
+    code, model, level, text = SECONDARY[name]
+    (op,) = check_model(model, level).ops
+    assert op["codes"] == [code] and text in op["reason"], op
+
+
+def test_float16_dequantize_is_accepted_from_30_only():
+    model = one_op("DEQUANTIZE", [T((1, 4), "FLOAT16")], [T((1, 4))])
+    assert check_model(model, 30).fully_delegated
+    assert check_model(model, 29).ops[0]["codes"] == ["dequantize"]
