@@ -21,7 +21,8 @@ from tflite_builder import T, one_op
 
 runner = CliRunner()
 
-#: (position, new byte) of mutants of conv_model() that crash the Analyzer
+#: (position, new byte) of mutants of conv_model() that crash the Analyzer; the first is run (one
+#: TensorFlow start in a child costs seconds), all are kept readable by npukit
 CRASHING = [(415, 232), (136, 110)]
 
 
@@ -52,11 +53,6 @@ def test_a_crashing_mutant_is_reported_not_fatal(tmp_path, monkeypatch):
     assert not (tmp_path / "ran").exists()
     text = runner.invoke(app, ["check", "model.tflite", "--no-gpu"]).stdout
     assert "runs fully on NN-API" in text and "GPU" not in text
-
-
-def test_another_crashing_mutant_through_the_api():
-    gpu = gpu_compatibility(mutant(*CRASHING[1]))
-    assert gpu["unavailable"] == "TensorFlow's Analyzer crashed on this model (SIGSEGV)"
 
 
 def test_a_hang_is_cut_at_the_deadline():

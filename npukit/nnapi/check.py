@@ -177,7 +177,10 @@ def _evaluate(model: TFLiteModel, level: int, dynamic: DynamicTensor | None):
 
 
 def check_model(model: str | Path | bytes | TFLiteModel, api_level: int = 30, gpu: bool = False) -> CheckReport:
-    """Decide, operator by operator, what the NN-API delegate runs at ``api_level``."""
+    """Decide, operator by operator, what the NN-API delegate runs at ``api_level``.
+
+    ``gpu``: add TensorFlow's GPU-delegate Analyzer verdict (run in a child process, see
+    ``npukit.gpu_check``; a crash there is reported, never raised)."""
     level = check_level(api_level)
     info = model if isinstance(model, TFLiteModel) else read_tflite(model)
     if not info.operators:

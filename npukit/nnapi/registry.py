@@ -93,6 +93,7 @@ def check(name: str, text: str, describe: Callable[..., str] | None = None):
         if name in CHECKS:
             raise ValueError(f"NN-API check {name!r} is registered twice ({CHECKS[name].fn.__qualname__}, {fn.__qualname__})")
         CHECKS[name] = Check(name, fn, text, describe)
+        fn.__doc__ = fn.__doc__ or f"NN-API check {name!r}: {text}."  # help() shows the registered text
         return fn
 
     return register
