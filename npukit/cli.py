@@ -2,7 +2,8 @@
 
 Each command parses its options, calls the library with keyword arguments, prints a text report
 (or JSON with ``--json``) to stdout and progress to stderr. Library errors become one line on
-stderr: exit code 2 for bad input, 1 for internal errors (set NPUKIT_DEBUG=1 for a traceback).
+stderr: exit code 2 for bad input, 1 for internal errors (set NPUKIT_DEBUG=1 for a traceback);
+``check --strict`` exits 3 for a model that is not fully delegated.
 """
 
 from __future__ import annotations
@@ -455,11 +456,17 @@ def check(
     ] = 30,
     list_rules: Annotated[bool, typer.Option("--list-rules", help="Print the NN-API rule table and exit.")] = False,
     gpu: Annotated[bool, typer.Option("--gpu/--no-gpu", help="Add GPU-delegate compatibility from TensorFlow's Analyzer.")] = True,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 3 when the model is not fully delegated at the level (a CI gate).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Report, op by op, what the NN-API delegate runs of MODEL at an Android API level, and why not.
 
-    Example: npukit check digits_cnn.tflite --api-level 29
+    Exit status: 0 when the report is printed (with --strict: only when every op runs on NN-API),
+    3 with --strict when the model is not fully delegated, 2 for a bad file or flag.
+
+    Example: npukit check digits_cnn.tflite --api-level 29 --strict
     """
     from npukit.errors import BadInputError
     from npukit.nnapi.check import check_model
@@ -474,6 +481,8 @@ def check(
         raise BadInputError("give a .tflite file to check (or --list-rules)")
     report = check_model(model, api_level, gpu=gpu)
     _emit(report.to_dict(), as_json, render_check)
+    if strict and not report.fully_delegated:
+        raise typer.Exit(code=3)  # distinct from 1 (internal error) and 2 (bad input)
 
 
 @app.command()

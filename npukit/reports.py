@@ -158,18 +158,48 @@ def render_check(report: dict[str, Any]) -> str:
          op["reason"] or ""]
         for op in report["ops"]
     ]
+    if report.get("dynamic"):
+        dyn = report["dynamic"]
+        lines.append(f"dynamic-sized tensor at op {dyn['op_index']} {dyn['op']}: {dyn['reason']}; the interpreter "
+                     "refuses a static-shape delegate such as NN-API for such a model")
     lines.append(_table(["#", "op", "delegated", "op needs", "reason"], rows))
-    for op in report["ops"]:
-        if op["hint"]:
-            lines.append(f"fix for op {op['index']} {op['op']}: {op['hint']}")
+    lines += _fix_lines(report["ops"])
     lines += [f"warning: {w}" for w in report["warnings"]]
     gpu = report.get("gpu")
-    if gpu:
+    if gpu and gpu.get("unavailable"):
+        lines.append(f"GPU delegate: unavailable ({gpu['unavailable']})")
+    elif gpu:
         state = {True: "compatible", False: "NOT compatible", None: "unknown"}[gpu["compatible"]]
         lines.append(f"GPU delegate ({gpu['analyzer']} Analyzer): {state}" + "".join(f"\n  {w}" for w in gpu["warnings"]))
         if gpu.get("caveat"):
             lines.append(f"  caveat: {gpu['caveat']}")
     return "\n".join(lines)
+
+
+def _fix_lines(ops: list[dict[str, Any]]) -> list[str]:
+    """One line per distinct fix, naming the ops it applies to (runs of indices as ranges)."""
+    by_hint: dict[str, list[dict[str, Any]]] = {}
+    for op in ops:
+        if op["hint"]:
+            by_hint.setdefault(op["hint"], []).append(op)
+    lines = []
+    for hint, group in by_hint.items():
+        if len(group) == 1:
+            lines.append(f"fix for op {group[0]['index']} {group[0]['op']}: {hint}")
+        else:
+            lines.append(f"fix for ops {_ranges([op['index'] for op in group])}: {hint}")
+    return lines
+
+
+def _ranges(indices: list[int]) -> str:
+    """[0, 1, 2, 5, 7, 8] -> "0-2, 5, 7-8"."""
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
 
 
 def render_rules(rows: list[dict[str, Any]]) -> str:

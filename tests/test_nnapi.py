@@ -12,7 +12,8 @@ import npukit
 import tflite_models as models
 from npukit.cli import app
 from npukit.errors import BadInputError
-from npukit.nnapi.check import CHECKS, check_model
+from npukit.nnapi.check import check_model
+from npukit.nnapi.registry import CHECKS
 from npukit.nnapi.rules import LEVELS, RULES, rules_table
 
 runner = CliRunner()
@@ -28,8 +29,9 @@ def test_dynamic_batch_is_not_delegated_and_hints_a_static_batch():
     report = check_model(blob, 30)
     assert not report.fully_delegated and report.delegated_ops == 0 and report.partitions == 0
     assert {"SHAPE", "STRIDED_SLICE", "PACK"} <= {o["op"] for o in report.ops}
+    assert report.dynamic["op"] == "RESHAPE" and "by op" in report.dynamic["reason"]
     fc = next(o for o in report.ops if o["op"] == "FULLY_CONNECTED")
-    assert "dynamic-sized tensors" in fc["reason"] and "--batch 1" in fc["hint"]
+    assert f"dynamic-sized tensor at op {report.dynamic['op_index']} RESHAPE" in fc["reason"] and "--batch 1" in fc["hint"]
     assert report.min_api_level is None
 
 
@@ -205,3 +207,40 @@ def test_docs_rule_table_is_current():
     if not docs.exists():
         pytest.skip("docs/ is not part of this installation")
     assert render_rules(rules_table()) in docs.read_text()
+
+
+def _indices(text: str) -> list[int]:
+    """"0-2, 5" -> [0, 1, 2, 5]."""
+    out = []
+    for part in text.split(", "):
+        first, _, last = part.partition("-")
+        out += list(range(int(first), int(last or first) + 1))
+    return out
+
+
+def test_check_strict_is_a_ci_gate_and_fixes_are_collapsed(tmp_path):
+    """--strict: exit 3 for a model not fully delegated (report still printed), 0 for one that is."""
+    from nnapi_cases import flatten_chain, relu_runs
+
+    dynamic = tmp_path / "dynamic.tflite"
+    dynamic.write_bytes(flatten_chain("PACK"))
+    whole = tmp_path / "whole.tflite"
+    whole.write_bytes(relu_runs([3]))
+    for path, code in ((dynamic, 3), (whole, 0)):
+        result = runner.invoke(app, ["check", str(path), "--no-gpu", "--strict"])
+        assert result.exit_code == code and "ops delegated" in result.stdout, result.stdout
+        assert runner.invoke(app, ["check", str(path), "--no-gpu"]).exit_code == 0
+    result = runner.invoke(app, ["check", str(dynamic), "--no-gpu", "--strict", "--json"])
+    assert result.exit_code == 3 and json.loads(result.stdout)["fully_delegated"] is False
+    text = runner.invoke(app, ["check", str(dynamic), "--no-gpu"]).stdout
+    report = check_model(dynamic, 30)
+    assert f"dynamic-sized tensor at op 3 RESHAPE: {report.dynamic['reason']}" in text
+    for hint in {op["hint"] for op in report.ops if op["hint"]}:
+        lines = [line for line in text.splitlines() if line.endswith(": " + hint)]
+        assert len(lines) == 1, lines  # one line per distinct fix
+        expected = [op["index"] for op in report.ops if op["hint"] == hint]
+        head = lines[0][: -len(": " + hint)]
+        listed = _indices(head.removeprefix("fix for ops ")) if head.startswith("fix for ops ") else \
+            [int(head.split()[3])]
+        assert listed == expected
+    assert "fix for op 0 SHAPE:" in text and "fix for ops 1-4:" in text  # SHAPE's fix is its own

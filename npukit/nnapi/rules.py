@@ -13,8 +13,9 @@ Row fields:
   1000006-1000008 = feature levels 6-8);
 * ``types``: accepted types of input 0, as ``((from_level, {types}), ...)``: the last entry whose
   level is <= the target applies; None = not checked;
-* ``checks``: further conditions, named; ``npukit.nnapi.check`` implements each name and
-  ``CHECK_TEXT`` says what it tests;
+* ``checks``: further conditions, as ``(name, *args)``; the name selects a check registered in
+  ``npukit.nnapi.conditions`` (function, text and argument description in one place); a name
+  that no check has, or arguments its function does not take, fail at import;
 * ``note``: conditions of the source that a static file check cannot decide.
 
 The delegate runs every check of a row (no early exit), so an operator is delegated only when
@@ -25,23 +26,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from npukit.nnapi import conditions  # noqa: F401  (registers every check)
+from npukit.nnapi.levels import (  # noqa: F401  (re-exported: the rule vocabulary)
+    BOOL, F16, F32, FL5, FL6, FL7, FL8, FQ8, I8, I16, I32, I64, LEVEL_NAMES, LEVELS, U8,
+)
+from npukit.nnapi.registry import CHECKS
+
 SOURCE = (
     "google-ai-edge/LiteRT tflite/delegates/nnapi/nnapi_delegate.cc (snapshot f67457790c9c), "
     "NNAPIDelegateKernel::Validate"
 )
-
-FL5, FL6, FL7, FL8 = 31, 1000006, 1000007, 1000008
-#: levels a model is checked at when npukit looks for the lowest one that delegates it whole
-LEVELS = (27, 28, 29, 30, FL5, FL6, FL7, FL8)
-LEVEL_NAMES = {
-    27: "API 27 (Android 8.1, NN-API 1.0)", 28: "API 28 (Android 9, NN-API 1.1)",
-    29: "API 29 (Android 10, NN-API 1.2)", 30: "API 30 (Android 11, NN-API 1.3)",
-    FL5: "API 31+ (Android 12, feature level 5)", FL6: "feature level 6", FL7: "feature level 7",
-    FL8: "feature level 8",
-}
-
-F32, F16, U8, I8, I16, I32, I64, BOOL = "FLOAT32", "FLOAT16", "UINT8", "INT8", "INT16", "INT32", "INT64", "BOOL"
-FQ8 = frozenset({F32, U8, I8})
 
 
 def types(*entries) -> tuple[tuple[int, frozenset[str]], ...]:
@@ -188,79 +182,25 @@ def _rows() -> list[Rule]:
     return rows
 
 
-RULES: dict[str, Rule] = {rule.op: rule for rule in _rows()}
-
-#: what each named check tests (printed by ``npukit check --list-rules``)
-CHECK_TEXT = {
-    "int32_activation_none": "int32 inputs need fused activation NONE",
-    "max_rank": "rank <= 4 of the listed tensors",
-    "rank_eq": "input rank must be 4",
-    "avg_pool_quant_filter": "quantized: filter width x height <= 256 below API 29 (lifted from 29 when the NN-API CPU device is excluded, the default)",
-    "activation_none_below": "fused activation NONE below API 29",
-    "conv_pre29": "below API 29: no hybrid (float input, int8 weights), input float32 or uint8, no per-channel weights",
-    "restricted_scales_pre29": "below API 29, uint8: input_scale * filter_scale < output_scale",
-    "bias_present": "a bias input is present",
-    "dilation_from": "dilation > 1 needs API 29",
-    "no_groups_pre29": "grouped convolution needs API 29",
-    "depthwise_pre29": "below API 29: input float32 or uint8, dilation 1 (and the uint8 scale rule)",
-    "output_type_not": "output not int16",
-    "fc_pre29": "below API 29: no hybrid, input float32 or uint8",
-    "keep_num_dims_from": "keep_num_dims needs API 30",
-    "output_types": "output type in the listed set",
-    "softmax_rank_pre29": "below API 29: input rank 2 or 4",
-    "constant_input": "the listed operand must be a constant tensor",
-    "reshape_not_scalar": "reshape target is not a scalar",
-    "resize_rules": "below API 29: float32 input, square output; up to API 29: no align_corners / half_pixel_centers",
-    "squeeze_dims_at_28": "API 28: squeeze_dims must be given",
-    "not_hybrid": "no hybrid (float activations with quantized weights)",
-    "inputs_count": "number of inputs in the listed set",
-    "l2norm_pre29": "below API 29: float32 input of rank 4",
-    "activation_none": "fused activation NONE",
-    "concat_u8_scales_pre29": "below API 29, uint8: all inputs share input 0's scale and zero point",
-    "dequantize": "input uint8 (int8 from API 29; zero point 0 at API 29); float16 non-constant input from API 30",
-    "tanh_types": "float32, or uint8/int8 from API 29",
-    "sub_types": "float32 from API 28, uint8/int8 from 29, int32 from 30",
-    "no_zero_dims": "no dimension of size 0",
-    "pad_rules": "a padding value (PADV2) needs API 29; below 29 the input must be float32",
-    "crops_zero": "crops must be constant zeros",
-    "input_types": "the listed input's type in the listed set",
-    "input_types_by_level": "the listed input's type in the set of the target level",
-    "mean_types": "float32; uint8/int8 from API 29",
-    "output_rank_nonzero": "output is not a scalar",
-    "input_rank_nonzero": "the listed input is not a scalar",
-    "scalar_operands_constant": "a scalar operand must be constant",
-    "cast_types": "input and output float32, int32, uint8 (int8 from API 30); never bool",
-    "select_same_shape": "condition and values have the same shape (no broadcasting)",
-    "quantize_rules": "input float32 or quantized with scale > 0; output uint8 below API 30, uint8 or int8 from 30",
-    "pack_axis": "below feature level 6: the new axis is not the last",
-    "unpack_rules": "input rank 2..4, axis not the last",
-    "batch_matmul_rules": "same input types, rank 2..4, no batch broadcasting",
-}
+def _validated(rows: list[Rule]) -> dict[str, Rule]:
+    """The rows by op; a condition naming no registered check, or with arguments its function
+    does not take, is a programming error reported at import."""
+    by_op: dict[str, Rule] = {}
+    for rule in rows:
+        if rule.op in by_op:
+            raise ValueError(f"NN-API rule table: {rule.op} has two rows")
+        for name, *args in rule.checks:
+            if name not in CHECKS:
+                raise ValueError(
+                    f"NN-API rule {rule.op}: unknown check {name!r} (registered: {', '.join(sorted(CHECKS))})"
+                )
+            if not CHECKS[name].accepts(tuple(args)):
+                raise ValueError(f"NN-API rule {rule.op}: check {name!r} does not take the arguments {tuple(args)!r}")
+        by_op[rule.op] = rule
+    return by_op
 
 
-def describe(check: tuple) -> str:
-    """One condition of a rule in words, with its arguments."""
-    name, *args = check
-    if name == "max_rank":
-        side, indices, limit = args
-        return f"rank <= {limit}: {'inputs' if side == 'in' else 'outputs'} {', '.join(map(str, indices))}"
-    if name == "constant_input":
-        return f"the {args[1]} (input {args[0]}) is a constant tensor"
-    if name == "input_types":
-        return f"input {args[0]} type in {', '.join(sorted(args[1])).lower()}"
-    if name == "output_types":
-        return f"output type in {', '.join(sorted(args[0])).lower()}"
-    if name == "inputs_count":
-        return f"{' or '.join(map(str, args[0]))} inputs"
-    if name in ("dilation_from", "keep_num_dims_from", "activation_none_below"):
-        return CHECK_TEXT[name].replace("29", str(args[0])).replace("30", str(args[0]))
-    if name == "rank_eq":
-        return f"input {args[1]} has rank {args[2]}"
-    if name in ("no_zero_dims", "input_rank_nonzero"):
-        return f"{CHECK_TEXT[name]} (input {args[0]})"
-    if name == "output_type_not":
-        return f"output not {args[0].lower()}"
-    return CHECK_TEXT[name]
+RULES: dict[str, Rule] = _validated(_rows())
 
 
 def rules_table() -> list[dict]:
@@ -273,7 +213,7 @@ def rules_table() -> list[dict]:
                 "min_level": rule.min_level,
                 "max_version": rule.max_version,
                 "types": [[level, sorted(values)] for level, values in rule.types] if rule.types else None,
-                "conditions": [describe(check) for check in rule.checks],
+                "conditions": [CHECKS[name].describe(*args) for name, *args in rule.checks],
                 "note": rule.note,
                 "lines": rule.lines,
                 "source": SOURCE,
