@@ -139,27 +139,55 @@ def _handles_errors(fn):
     return wrapper
 
 
+#: progress bars appear only for work that lasts longer than this (short commands stay quiet)
+SHOW_PROGRESS_AFTER_S = 2.0
+
+
 @contextlib.contextmanager
 def _progress(enabled: bool = True):
-    """A reporter drawing rich progress bars on stderr when it is a terminal."""
-    if not enabled or not sys.stderr.isatty():
-        from npukit.progress import silent
+    """A reporter for the library's stages: rich progress bars on stderr, drawn only when
+    stderr is an interactive terminal, ``enabled`` (False with --json) and the work lasts
+    longer than SHOW_PROGRESS_AFTER_S. The bars are transient: nothing is left behind."""
+    from npukit.progress import silent
 
+    if not enabled or not sys.stderr.isatty():
         yield silent
         return
+    import threading
+
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(
+    console = Console(stderr=True)
+    if not console.is_interactive:  # a dumb terminal cannot redraw a bar
+        yield silent
+        return
+    bars = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True,
-    ) as bars:
+        console=console, transient=True, redirect_stdout=False,  # stdout carries the report only
+    )
+    lock, finished = threading.Lock(), threading.Event()
 
-        def reporter(stage: str, total: int):
-            task = bars.add_task(stage, total=total)
-            return lambda n: bars.advance(task, n)
+    def show() -> None:
+        with lock:
+            if not finished.is_set():
+                bars.start()
 
+    timer = threading.Timer(SHOW_PROGRESS_AFTER_S, show)
+    timer.daemon = True
+    timer.start()
+
+    def reporter(stage: str, total: int):
+        task = bars.add_task(stage, total=total)
+        return lambda n: bars.advance(task, n)
+
+    try:
         yield reporter
+    finally:
+        timer.cancel()
+        with lock:
+            finished.set()
+            bars.stop()  # erases the bars; nothing happens if they were never shown
 
 
 def _emit(data: dict, as_json: bool, render) -> None:
@@ -251,13 +279,13 @@ def convert(
 
     if output is None:
         output = Path(model.stem + {Target.tflite: ".tflite", Target.ir: ".npkit", Target.nir: ".nir"}[to])
-    with _progress():
+    with _progress(not as_json) as reporter:
         result = run(
             model, output, to=to.value, mode=mode.value, data=data, calibration=calibration,
             calibration_samples=calibration_samples, percentile=percentile,
             quantize=quantize.value, io=io.value if io else None, batch=batch, timesteps=timesteps,
             encoding=encoding.value, api_level=api_level, allow_cpu_fallback=allow_cpu_fallback, dt=dt,
-            input_shape=_shape(input_shape), force=force,
+            input_shape=_shape(input_shape), force=force, progress=reporter,
         )
     _emit(result.to_dict(), as_json, render_convert)
 
@@ -293,11 +321,11 @@ def simulate(
     from npukit.reports import render_simulate
 
     _check_output(save, force)
-    with _progress():
+    with _progress(not as_json) as reporter:
         report = run(
             model, data, timesteps=timesteps, encoding=encoding.value, seed=seed, percentile=percentile,
             calibration=calibration, calibration_samples=calibration_samples, samples=samples, batch_size=batch_size,
-            dt=dt, input_shape=_shape(input_shape),
+            dt=dt, input_shape=_shape(input_shape), progress=reporter,
         )
     figures = report.to_dict()
     if save is not None:
@@ -346,11 +374,11 @@ def parity(
     if plot is not None and values is None:
         raise BadInputError("--plot draws the --sweep; give --sweep too")
     _check_output(plot, force)
-    with _progress():
+    with _progress(not as_json) as reporter:
         report = run(
             model, converted, data, timesteps=timesteps, encoding=encoding.value, seed=seed, percentile=percentile,
             calibration=calibration, calibration_samples=calibration_samples, samples=samples, sweep=values,
-            divergence_cosine=divergence_cosine, dt=dt, input_shape=_shape(input_shape),
+            divergence_cosine=divergence_cosine, dt=dt, input_shape=_shape(input_shape), progress=reporter,
         )
     figures = report.to_dict()
     if plot is not None:
@@ -428,10 +456,11 @@ def profile(
     from npukit.reports import render_profile
 
     _check_output(plot, force)
-    with _progress():
+    with _progress(not as_json) as reporter:
         report = run(
             model, source=source, data=data, runs=runs, warmup=warmup, threads=threads, use_xnnpack=not no_xnnpack,
             timesteps=timesteps, energy_table=energy_table, dt=dt, input_shape=_shape(input_shape),
+            progress=reporter,
         )
     figures = report.to_dict()
     if device_report is not None:
@@ -554,12 +583,13 @@ def demo(
         [("rate", "int8"), ("temporal", "int8"), ("temporal", "none")] if snn else [("rate", "int8")]
     )
     figures = []
-    with tempfile.TemporaryDirectory() as tmp, _progress():
+    with tempfile.TemporaryDirectory() as tmp, _progress(not as_json) as reporter:
         for mode, quantize in runs:
             suffix = "" if not snn else f"_{mode}_{'int8' if quantize == 'int8' else 'float32'}"
             target = (out or Path(tmp)) / f"{source.stem}{suffix}.tflite"
-            converted = run_convert(source, target, mode=mode, quantize=quantize, data="digits", timesteps=steps, force=force)
-            report = run_parity(source, target, "digits", timesteps=steps)
+            converted = run_convert(source, target, mode=mode, quantize=quantize, data="digits", timesteps=steps, force=force,
+                                    progress=reporter)
+            report = run_parity(source, target, "digits", timesteps=steps, progress=reporter)
             entry = {"convert": converted.to_dict(), "parity": report.to_dict()}
             if out is None:
                 entry["convert"]["output_file"] = None
