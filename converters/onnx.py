@@ -245,7 +245,7 @@ def _check_float_input(value_info, source: str) -> None:
     if kind in "iub":
         type_name = onnx.TensorProto.DataType.Name(elem_type)
         raise UnsupportedError(
-            f"{source}: input {value_info.name!r} holds {type_name} values; integer tensors are not supported "
+            f"{source}: input {value_info.name!r} holds {type_name} values; integer and bool tensors are not supported "
             f"(npukit's IR computes in float; int8 appears only after quantization)"
         )
 

@@ -160,7 +160,7 @@ EXCLUDED = {  # node test -> why npukit refuses it
 #: reason -> what npukit's one-line error must say (a regex over the message)
 REFUSALS = {
     "integer tensors: npukit's IR computes in float (int8 appears only after quantization)":
-        r"input '\w+' holds U?INT(8|16|32|64) values; integer tensors are not supported \(npukit's IR computes in float",
+        r"input '\w+' holds U?INT(8|16|32|64) values; integer and bool tensors are not supported \(npukit's IR computes in float",
     "a rank-1 input: npukit's first axis is the batch, samples need another axis":
         r"input '\w+' has rank 1; npukit's first axis is the batch",
     "1-D or 3-D pooling": r"(Average|Max)Pool node .*: only 2-D pooling is supported",
