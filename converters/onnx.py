@@ -188,8 +188,10 @@ def _input_shape(value_info, given: tuple[int, ...] | None, source: str) -> tupl
     declared = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else (d.dim_param or "?") for d in dims]
     if given is not None:
         given = tuple(int(v) for v in given)
-        if len(given) != len(declared) or any(g <= 0 for g in given):
+        if len(given) != len(declared):
             raise BadInputError(f"{source}: --input-shape {given} does not fit the input's rank {len(declared)} ({declared})")
+        if any(g <= 0 for g in given):
+            raise BadInputError(f"{source}: --input-shape {given} has a dimension of size 0 or less; every size must be positive")
         for g, d in zip(given[1:], declared[1:]):
             if isinstance(d, int) and d != g:
                 raise BadInputError(f"{source}: --input-shape {given} contradicts the declared input shape {declared}")
@@ -214,6 +216,7 @@ def from_onnx_model(model, input_shape=None, source: str = "<onnx>", folder: Pat
     inputs = [v for v in g.input if v.name not in initializers]
     if len(inputs) != 1 or len(g.output) != 1:
         raise UnsupportedError(f"{source}: models with {len(inputs)} inputs and {len(g.output)} outputs are not supported (one each)")
+    _check_float_input(inputs[0], source)
     b = OnnxBuilder(source, opset)
     shape = _input_shape(inputs[0], input_shape, source)
     b.batch = shape[0]
@@ -253,6 +256,24 @@ def from_onnx_model(model, input_shape=None, source: str = "<onnx>", folder: Pat
         "input_layout": "CHW" if values[inputs[0].name].layout == "nchw" else "plain",
     }
     return b.finish(out.name, meta)
+
+
+def _check_float_input(value_info, source: str) -> None:
+    """Refuse integer and bool model inputs: the IR computes in float, so an integer graph's
+    wrap-around and truncation would silently change (int8 appears only after quantization)."""
+    import onnx
+
+    elem_type = value_info.type.tensor_type.elem_type
+    try:
+        kind = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type)).kind
+    except Exception:  # UNDEFINED or a type numpy lacks: left to the ops that read it
+        return
+    if kind in "iub":
+        type_name = onnx.TensorProto.DataType.Name(elem_type)
+        raise UnsupportedError(
+            f"{source}: input {value_info.name!r} holds {type_name} values; integer and bool tensors are not supported "
+            f"(npukit's IR computes in float; int8 appears only after quantization)"
+        )
 
 
 def _starts_with_nhwc_transpose(g, input_name: str) -> bool:

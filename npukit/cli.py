@@ -191,27 +191,55 @@ def _handles_errors(fn):
     return wrapper
 
 
+#: progress bars appear only for work that lasts longer than this (short commands stay quiet)
+SHOW_PROGRESS_AFTER_S = 2.0
+
+
 @contextlib.contextmanager
 def _progress(enabled: bool = True):
-    """A reporter drawing rich progress bars on stderr when it is a terminal."""
-    if not enabled or not sys.stderr.isatty():
-        from npukit.progress import silent
+    """A reporter for the library's stages: rich progress bars on stderr, drawn only when
+    stderr is an interactive terminal, ``enabled`` (False with --json) and the work lasts
+    longer than SHOW_PROGRESS_AFTER_S. The bars are transient: nothing is left behind."""
+    from npukit.progress import silent
 
+    if not enabled or not sys.stderr.isatty():
         yield silent
         return
+    import threading
+
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(
+    console = Console(stderr=True)
+    if not console.is_interactive:  # a dumb terminal cannot redraw a bar
+        yield silent
+        return
+    bars = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True,
-    ) as bars:
+        console=console, transient=True, redirect_stdout=False,  # stdout carries the report only
+    )
+    lock, finished = threading.Lock(), threading.Event()
 
-        def reporter(stage: str, total: int):
-            task = bars.add_task(stage, total=total)
-            return lambda n: bars.advance(task, n)
+    def show() -> None:
+        with lock:
+            if not finished.is_set():
+                bars.start()
 
+    timer = threading.Timer(SHOW_PROGRESS_AFTER_S, show)
+    timer.daemon = True
+    timer.start()
+
+    def reporter(stage: str, total: int):
+        task = bars.add_task(stage, total=total)
+        return lambda n: bars.advance(task, n)
+
+    try:
         yield reporter
+    finally:
+        timer.cancel()
+        with lock:
+            finished.set()
+            bars.stop()  # erases the bars; nothing happens if they were never shown
 
 
 def _emit(data: dict, as_json: bool, render) -> None:
@@ -328,13 +356,13 @@ def convert(
 
     if output is None:
         output = Path(model.stem + {Target.tflite: ".tflite", Target.ir: ".npkit", Target.nir: ".nir"}[to])
-    with _progress():
+    with _progress(not as_json) as reporter:
         result = run(
             _model(model, external_data), output, to=to.value, mode=mode.value, data=_data(data, bin_us, frames, sensor), calibration=_data(calibration, bin_us, frames, sensor),
             calibration_samples=calibration_samples, percentile=percentile,
             quantize=quantize.value, io=io.value if io else None, batch=batch, timesteps=timesteps,
             encoding=encoding.value, api_level=api_level, allow_cpu_fallback=allow_cpu_fallback, dt=dt, framework=framework.value, reset=reset.value if reset else None,
-            input_shape=_shape(input_shape), force=force,
+            input_shape=_shape(input_shape), force=force, progress=reporter,
         )
     _emit(result.to_dict(), as_json, render_convert)
 
@@ -376,11 +404,11 @@ def simulate(
     from npukit.reports import render_simulate
 
     _check_output(save, force)
-    with _progress():
+    with _progress(not as_json) as reporter:
         report = run(
             _model(model, external_data), _data(data, bin_us, frames, sensor), timesteps=timesteps, encoding=encoding.value, seed=seed,
             percentile=percentile, calibration=_data(calibration, bin_us, frames, sensor), calibration_samples=calibration_samples, samples=samples, batch_size=batch_size,
-            dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape),
+            dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape), progress=reporter,
         )
     figures = report.to_dict()
     if save is not None:
@@ -435,11 +463,11 @@ def parity(
     if plot is not None and values is None:
         raise BadInputError("--plot draws the --sweep; give --sweep too")
     _check_output(plot, force)
-    with _progress():
+    with _progress(not as_json) as reporter:
         report = run(
             _model(model, external_data), converted, _data(data, bin_us, frames, sensor), timesteps=timesteps, encoding=encoding.value, seed=seed,
             percentile=percentile, calibration=_data(calibration, bin_us, frames, sensor), calibration_samples=calibration_samples, samples=samples, sweep=values,
-            divergence_cosine=divergence_cosine, dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape),
+            divergence_cosine=divergence_cosine, dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape), progress=reporter,
         )
     figures = report.to_dict()
     if plot is not None:
@@ -531,10 +559,10 @@ def profile(
     from npukit.reports import render_profile
 
     _check_output(plot, force)
-    with _progress():
+    with _progress(not as_json) as reporter:
         report = run(
             model, source=_model(source, external_data), data=_data(data, bin_us, frames, sensor), runs=runs, warmup=warmup, threads=threads, use_xnnpack=not no_xnnpack,
-            timesteps=timesteps, energy_table=energy_table, dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape),
+            timesteps=timesteps, energy_table=energy_table, dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape), progress=reporter,
         )
     figures = report.to_dict()
     if device_report is not None:

@@ -117,16 +117,23 @@ def test_temporal_bundle_states_and_host_loop(tmp_path, temporal_tflite):
     assert doc["vectors"]["samples"] == 40
 
 
-def test_spike_encoded_frames_are_the_host_series():
+def test_spike_encoded_frames_are_the_host_series(temporal_tflite):
+    """Bernoulli frames are 0/1 spikes whose rates track the pixels, and they are the series the
+    host loop draws itself: the temporal model gives the same readouts on either."""
     from npukit.bundle import _frames
-    from npukit.snn.encoders import encode
 
     x = digits("test").x[:5]
     frames, per_sample, steps, encoding, feed = _frames({"timesteps": 7, "encoding": "bernoulli", "input_max": 1.0},
                                                         "temporal", x, (8, 8, 1), None)
     assert (per_sample, steps, encoding) == (7, 7, "bernoulli") and frames.shape == (5, 7, 64)
-    np.testing.assert_array_equal(frames, np.moveaxis(encode(x, 7, "bernoulli", 1.0, 0, 0), 0, 1).reshape(5, 7, 64))
     np.testing.assert_array_equal(feed.reshape(5, 7, 64), frames)
+    host = npukit.run_temporal(temporal_tflite, x, 7, encoding="bernoulli", seed=0, input_max=1.0)
+    replayed = npukit.run_temporal(temporal_tflite, frames.reshape(5, 7, 8, 8, 1))  # a time series
+    np.testing.assert_array_equal(replayed.readouts, host.readouts)
+    np.testing.assert_array_equal(replayed.output_counts, host.output_counts)
+    long, *_ = _frames({"timesteps": 4000, "encoding": "bernoulli", "input_max": 1.0}, "temporal", x, (8, 8, 1), None)
+    assert set(np.unique(long)) <= {0.0, 1.0}
+    assert np.abs(long.mean(axis=1) - x.reshape(5, 64)).max() < 0.06  # 5 sigma of a rate over 4000 steps
     series = np.random.default_rng(0).random((3, 4, 8, 8, 1)).astype(np.float32)
     frames, per_sample, steps, encoding, _ = _frames({"timesteps": 9}, "temporal", series, (8, 8, 1), None)
     assert (per_sample, steps, encoding) == (4, 4, "time_series")

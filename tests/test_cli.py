@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,6 +99,65 @@ def test_demo_runs_the_shipped_example(tmp_path):
     figures = json.loads(result.stdout)
     assert (tmp_path / "digits_cnn.tflite").exists()
     assert figures["parity"]["accuracy"]["tflite"] >= 0.97
+
+
+def _litert_top1(path, x):
+    """Top-1 of a batch-1 int8 .tflite on x, LiteRT called directly, one sample per invoke."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    # builtin kernels only: XNNPACK would show up as DELEGATE nodes in the op list
+    interp = Interpreter(model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interp.allocate_tensors()
+    (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
+    (in_scale, in_zero), (out_scale, out_zero) = inp["quantization"], out["quantization"]
+    predictions = []
+    for sample in x:
+        interp.set_tensor(inp["index"], np.clip(np.round(sample / in_scale) + in_zero, -128, 127).astype(np.int8)[None])
+        interp.invoke()
+        predictions.append(int(((interp.get_tensor(out["index"]).astype(np.float64) - out_zero) * out_scale).argmax()))
+    ops = [op["op_name"] for op in interp._get_ops_details()]
+    return np.array(predictions), ops
+
+
+@pytest.mark.slow
+def test_demo_snn_figures_match_independent_runs(tmp_path, digits_test):
+    """`demo --snn --json`: each figure recomputed from the files it wrote, by other routes: the
+    simulator through the API, LiteRT called directly (rate) or npukit.run_temporal (temporal),
+    and numpy formulas for accuracies, agreements and spike counts."""
+    from npukit.models import DIGITS_LIF, DIGITS_LIF_TIMESTEPS
+
+    result = run("demo", "--snn", "--out", tmp_path, "--json")
+    assert result.exit_code == 0, result.stderr
+    entries = json.loads(result.stdout)
+    assert [(e["convert"]["mode"], e["convert"]["quantization"]) for e in entries] == [
+        ("rate", "int8"), ("temporal", "int8"), ("temporal", "none")]
+    x, y, T = digits_test.x, digits_test.y, DIGITS_LIF_TIMESTEPS
+    sim = npukit.simulate(DIGITS_LIF, "digits", timesteps=T)
+    counts = sim.result.spike_counts
+    snn_top1 = np.argmax(sim.result.outputs, axis=1)
+    output_counts = {}
+    for entry in entries:
+        converted, parity = entry["convert"], entry["parity"]
+        path = tmp_path / Path(converted["output_file"]).name
+        assert path.parent == tmp_path and converted["model_bytes"] == path.stat().st_size
+        assert parity["samples"] == 360 and parity["timesteps"] == T
+        assert parity["accuracy"]["snn"] == sim.accuracy() == np.mean(snn_top1 == y)
+        for layer, per_sample in parity["snn"]["spikes_per_sample"].items():
+            assert per_sample == pytest.approx(counts[layer].reshape(360, -1).sum(axis=1).mean(), rel=1e-12), layer
+        if converted["mode"] == "rate":
+            tfl_top1, ops = _litert_top1(path, x)
+            assert converted["ops"] == ops and parity["spike_agreement"] is None
+        else:
+            temporal = npukit.run_temporal(path, x, T)
+            tfl_top1 = np.argmax(temporal.readouts, axis=1)
+            assert parity["spike_agreement"] == np.mean(temporal.output_counts == counts["lif3"])
+            output_counts[converted["quantization"]] = temporal.output_counts
+        assert parity["accuracy"]["tflite"] == np.mean(tfl_top1 == y)
+        assert parity["agreement"]["tflite_vs_snn"] == np.mean(tfl_top1 == snn_top1)
+    # float32 temporal mode runs the simulator's arithmetic: every output spike count is equal
+    np.testing.assert_array_equal(output_counts["none"], counts["lif3"])
+    assert entries[2]["parity"]["spike_agreement"] == 1.0
+    assert entries[2]["parity"]["accuracy"]["snn"] >= 0.95
 
 
 def bad_inputs(tmp_path, shipped_model):

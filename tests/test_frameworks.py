@@ -20,8 +20,9 @@ import pytest
 
 from npukit.converters.nir import from_nir_graph
 from npukit.snn.simulate import simulate
+from frameworks import need
 
-torch = pytest.importorskip("torch", reason="framework cross-checks need torch (pip install torch==2.13.0)")
+torch = need("torch", "framework cross-checks need torch (pip install torch==2.13.0)")
 
 MIN_EQUAL = 0.99  # fraction of (sample, neuron) pairs with equal spike counts
 N = 32
@@ -49,7 +50,7 @@ def _quiet():
 
 
 def _snntorch_net(neuron: str, reset: str, features=12, hidden=20, out=5):
-    snn = pytest.importorskip("snntorch", reason="needs snntorch")
+    snn = need("snntorch", "needs snntorch")
 
     def layer(n, last=False):
         # per-neuron parameters: snnTorch's exporter with nir >= 1.0.6 needs their shape to be the layer's
@@ -96,8 +97,8 @@ def test_snntorch(neuron, reset):
 def test_sinabs_event_cnn(neuron, framework):
     """``sinabs``: the layers' defaults (no membrane floor; LIF scales its input by 1 - alpha);
     ``sinabs-from-nir``: the layers sinabs.from_nir builds (IAF floored at -threshold, LIF inputs unscaled)."""
-    sinabs = pytest.importorskip("sinabs", reason="needs sinabs")
-    sl = pytest.importorskip("sinabs.layers")
+    sinabs = need("sinabs", "needs sinabs")
+    sl = need("sinabs.layers", "needs sinabs.layers")
     steps = 60
     from_nir = framework == "sinabs-from-nir"
 
@@ -145,7 +146,7 @@ def test_sinabs_event_cnn(neuron, framework):
 
 @pytest.mark.parametrize("cell", ["lif", "iaf", "lif_box"])
 def test_norse(cell):
-    norse = pytest.importorskip("norse.torch", reason="needs norse")
+    norse = need("norse.torch", "needs norse")
     from norse.torch.utils.export_nir import to_nir
 
     def make(n):
@@ -404,7 +405,7 @@ def test_snntorch_recurrent(layer, reset, bias, capsys):
     """RLeaky / RSynaptic exported by snnTorch (a recurrent Affine closing a cycle onto the neuron,
     dotted node names): npukit reproduces the hidden and output spike counts over 200 steps, in
     the simulator and in a float32 temporal-mode .tflite that NN-API runs whole; int8 printed."""
-    snn = pytest.importorskip("snntorch", reason="needs snntorch")
+    snn = need("snntorch", "needs snntorch")
     from snntorch import utils
     from snntorch.export_nir import export_to_nir
 

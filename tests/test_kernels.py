@@ -1,4 +1,4 @@
-"""numpy kernels against direct loop formulas (float64: agreement to 1e-12)."""
+"""numpy kernels against direct loop formulas (float64: agreement to 1e-12) and, for pooling of\nspike arrays, TensorFlow's own avg_pool2d."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from npukit.kernels import conv as conv_module
 from npukit.kernels.conv import conv2d, depthwise_conv2d
 from npukit.kernels.gemm import gemm
-from npukit.kernels.pool import avg_pool2d, global_avg_pool, max_pool2d
+from npukit.kernels.pool import avg_pool2d, global_avg_pool, max_pool2d, sum_pool2d
 
 
 def pads(n, k, s, d, padding):
@@ -104,11 +104,38 @@ def test_pools_match_loops(pool, s, padding):
     np.testing.assert_array_equal(max_pool2d(x, pool, s, padding), want_max)
 
 
-def test_pooling_spike_arrays_is_exact():
-    spikes = (np.random.default_rng(4).random((5, 6, 6, 2)) < 0.4).astype(np.uint8)
-    got = avg_pool2d(spikes, (2, 2), (2, 2))
+def loop_window_sums(x, pool, s, padding):
+    """Per window: (sum of its in-bounds elements, their count), by the loop above (float64)."""
+    cells = list(windows(x.astype(np.float64), *pool, s, (1, 1), padding))
+    oh, ow = cells[-1][0] + 1, cells[-1][1] + 1
+    sums, counts = np.zeros((x.shape[0], oh, ow, x.shape[3])), np.zeros((oh, ow, 1))
+    for i, j, win, mask in cells:
+        sums[:, i, j] = win[:, mask].sum(axis=1)
+        counts[i, j] = mask.sum()
+    return sums, counts
+
+
+@pytest.mark.parametrize("shape, pool, s, padding", [
+    ((5, 6, 6, 2), (2, 2), (2, 2), "valid"),  # windows tile the map: the integer fast path
+    ((5, 7, 7, 2), (3, 3), (2, 2), "same"),  # padded border windows hold fewer cells
+    ((3, 6, 5, 3), (2, 3), (1, 2), "valid"),
+])
+def test_pooling_spike_arrays_is_exact(shape, pool, s, padding):
+    """0/1 spikes (uint8): window sums are small integers, exact; averages are those sums over
+    the in-bounds count, as the loop and TensorFlow's own avg_pool2d compute them."""
+    spikes = (np.random.default_rng(4).random(shape) < 0.4).astype(np.uint8)
+    sums, counts = loop_window_sums(spikes, pool, s, padding)
+    got = avg_pool2d(spikes, pool, s, padding)
     assert got.dtype == np.float32
-    np.testing.assert_array_equal(got, avg_pool2d(spikes.astype(np.float64), (2, 2), (2, 2)))
+    np.testing.assert_array_equal(got, (sums / counts).astype(np.float32))
+    total = sum_pool2d(spikes, pool, s, padding)
+    assert total.dtype == np.float32
+    np.testing.assert_array_equal(total, sums)  # 'same' padding adds zeros: the in-bounds sum
+    from npukit.quiet import import_tensorflow
+
+    tf = import_tensorflow()
+    want = tf.nn.avg_pool2d(spikes.astype(np.float32), pool, s, padding.upper()).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)  # TF may multiply by 1/count
     np.testing.assert_allclose(global_avg_pool(spikes), spikes.mean(axis=(1, 2)), atol=1e-7)
 
 

@@ -2,9 +2,10 @@
 
 Every node test whose ops are all in npukit's supported set is collected. Each one either
 matches the expected outputs at the test's own tolerance (atol at least 1e-6; float tier), or
-is listed in EXCLUDED with the reason, and then must be refused with a clear NpukitError (or
-feed integer data, which npukit's float IR does not take as model input). Nothing excluded
-may silently produce numbers. docs/onnx.md renders the same list.
+is listed in EXCLUDED with the reason, and then must be refused by ``npukit.load`` with a
+one-line BadInputError / UnsupportedError whose message says that reason (REFUSALS: reason ->
+the words npukit's message must contain). A case that starts converting, or is refused for
+another reason, fails. docs/onnx.md renders the same list (checked below).
 
 The harness, like onnxruntime's backend runner, feeds the first graph input as the data and
 binds the other inputs as constants (npukit models have one data input); models whose opset
@@ -13,15 +14,19 @@ is above 21 are retargeted to 21 when the checker accepts them.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
 from onnx import numpy_helper
 from onnx.backend.test.case.node import collect_testcases
 
+import npukit
 from npukit.converters.onnx import from_onnx_model
 from npukit.converters.onnx_ops import supported_ops
-from npukit.errors import NpukitError
+from npukit.errors import BadInputError
 from npukit.reference import evaluate
 
 EXCLUDED = {  # node test -> why npukit refuses it
@@ -116,7 +121,7 @@ EXCLUDED = {  # node test -> why npukit refuses it
     'test_mul_uint32': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
     'test_mul_uint64': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
     'test_mul_uint8': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
-    'test_reshape_allowzero_reordered': 'Reshape across the batch axis',
+    'test_reshape_allowzero_reordered': 'an empty input (a dimension of size 0)',
     'test_reshape_extended_dims': 'Reshape across the batch axis',
     'test_reshape_negative_dim': 'Reshape across the batch axis',
     'test_reshape_negative_extended_dims': 'Reshape across the batch axis',
@@ -150,6 +155,47 @@ EXCLUDED = {  # node test -> why npukit refuses it
     'test_transpose_all_permutations_4': 'a Transpose that is not an NCHW <-> NHWC layout change',
     'test_transpose_all_permutations_5': 'a Transpose that is not an NCHW <-> NHWC layout change',
     'test_transpose_default': 'a Transpose that is not an NCHW <-> NHWC layout change',
+}
+
+#: reason -> what npukit's one-line error must say (a regex over the message)
+REFUSALS = {
+    "integer tensors: npukit's IR computes in float (int8 appears only after quantization)":
+        r"input '\w+' holds U?INT(8|16|32|64) values; integer and bool tensors are not supported \(npukit's IR computes in float",
+    "a rank-1 input: npukit's first axis is the batch, samples need another axis":
+        r"input '\w+' has rank 1; npukit's first axis is the batch",
+    "1-D or 3-D pooling": r"(Average|Max)Pool node .*: only 2-D pooling is supported",
+    "concatenation of inputs bound as constants (the harness binds all inputs but the first)":
+        r"Concat node .*: a constant input where a tensor is expected",
+    "Reshape across the batch axis":
+        r"Reshape node .*: the first entry of the target shape .* must be the batch"
+        r"|Reshape 'reshaped' cannot turn \(3, 4\) into \[2, 3, 4\]",  # -1 takes the batch of 2 into a sample
+    "an empty input (a dimension of size 0)": r"\(0, 3, 4\) has a dimension of size 0",
+    "a second graph output (Dropout mask, MaxPool indices)":
+        r"models with 1 inputs and [23] outputs are not supported \(one each\)",
+    "a Transpose that is not an NCHW <-> NHWC layout change":
+        r"Transpose node .*: perm \[[\d, ]+\] is not a layout change the IR absorbs",
+    "the second operand is a graph input bound as a constant, and it varies along the batch axis":
+        r"(Add|Sub|Mul|Div) node .*: a constant of shape \(3, 4, 5\) varies along the batch axis",
+    "Flatten axis >= 2 keeps part of a sample in the batch axis":
+        r"Flatten node .*: axis [23] keeps part of the sample outside the batch",
+    "batched MatMul (a constant right operand of rank > 2)":
+        r"MatMul node .*: the right operand must be a 2-D constant \(received \(",
+    "training-mode Dropout": r"Dropout node .*: training_mode = true is not supported",
+    "dilated pooling": r"(Average|Max)Pool node .*: dilated pooling is not supported",
+    "Clip with min ≠ 0: only the clipped ReLU (min 0) maps onto a delegable op":
+        r"Clip node .*: Clip\(-\S+, \S+\) is supported with min 0 only",
+    "opset below 13": r"opset (\d|1[0-2]) is not supported \(npukit reads opsets 13 to 21",
+    "Flatten axis 0 with a batch of 2 merges samples":
+        r"Flatten node .*: axis 0 merges the batch of 2 samples into one row",
+    "Gemm transA = 1 (the input is not (N, K))": r"Gemm node .*: transA = 1 is not supported",
+    "MaxPool padding other than 'same' on a possibly negative input (zero padding would not be exact)":
+        r"MaxPool node .*: padding \([\d, ]+\) on a possibly negative input",
+    "Softmax over an axis other than the last":
+        r"Softmax node .*: softmax over axis [01] of a rank-3 tensor: only the last axis",
+    "ceil_mode with count_include_pad: TFLite's AVERAGE_POOL_2D divides by the in-bounds count only":
+        r"AveragePool node .*: ceil_mode with count_include_pad is not supported",
+    "Gemm bias C that differs per row (per sample)": r"Gemm node .*: C of shape \(3, 4\) must broadcast over rows",
+    "Mul of two tensors (the expanded HardSwish)": r"Mul node .*: Mul of two tensors is supported for Add and Sub",
 }
 
 _OPS = set(supported_ops())
@@ -196,8 +242,9 @@ def test_collection_covers_the_supported_ops():
     assert sum(name not in EXCLUDED for name in CASES) >= 60
 
 
-def test_every_exclusion_names_a_collected_case():
+def test_every_exclusion_names_a_collected_case_and_a_known_refusal():
     assert set(EXCLUDED) <= set(CASES), sorted(set(EXCLUDED) - set(CASES))
+    assert set(EXCLUDED.values()) == set(REFUSALS), set(EXCLUDED.values()) ^ set(REFUSALS)
 
 
 @pytest.mark.parametrize("name", sorted(n for n in CASES if n not in EXCLUDED))
@@ -210,11 +257,40 @@ def test_node_case_matches(name):
 
 
 @pytest.mark.parametrize("name", sorted(n for n in CASES if n in EXCLUDED))
-def test_excluded_case_is_refused(name):
-    case = CASES[name]
-    _, x, _ = _prepare(case)
-    if x.dtype != np.float32:
-        assert EXCLUDED[name].startswith("integer tensors")
-        return
-    with pytest.raises((NpukitError, onnx.checker.ValidationError)):
-        _run(case)
+def test_excluded_case_is_refused(name, tmp_path):
+    """The case, saved as an .onnx file, is refused by ``npukit.load`` in one line that gives
+    the table's reason; the model itself is valid ONNX, so the refusal is npukit's."""
+    model, x, _ = _prepare(CASES[name])
+    onnx.checker.check_model(model)
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(BadInputError) as info:
+        npukit.load(path, input_shape=tuple(x.shape))
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{path}: ")
+    assert re.search(REFUSALS[EXCLUDED[name]], message), message
+
+
+def render_exclusions() -> str:
+    """The docs/onnx.md table: reasons by number of cases (ties in table order), test names
+    without their ``test_`` prefix."""
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in EXCLUDED.items():
+        by_reason.setdefault(reason, []).append(name.removeprefix("test_"))
+    rows = sorted(by_reason.items(), key=lambda item: -len(item[1]))
+    lines = [
+        f"{len(CASES)} node tests use only supported ops: {len(CASES) - len(EXCLUDED)} pass, "
+        f"{len(EXCLUDED)} are excluded and refused:",
+        "",
+        "| reason | tests |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {reason} | {len(names)}: {', '.join(f'`{n}`' for n in names)} |" for reason, names in rows]
+    return "\n".join(lines)
+
+
+def test_docs_list_the_exclusions():
+    docs = Path(__file__).resolve().parent.parent / "docs" / "onnx.md"
+    if not docs.exists():
+        pytest.skip("docs/ is not part of this installation")
+    assert render_exclusions() in docs.read_text()

@@ -1,22 +1,24 @@
 """An independent simulator: snnTorch runs the converted shipped CNN with the same weights.
 
 Optional: snnTorch is never an npukit dependency (`pip install torch==2.13.0 snntorch` to run
-this). Leaky(beta=1, reset_mechanism="subtract") is the IF neuron with reset by subtraction;
-its membrane starts at threshold / 2. snnTorch fires on v > threshold and npukit on v >=
+this); CI installs both and sets NPUKIT_REQUIRE_FRAMEWORKS=1, so there it runs and never skips.
+Leaky(beta=1, reset_mechanism="subtract") is the IF neuron with reset by subtraction; its
+membrane starts at threshold / 2. snnTorch fires on v > threshold and npukit on v >=
 threshold, so counts may differ only where a membrane lands exactly on the threshold.
 """
 
 from __future__ import annotations
 
+
 import numpy as np
-import pytest
 
 import npukit
 from npukit.passes.ann_to_snn import ann_to_snn
 from npukit.snn.simulate import simulate
+from frameworks import need
 
-torch = pytest.importorskip("torch", reason="snnTorch cross-check needs torch (optional)")
-snntorch = pytest.importorskip("snntorch", reason="snnTorch cross-check needs snntorch (optional)")
+torch = need("torch", "snnTorch cross-check needs torch (optional)")
+snntorch = need("snntorch", "snnTorch cross-check needs snntorch (optional)")
 
 MIN_EQUAL_COUNTS = 0.999  # fraction of neurons with identical spike counts
 
