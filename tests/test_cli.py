@@ -128,7 +128,9 @@ def test_demo_snn_figures_match_independent_runs(tmp_path, digits_test):
 
     result = run("demo", "--snn", "--out", tmp_path, "--json")
     assert result.exit_code == 0, result.stderr
-    entries = json.loads(result.stdout)
+    figures = json.loads(result.stdout)
+    assert figures["model"] == DIGITS_LIF.name and figures["data"] == "digits"
+    entries = figures["runs"]
     assert [(e["convert"]["mode"], e["convert"]["quantization"]) for e in entries] == [
         ("rate", "int8"), ("temporal", "int8"), ("temporal", "none")]
     x, y, T = digits_test.x, digits_test.y, DIGITS_LIF_TIMESTEPS
