@@ -115,15 +115,15 @@ def _input_shape(value_info, given: tuple[int, ...] | None, source: str) -> tupl
     if given is not None:
         given = tuple(int(v) for v in given)
         if len(given) != len(declared) or any(g <= 0 for g in given):
-            raise BadInputError(f"{source}: --input-shape {given} does not fit the input's rank {len(declared)} ({declared})")
+            raise BadInputError(f"{source}: the input shape {given} does not fit the input's rank {len(declared)} ({declared})")
         for g, d in zip(given[1:], declared[1:]):
             if isinstance(d, int) and d != g:
-                raise BadInputError(f"{source}: --input-shape {given} contradicts the declared input shape {declared}")
+                raise BadInputError(f"{source}: the input shape {given} contradicts the declared input shape {declared}")
         return given
     symbolic = [d for d in declared[1:] if not isinstance(d, int)]
     if not declared or symbolic:
         raise BadInputError(
-            f"{source}: input {value_info.name!r} has symbolic dimensions {declared}; give --input-shape, e.g. 1,3,224,224"
+            f"{source}: input {value_info.name!r} has symbolic dimensions {declared}; give the input shape, e.g. input_shape=(1, 3, 224, 224)"
         )
     return tuple(1 if not isinstance(d, int) else d for d in declared)
 

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from npukit.errors import BadInputError
+from npukit.errors import BadInputError, show
 
 MAGIC = b"NPKV"
 LAYOUT_VERSION = 1
@@ -206,12 +206,12 @@ def write_bundle(
     inputs = [_tensor(tfl, i) for i in tfl.inputs]
     outputs = [_tensor(tfl, i) for i in tfl.outputs]
     if inputs[0]["shape"][0] != 1:
-        raise BadInputError(f"the model's batch is {inputs[0]['shape'][0]}; the Android demo runs batch 1 (npukit convert --batch 1)")
+        raise BadInputError(f"the model's batch is {inputs[0]['shape'][0]}; the Android demo runs batch 1 (convert it with batch=1)")
     if mode == "rate" and (len(inputs) != 1 or len(outputs) != 1):
         raise BadInputError(f"a rate-mode model has one input and one output; this one has {len(inputs)} and {len(outputs)}")
     states = _states(meta, inputs, outputs) if mode == "temporal" else []
     if samples is not None and (not isinstance(samples, int) or samples <= 0):
-        raise BadInputError(f"samples must be a positive integer. Received: {samples!r}")
+        raise BadInputError(f"samples must be a positive integer. Received: {show(samples)}")
     dataset = load_data(data, split="test").head(samples)
     frame = tuple(inputs[0]["shape"][1:])
     frames, per_sample, steps, encoding, feed = _frames(meta, mode, dataset.x, frame, timesteps)
@@ -275,9 +275,9 @@ def _check_target(target: Path, force: bool) -> None:
     if not target.exists():
         return
     if not force:
-        raise BadInputError(f"{target} exists; pass --force (API: force=True) to replace the bundle")
+        raise BadInputError(f"{target} exists; pass force=True to replace the bundle")
     if not target.is_dir() or any(p.name not in FILES for p in target.iterdir()):
-        raise BadInputError(f"{target} holds files that are not a bundle's; not replaced (choose another --name)")
+        raise BadInputError(f"{target} holds files that are not a bundle's; not replaced (choose another bundle name)")
 
 
 def _write_folder(target: Path, files: dict[str, bytes]) -> None:

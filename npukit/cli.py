@@ -142,6 +142,29 @@ def _main(
     """npukit: convert, simulate and check networks for phone NPUs."""
 
 
+#: the library's messages name what to change as the API's keyword arguments (``force=True``);
+#: the CLI says its own flags instead
+_FLAGS = (
+    (r"\bforce=True\b", "--force"),
+    (r"\ballow_cpu_fallback=True\b", "--allow-cpu-fallback"),
+    (r"\ballow_source_mismatch=True\b", "--allow-source-mismatch"),
+    (r"\bquantize='none'", "--quantize none"),
+    (r"\bapi_level=(\d+)", r"--api-level \1"),
+    (r"\bbatch=(\d+)", r"--batch \1"),
+    (r"\binput_shape=\((\d+(?:, \d+)*)\)", lambda m: "--input-shape " + m[1].replace(", ", ",")),
+    (r"\bdata=\.\.\.", "--data"),
+)
+
+
+def cli_wording(message: str) -> str:
+    """A library message with the API's keyword arguments said as this CLI's flags."""
+    import re
+
+    for pattern, flag in _FLAGS:
+        message = re.sub(pattern, flag, message)
+    return message
+
+
 def _handles_errors(fn):
     """Turn library errors into one stderr line and an exit code (2 bad input, 1 internal)."""
 
@@ -150,7 +173,7 @@ def _handles_errors(fn):
         try:
             return fn(*args, **kwargs)
         except NpukitError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {cli_wording(str(exc))}", err=True)
             raise typer.Exit(code=exc.exit_code) from None
         except (typer.Exit, typer.Abort):
             raise

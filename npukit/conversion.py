@@ -173,7 +173,7 @@ def convert(
     if quantize == "int8" and level < 29:
         raise BadInputError(
             f"int8 models need API 29: at API {level} NN-API's convolutions take float32 or uint8 only, and "
-            f"TensorFlow's converter no longer writes uint8 models; use --quantize none (float32) or --api-level 29+"
+            f"TensorFlow's converter no longer writes uint8 models; use quantize='none' (float32) or api_level=29 or higher"
         )
     io = io or ("int8" if quantize == "int8" else "float32")
     # int8 ranges; the rate fit of an SNN (rate mode); the IF thresholds of an ANN (temporal mode)
@@ -202,7 +202,7 @@ def convert(
         cpu = [f"{op['op']} ({op['reason']})" for op in delegation.ops if not op["delegated"]]
         raise BadInputError(
             f"the converted model is not fully delegable at API {level}: {len(cpu)} of {len(delegation.ops)} ops "
-            f"would run on the CPU: {'; '.join(cpu[:3])}; pass --allow-cpu-fallback to write it anyway"
+            f"would run on the CPU: {'; '.join(cpu[:3])}; pass allow_cpu_fallback=True to write it anyway"
         )
     path = atomic_write(output, blob, force)
     return ConversionResult(path, "tflite", len(blob), info.op_names(), metadata, time.perf_counter() - start, delegation)

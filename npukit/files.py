@@ -17,7 +17,7 @@ def check_writable(path: str | Path, force: bool = False) -> Path:
     if path.is_dir():
         raise BadInputError(f"{path} is a folder; give a file name")
     if path.exists() and not force:
-        raise BadInputError(f"{path} exists; pass --force (API: force=True) to overwrite it")
+        raise BadInputError(f"{path} exists; pass force=True to overwrite it")
     if not path.parent.exists():
         raise BadInputError(f"the folder {path.parent} does not exist")
     return path

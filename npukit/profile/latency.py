@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from npukit.errors import BadInputError, InternalError
+from npukit.validation import int_in_range
 
 
 
@@ -152,12 +153,9 @@ def measure_latency(model: str | Path, runs: int = 100, warmup: int = 10, thread
                     use_xnnpack: bool = True, samples: np.ndarray | None = None,
                     timesteps: int | None = None, timeout_s: float = 600) -> dict[str, Any]:
     """Measure ``model`` in a fresh process; returns the figures of the module docstring."""
-    if not isinstance(runs, int) or runs < 1 or runs > 1_000_000:
-        raise BadInputError(f"runs must be an integer in 1..1000000. Received: {runs!r}")
-    if not isinstance(warmup, int) or warmup < 0 or warmup > 100_000:
-        raise BadInputError(f"warmup must be an integer in 0..100000. Received: {warmup!r}")
-    if threads is not None and (not isinstance(threads, int) or not 1 <= threads <= 256):
-        raise BadInputError(f"threads must be an integer in 1..256. Received: {threads!r}")
+    runs = int_in_range("runs", runs, 1, 1_000_000)  # numpy integers welcome, bools refused
+    warmup = int_in_range("warmup", warmup, 0, 100_000)
+    threads = None if threads is None else int_in_range("threads", threads, 1, 256)
     args = {"model": str(model), "runs": runs, "warmup": warmup, "threads": threads, "use_xnnpack": use_xnnpack,
             "timesteps": timesteps, "samples": None if samples is None else np.asarray(samples, np.float32).tolist()}
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

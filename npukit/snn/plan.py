@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from npukit import ir
-from npukit.errors import BadInputError, UnsupportedError
+from npukit.errors import BadInputError, UnsupportedError, show
 from npukit.passes.fold_amplitudes import fold_amplitudes
 
 CONSTANT, TEMPORAL, READOUT = "constant", "temporal", "readout"
@@ -45,11 +45,11 @@ class Plan:
 def make_plan(graph: ir.Graph, timesteps: int, encoding: str, checkpoints=None) -> Plan:
     """Fold amplitudes, then assign each node its region (see the module docstring)."""
     if not isinstance(timesteps, (int, np.integer)) or timesteps <= 0:
-        raise BadInputError(f"timesteps must be a positive integer. Received: {timesteps!r}")
+        raise BadInputError(f"timesteps must be a positive integer. Received: {show(timesteps)}")
     timesteps = int(timesteps)
     points = sorted({int(t) for t in (checkpoints or ())} | {timesteps})
     if points[0] <= 0 or points[-1] > timesteps:
-        raise BadInputError(f"checkpoints must lie in 1..{timesteps}. Received: {checkpoints!r}")
+        raise BadInputError(f"checkpoints must lie in 1..{timesteps}. Received: {show(checkpoints)}")
     graph, scales = fold_amplitudes(graph)
     neuron_below: dict[str, bool] = {}
     for name in reversed(graph.nodes):

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from npukit import ir
-from npukit.errors import BadInputError
+from npukit.errors import BadInputError, show
 from npukit.kernels.parallel import run_shards
 from npukit.kernels.pool import argmax_pool_gather
 from npukit.ops import forward
@@ -95,7 +95,7 @@ def simulate(
     timesteps, encoding = resolve_timesteps(x, graph.input_shape, timesteps, encoding)
     x = check_input(graph, x, time_axis=encoding == TIME_SERIES)
     if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise BadInputError(f"batch size must be a positive integer. Received: {batch_size!r}")
+        raise BadInputError(f"batch size must be a positive integer. Received: {show(batch_size)}")
     plan = make_plan(graph, timesteps, encoding, checkpoints)
     batch_size = fit_batch(plan.graph, plan.timesteps, batch_size)  # refuses what cannot fit in memory
     keep = list(keep)
