@@ -664,9 +664,65 @@ def demo(
         typer.echo(summary(figures))
 
 
+@app.command()
+@_handles_errors
+def models(
+    path: Annotated[
+        Optional[str], typer.Option("--path", help="Print only the installed path of this shipped model (e.g. digits_cnn.keras).")
+    ] = None,
+    copy: Annotated[
+        Optional[Path], typer.Option("--copy", help="Copy the shipped models into this folder (created if missing).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="With --copy: replace files that differ.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the example models shipped with npukit, print one's path, or copy them into a folder.
+
+    The README's commands name them as models/NAME: run `npukit models --copy models` first, from any folder.
+    Example: npukit models --copy models; npukit inspect "$(npukit models --path digits_lif.nir)"
+    """
+    from npukit.errors import BadInputError
+    from npukit.examples import copy_models, model_path, render_models, shipped_models
+
+    if path is not None and copy is not None:
+        raise BadInputError("give --path or --copy, not both")
+    if path is not None:
+        found = str(model_path(path))
+        typer.echo(json.dumps({"name": path, "path": found}) if as_json else found)
+        return
+    if copy is not None:
+        rows = copy_models(copy, force)
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2))
+        else:
+            for row in rows:
+                typer.echo(f"{'copied' if row['copied'] else 'already there'}: {row['path']}")
+        return
+    rows = shipped_models()
+    typer.echo(json.dumps(rows, indent=2) if as_json else render_models(rows))
+
+
 def _is_usage_error(exc: BaseException) -> bool:
     """Click's (or Typer's vendored click's) exceptions carry format_message and exit_code."""
     return hasattr(exc, "format_message") and hasattr(exc, "exit_code")
+
+
+#: Typer's value checks speak pydantic ("Value error, ...", "Input should be ..."): say it plainly
+_USAGE_WORDING = (
+    (r"Value error, ", ""),
+    (r"Input should be a valid integer, unable to parse string as an integer", "expected an integer"),
+    (r"Input should be a valid number, unable to parse string as a number", "expected a number"),
+    (r"Input should be ", "must be "),
+)
+
+
+def usage_wording(message: str) -> str:
+    """Click/Typer's message of a usage error, without the validation library's phrasing."""
+    import re
+
+    for pattern, plain in _USAGE_WORDING:
+        message = re.sub(pattern, plain, message)
+    return message
 
 
 def main() -> None:
@@ -682,7 +738,7 @@ def main() -> None:
             raise
         ctx = getattr(exc, "ctx", None)
         path = getattr(ctx, "command_path", "npukit") if ctx is not None else "npukit"
-        typer.echo(f"error: {exc.format_message()} (see {path} -h)", err=True)
+        typer.echo(f"error: {usage_wording(exc.format_message())} (see {path} -h)", err=True)
         sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
 
