@@ -406,6 +406,9 @@ def parity(
     divergence_cosine: Annotated[
         float, typer.Option("--divergence-cosine", help="A layer diverges when its cosine similarity falls below this.")
     ] = 0.99,
+    allow_source_mismatch: Annotated[
+        bool, typer.Option("--allow-source-mismatch", help="Compare even when CONVERTED records another source model (a warning says so).")
+    ] = False,
     dt: DtOpt = None,
     framework: FrameworkOpt = Framework("nir"),
     reset: ResetOpt = None,
@@ -417,6 +420,8 @@ def parity(
 
     A rate-coded MODEL with a rate-mode CONVERTED: float vs SNN vs TFLite, layer by layer.
     A NIR SNN, or a temporal CONVERTED: the numpy simulation vs the TFLite model.
+    CONVERTED must come from MODEL (the source hash in its metadata): another model's .tflite is
+    refused (exit 2) unless --allow-source-mismatch.
 
     Example: npukit parity models/digits_cnn.keras digits_cnn.tflite -T 32 --sweep 1,2,4,8,16,32,64 --plot sweep.png
     """
@@ -434,6 +439,7 @@ def parity(
             model, converted, _data(data, bin_us, frames, sensor), timesteps=timesteps, encoding=encoding.value, seed=seed,
             percentile=percentile, calibration=_data(calibration, bin_us, frames, sensor), calibration_samples=calibration_samples, samples=samples, sweep=values,
             divergence_cosine=divergence_cosine, dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape),
+            allow_source_mismatch=allow_source_mismatch,
         )
     figures = report.to_dict()
     if plot is not None:

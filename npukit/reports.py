@@ -138,7 +138,9 @@ def render_parity(report: dict[str, Any]) -> str:
         key = "snn_accuracy" if acc else "snn_agreement"
         lines.append("SNN vs T: " + ", ".join(f"T={r['timesteps']} {_pct(r[key])}" for r in report["sweep"]))
     lines += [f"warning: {w}" for w in (report.get("snn") or {}).get("warnings") or ()]
+    lines += [f"warning: {w}" for w in report.get("warnings") or ()]
     return "\n".join(lines)
+
 
 def _level(level: int | None) -> str:
     from npukit.nnapi.rules import LEVEL_NAMES
