@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from npukit.data import Dataset, load_data
+from npukit.data import Dataset, data_for, load_data
 from npukit.files import atomic_write
 from npukit.ir import Graph
 from npukit.loading import load
@@ -101,7 +101,7 @@ class SimulationReport:
 
 def simulate(
     model: str | Path | Graph,
-    data: str | Path = "digits",
+    data: str | Path | None = None,
     *,
     timesteps: int | None = None,
     encoding: str = "current",
@@ -119,7 +119,7 @@ def simulate(
     input_shape: tuple[int, ...] | None = None,
     progress: Reporter = silent,
 ) -> SimulationReport:
-    """Simulate the spiking version of ``model`` on ``data`` (digits: its test split).
+    """Simulate the spiking version of ``model`` on ``data`` (default digits; digits: its test split).
 
     A rate-coded model is converted first (``npukit.passes.ann_to_snn``: IF neurons, thresholds
     at the ``percentile`` of each layer's activations on the calibration set). ``samples``
@@ -131,6 +131,7 @@ def simulate(
     """
     positive_int("batch size", batch_size)
     graph = load(model, dt, input_shape, framework, reset)
+    data = data_for(graph, data)
     dataset = load_data(data, "test").head(samples)
     x, timesteps, encoding = prepare(graph, dataset.x, timesteps, encoding)
     snn = spiking_version(graph, data, calibration, calibration_samples, percentile, progress)

@@ -64,10 +64,10 @@ class Encoding(str, Enum):
 
 # -- shared options ----------------------------------------------------------------------------
 DataOpt = Annotated[
-    str,
+    Optional[str],
     typer.Option(
         "--data", "-d",
-        help="'digits' (bundled 8x8 digits; test split for reports), 'digits-events' (the digits as event streams), "
+        help="'digits' (the default: bundled 8x8 digits; test split for reports), 'digits-events' (the digits as event streams), "
         "an .npz with x (optional y), an event .npz (events_0, ...), or N-MNIST .bin files.",
     ),
 ]
@@ -285,7 +285,7 @@ def convert(
     mode: Annotated[
         Mode, typer.Option("--mode", help="rate: one invoke per input; temporal: one invoke per timestep, states on the host.")
     ] = Mode.rate,
-    data: DataOpt = "digits",
+    data: DataOpt = None,
     bin_us: BinUsOpt = None,
     frames: FramesOpt = None,
     sensor: SensorOpt = None,
@@ -312,7 +312,10 @@ def convert(
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Convert MODEL (Keras ANN or NIR SNN) to an int8 TFLite graph that NN-API runs whole.
+    """Convert MODEL (.keras, .h5, .onnx, .nir or .npkit) to an int8 TFLite graph that NN-API runs whole.
+
+    Rate-coded ANNs come from Keras (.keras, .h5) or ONNX (.onnx), spiking networks from NIR
+    (.nir); .npkit is npukit's own IR file. --to ir / --to nir write those formats instead.
 
     --mode rate (default): one invoke per input (SNNs become their fitted rate-coded ANN);
     --mode temporal: one invoke per timestep, neuron states carried by the host.
@@ -339,7 +342,7 @@ def convert(
 @_handles_errors
 def simulate(
     model: Annotated[Path, typer.Argument(help="Model: .nir SNN, or .keras, .h5, .onnx, .npkit (rate-coded models become IF SNNs).")],
-    data: DataOpt = "digits",
+    data: DataOpt = None,
     bin_us: BinUsOpt = None,
     frames: FramesOpt = None,
     sensor: SensorOpt = None,
@@ -365,6 +368,9 @@ def simulate(
 ) -> None:
     """Simulate the spiking version of MODEL over T timesteps (numpy reference runtime).
 
+    MODEL: a NIR SNN (.nir) as its framework computes it, or a rate-coded ANN (.keras, .h5,
+    .onnx, .npkit) as its IF spiking version.
+
     Example: npukit simulate models/digits_cnn.keras --data digits -T 32 --save spikes.npz
     """
     from npukit.api import simulate as run
@@ -388,7 +394,7 @@ def simulate(
 def parity(
     model: Annotated[Path, typer.Argument(help="Source model: .keras, .h5, .onnx, .nir or .npkit.")],
     converted: Annotated[Path, typer.Argument(help="The .tflite converted from MODEL.")],
-    data: DataOpt = "digits",
+    data: DataOpt = None,
     bin_us: BinUsOpt = None,
     frames: FramesOpt = None,
     sensor: SensorOpt = None,
@@ -482,7 +488,7 @@ def check(
 def profile(
     model: Annotated[Path, typer.Argument(help="A .tflite file.")],
     source: Annotated[
-        Optional[Path], typer.Option("--source", help="The model it was converted from: counts per layer from the IR.")
+        Optional[Path], typer.Option("--source", help="The model it was converted from (.keras, .h5, .onnx, .nir, .npkit): counts per layer from the IR.")
     ] = None,
     data: Annotated[
         Optional[str], typer.Option("--data", "-d", help="Inputs for timing, and (with --source) spikes for SOP counts.")
@@ -540,7 +546,7 @@ def profile(
 def report(
     model: Annotated[Path, typer.Argument(help="Source model: .keras, .h5, .onnx, .nir or .npkit.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("report.html"),
-    data: DataOpt = "digits",
+    data: DataOpt = None,
     bin_us: BinUsOpt = None,
     frames: FramesOpt = None,
     sensor: SensorOpt = None,
@@ -548,6 +554,7 @@ def report(
     mode: Annotated[Mode, typer.Option("--mode", help="Conversion mode (rate or temporal).")] = Mode.rate,
     api_level: Annotated[int, typer.Option("--api-level", help="Android API level to check.")] = 30,
     runs: Annotated[int, typer.Option("--runs", help="Steady-state invokes timed.")] = 100,
+    samples: SamplesOpt = None,
     dt: DtOpt = None,
     framework: FrameworkOpt = Framework("nir"),
     reset: ResetOpt = None,
@@ -556,6 +563,8 @@ def report(
 ) -> None:
     """Convert, check parity, check NN-API delegation and profile MODEL; write one HTML page.
 
+    MODEL: .keras, .h5, .onnx, .nir or .npkit, in rate or temporal --mode.
+
     Example: npukit report models/digits_cnn.keras --data digits -o report.html
     """
     from npukit.html_report import build_report
@@ -563,7 +572,7 @@ def report(
     with _progress() as reporter:
         path = build_report(
             model, output, data=_data(data, bin_us, frames, sensor), timesteps=timesteps, mode=mode.value, api_level=api_level, runs=runs, dt=dt, framework=framework.value, reset=reset.value if reset else None,
-            input_shape=_shape(input_shape),
+            input_shape=_shape(input_shape), samples=samples,
             force=force, progress=reporter,
         )
     typer.echo(f"wrote {path}")

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from npukit.version import __version__
-from npukit.data import Dataset, calibration_set, load_data
+from npukit.data import Dataset, calibration_set, data_for, load_data
 from npukit.errors import BadInputError
 from npukit.files import atomic_write, check_writable
 from npukit.converters.tflite import RateBackend
@@ -109,7 +109,7 @@ def convert(
     *,
     to: str = "tflite",
     mode: str = "rate",
-    data: str | Path = "digits",
+    data: str | Path | None = None,
     calibration: str | Path | None = None,
     calibration_samples: int = 512,
     quantize: str = "int8",
@@ -129,8 +129,8 @@ def convert(
 ) -> ConversionResult:
     """Convert a model to a .tflite (``mode`` rate or temporal; int8 or float32) or an IR file.
 
-    Calibration samples (``calibration_samples`` of ``calibration``, else of the digits train
-    split or of the .npz ``data``) feed int8 quantization, spiking thresholds (``percentile``)
+    Calibration samples (``calibration_samples`` of ``calibration``, else of the train split of
+    ``data``, default digits, or of the .npz ``data``) feed int8 quantization, spiking thresholds (``percentile``)
     and rate fits. ``timesteps`` and ``encoding`` are the spiking settings: the T of a temporal
     model's host loop and of rate fits, recorded in the metadata. Class names of ``data`` become
     the metadata's ``labels``.
@@ -163,6 +163,7 @@ def convert(
         path = atomic_write(output, blob, force)
         return ConversionResult(path, "ir", len(blob), [], {}, time.perf_counter() - start)
     if to == "nir":
+        data = data_for(graph, data, required=not graph.is_spiking and calibration is None)
         blob, info = _nir(graph, data, calibration, calibration_samples, percentile, timesteps, encoding, dt, progress)
         path = atomic_write(output, blob, force)
         return ConversionResult(path, "nir", len(blob), [], info, time.perf_counter() - start)
@@ -178,6 +179,7 @@ def convert(
     io = io or ("int8" if quantize == "int8" else "float32")
     # int8 ranges; the rate fit of an SNN (rate mode); the IF thresholds of an ANN (temporal mode)
     needs_calibration = quantize == "int8" or graph.is_spiking == (mode == "rate")
+    data = data_for(graph, data, required=needs_calibration and calibration is None)
     calib = calib_x = None
     if needs_calibration:
         positive_int("calibration samples", calibration_samples)

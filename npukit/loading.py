@@ -45,7 +45,7 @@ def load(model: str | Path | Graph, dt: float | None = None, input_shape: tuple[
 
         graph = load_ir(path)
     elif suffix == ".tflite":
-        raise BadInputError(f"{path} is a converted .tflite model; give the source model (.keras, .h5, .npkit)")
+        raise BadInputError(f"{path} is a converted .tflite model; give the source model (.keras, .h5, .onnx, .nir or .npkit)")
     else:
         raise UnsupportedError(
             f"{path}: unknown model format {suffix or '(no suffix)'!r}; supported: {', '.join(sorted(FORMATS))}"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from npukit.data import load_data
+from npukit.data import data_for, load_data
 from npukit.errors import BadInputError
 from npukit.ir import Graph
 from npukit.loading import load, source_of
@@ -50,7 +50,7 @@ class ParityReport:
 def parity(
     model: str | Path | Graph,
     tflite: str | Path,
-    data: str | Path = "digits",
+    data: str | Path | None = None,
     *,
     timesteps: int | None = None,
     encoding: str = "current",
@@ -69,7 +69,8 @@ def parity(
     allow_source_mismatch: bool = False,
     progress: Reporter = silent,
 ) -> ParityReport:
-    """Compare ``model``, its spiking version at ``timesteps`` and the ``tflite`` file.
+    """Compare ``model``, its spiking version at ``timesteps`` and the ``tflite`` file on ``data``
+    (default digits: its test split).
 
     For a rate-coded source model and a rate-mode .tflite: the float model, the SNN and the
     TFLite graph, output and layer by layer (``npukit.parity.ann``). For a spiking source model
@@ -89,6 +90,7 @@ def parity(
     number_in_range("divergence cosine", divergence_cosine, 0, 1, low_open=True)
     sweep = sorted({positive_int("sweep timesteps", t, MAX_TIMESTEPS) for t in (sweep or ())})
     graph = load(model, dt, input_shape, framework, reset)
+    data = data_for(graph, data)
     info = read_tflite(tflite)
     meta = info.npukit_metadata() or {}
     source_matches, warnings = _source_check(graph, model, tflite, meta, allow_source_mismatch)
