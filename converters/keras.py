@@ -102,6 +102,9 @@ def from_keras_model(model) -> ir.Graph:
         raise UnsupportedError(
             f"models with {len(model.inputs)} inputs and {len(model.outputs)} outputs are not supported (one each)"
         )
+    layers = [knode.operation for depth in sorted(model._nodes_by_depth, reverse=True) for knode in model._nodes_by_depth[depth]
+              if not knode.is_input and not isinstance(knode.operation, keras.Model)]
+    LAYERS.check_all([(type(lay).__name__, f"layer {lay.name!r}") for lay in layers], _PASSTHROUGH | {"InputLayer"})
     ctx = Builder(f"Keras model {model.name!r}")
     produced: dict[int, str] = {}  # id(Keras tensor) -> IR node holding its value
     used: set[int] = set()

@@ -189,12 +189,11 @@ def graph_from_dict(raw: dict[str, Any], dt: float | None, source: str, framewor
         raise BadInputError(f"{source}: not a NIR graph (no nodes)")
     specs = {str(k): v for k, v in raw["nodes"].items()}
     edges = [(_text(a), _text(c)) for a, c in np.asarray(raw.get("edges", [])).reshape(-1, 2)]
-    for name, spec in specs.items():
-        kind = _text(spec.get("type", "?")) if isinstance(spec, dict) else "?"
+    kinds = {name: _text(spec.get("type", "?")) if isinstance(spec, dict) else "?" for name, spec in specs.items()}
+    for name, kind in kinds.items():
         if kind == "NIRGraph":
             raise UnsupportedError(f"{source}: node {name!r} is a nested NIR graph (subgraphs, e.g. recurrent layers, are not supported)")
-        if kind not in NODES and kind not in ("Input", "Output"):
-            raise NODES.refusal(kind, f"{source}: node {name!r}", {"Input", "Output"})
+    NODES.check_all([(kind, f"node {name!r}") for name, kind in kinds.items()], {"Input", "Output"}, source)
     for a, c in edges:
         for end in (a, c):
             if end not in specs:

@@ -150,6 +150,8 @@ def from_onnx_model(model, input_shape=None, source: str = "<onnx>", folder: Pat
         values[inputs[0].name] = T(b.add(ir.Input(b.unique(inputs[0].name), (), shape=(h, w, c))), (c, h, w), "nchw")
     else:
         values[inputs[0].name] = T(b.add(ir.Input(b.unique(inputs[0].name), (), shape=per_sample)), per_sample)
+    OPS.check_all([(node.op_type, f"node {node.name or node.output[0]!r}") for node in g.node
+                   if node.domain in ("", "ai.onnx")], source=f"{source} (opset {opset})")
     for node in g.node:
         if node.domain not in ("", "ai.onnx"):
             b.fail(node, f"domain {node.domain!r} is not supported (standard ONNX ops only)")

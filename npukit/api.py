@@ -149,6 +149,9 @@ def inspect(model: str | Path | Graph, dt: float | None = None, input_shape: tup
             framework: str | None = None, reset: str | None = None) -> dict[str, Any]:
     """Describe a model: for source models the IR layers (name, type, inputs, shape, params,
     MACs per sample) and totals; for a .tflite file its ops, I/O tensors and npukit metadata.
+    A source model with ops npukit does not convert is described by them: ``convertible``
+    False, ``unsupported`` (every such op: {"op", "where"}), ``supported`` and ``error`` (the
+    message converting it gives).
 
     ``dt`` (seconds), ``framework`` and ``reset`` (NIR only: the exporting framework's neuron
     convention, ``npukit.snn.frameworks``) and ``input_shape`` (ONNX only: batch-first, replaces
@@ -174,11 +177,23 @@ def inspect(model: str | Path | Graph, dt: float | None = None, input_shape: tup
             "outputs": [io(i) for i in info.outputs],
             "metadata": info.npukit_metadata(),
         }
-    graph = load(model, dt, input_shape, framework, reset)
+    from npukit.converters.frontend import UnsupportedOpsError
+
+    try:
+        graph = load(model, dt, input_shape, framework, reset)
+    except UnsupportedOpsError as exc:  # a model that does not convert: what in it does not
+        from npukit.loading import FORMATS
+
+        return {
+            "model": str(model), "format": FORMATS.get(Path(model).suffix.lower(), "keras"),
+            "convertible": False, "unsupported": exc.ops, "supported": exc.supported, "error": str(exc),
+        }
     rows = graph.summary()
     return {
         "model": str(model) if not isinstance(model, Graph) else "(in memory)",
         "format": graph.meta.get("source_format", "npukit-ir"),
+        "convertible": True,
+        "unsupported": [],
         "input_shape": list(graph.input_shape),
         "output_shape": list(graph.output_shape),
         "spiking": graph.is_spiking,

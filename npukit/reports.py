@@ -46,6 +46,13 @@ def render_inspect(info: dict[str, Any]) -> str:
                 f"quantization {meta.get('quantization')}, T={meta.get('timesteps')}, encoding {meta.get('encoding')}"
             )
         return "\n".join(lines)
+    if not info.get("convertible", True):
+        rows = [[u["op"], u["where"]] for u in info["unsupported"]]
+        return "\n".join([
+            f"{info['model']}: does not convert: {len(rows)} unsupported op(s) ({info['format']})",
+            _table(["unsupported op", "where"], rows),
+            f"supported: {', '.join(info['supported'])}",
+        ])
     rows = [[r["name"], r["type"], "x".join(map(str, r["shape"])), f"{r['params']:,}", f"{r['macs']:,}"] for r in info["layers"]]
     head = f"{info['model']}: {len(info['layers'])} nodes, input {info['input_shape']}, output {info['output_shape']}"
     foot = f"total: {info['total_params']:,} parameters, {info['total_macs']:,} MACs per sample"
