@@ -669,7 +669,7 @@ def demo(
     if as_json:
         typer.echo(json.dumps(figures if example != "cnn" else figures["runs"][0], indent=2, default=float))
         return
-    typer.echo(f"npukit demo: shipped model {figures['model']}")
+    typer.echo(f"npukit demo: shipped model {figures['model']} (see npukit models)")
     for entry in figures["runs"]:
         typer.echo(render_convert(entry["convert"]))
         typer.echo(render_parity(entry["parity"]))
