@@ -361,6 +361,17 @@ def test_the_readme_parser_reads_commands_snippets_and_transcripts():
     assert "ends before" in transcript_mismatch("a\nb", "a")
 
 
+def test_a_command_that_cannot_run_fails_naming_it(tmp_path_factory, monkeypatch):
+    block = readme_blocks("```bash\nnpukit inspect my_own_net.keras\n```\n")[0]
+    run = ReadmeRun(tmp_path_factory, monkeypatch)
+    run.folder(block)
+    with pytest.raises(pytest.fail.Exception) as caught:
+        run.command(block.commands[0], block)
+    message = str(caught.value)
+    assert "`npukit inspect my_own_net.keras` exited 2" in message and "does not exist" in message
+    assert "STAND_INS" in message
+
+
 @pytest.mark.slow
 def test_every_readme_command_and_snippet_runs_and_transcripts_match(tmp_path_factory, monkeypatch, capsys):
     if not README.is_file():
