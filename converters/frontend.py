@@ -16,13 +16,16 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from npukit import ir
+from npukit.ir.graph import ordering_inputs
 from npukit.errors import UnsupportedError
 from npukit.passes.fold_batchnorm import fold_batchnorm
 from npukit.passes.fold_constants import fold_constants
+from npukit.passes.recurrence import settle_delays
 
 #: run on every imported graph, in order: constants (Scale/Offset after a weighted layer) into
-#: its weights, then inference BatchNorm into the layer before it
-PASSES: tuple[Callable[[ir.Graph], ir.Graph], ...] = (fold_constants, fold_batchnorm)
+#: its weights, inference BatchNorm into the layer before it, recurrent delays next to the neuron
+#: layers they delay (``npukit.passes.recurrence``)
+PASSES: tuple[Callable[[ir.Graph], ir.Graph], ...] = (fold_constants, fold_batchnorm, settle_delays)
 
 
 @dataclass
@@ -118,7 +121,7 @@ class Builder:
         self.shapes: dict[str, tuple[int, ...]] = {}
 
     def add(self, node: ir.Node) -> str:
-        self.shapes[node.name] = tuple(node.output_shape([self.shapes[i] for i in node.inputs]))
+        self.shapes[node.name] = tuple(node.output_shape([self.shapes[i] for i in ordering_inputs(node)]))
         self.nodes.append(node)
         return node.name
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from npukit import ir
 from npukit.converters.frontend import Builder, Registry, Value
+from npukit.converters.nir_graph import edge_list, flatten, kind_of, order
 from npukit.errors import BadInputError, UnsupportedError
 from npukit.ir.layout import conv_weight_to_ir, depthwise_weight_to_ir, hwc, hwc_order, values_to_ir
 from npukit.snn.euler import exp_coefficients, exp_decay, integrator_gain, lif_coefficients, synapse_coefficients, unit
@@ -137,6 +138,7 @@ class NirBuilder(Builder):
             raise BadInputError(f"dt must be a positive number of seconds. Received: {dt!r}")
         super().__init__(source)
         self.dt = float(dt)
+        self.looped: set[str] = set()  # NIR nodes on a recurrent loop
 
     def membrane(self, name: str, tau, r, v_leak, what: str = "tau") -> dict[str, np.ndarray]:
         """decay, gain and leak of a leaky membrane under the convention's discretization."""
@@ -171,8 +173,11 @@ class NirBuilder(Builder):
 
     def to_ir(self, value, t: Value, what: str) -> np.ndarray:
         """A per-element parameter of the tensor ``t`` (NIR layout) in the IR's layout."""
+        value = np.asarray(value, dtype=np.float64)
+        if value.ndim == 2 and len(t.shape) == 3 and t.shape[1] == 1 and value.shape == (t.shape[0], t.shape[2]):
+            value = value[:, None, :]  # a 1-D layer's (C, L) parameters, held as (C, 1, L)
         try:
-            return values_to_ir(np.asarray(value, dtype=np.float64), t.shape, t.flat_from)
+            return values_to_ir(value, t.shape, t.flat_from)
         except ValueError:
             raise BadInputError(f"{self.source}: {what} has shape {np.shape(value)}, the layer has shape {t.shape}")
 
@@ -187,13 +192,8 @@ def graph_from_dict(raw: dict[str, Any], dt: float | None, source: str, framewor
     b = NirBuilder(dt, source, framework, reset)
     if not isinstance(raw, dict) or "nodes" not in raw:
         raise BadInputError(f"{source}: not a NIR graph (no nodes)")
-    specs = {str(k): v for k, v in raw["nodes"].items()}
-    edges = [(_text(a), _text(c)) for a, c in np.asarray(raw.get("edges", [])).reshape(-1, 2)]
-    kinds = {name: _text(spec.get("type", "?")) if isinstance(spec, dict) else "?" for name, spec in specs.items()}
-    for name, kind in kinds.items():
-        if kind == "NIRGraph":
-            raise UnsupportedError(f"{source}: node {name!r} is a nested NIR graph (subgraphs, e.g. recurrent layers, are not supported)")
-    NODES.check_all([(kind, f"node {name!r}") for name, kind in kinds.items()], {"Input", "Output"}, source)
+    specs, edges = flatten({str(k): v for k, v in raw["nodes"].items()}, edge_list(raw.get("edges")), source)
+    NODES.check_all([(kind_of(spec), f"node {name!r}") for name, spec in specs.items()], {"Input", "Output"}, source)
     for a, c in edges:
         for end in (a, c):
             if end not in specs:
@@ -202,28 +202,41 @@ def graph_from_dict(raw: dict[str, Any], dt: float | None, source: str, framewor
     outputs = [n for n, s in specs.items() if _text(s["type"]) == "Output"]
     if len(inputs) != 1 or len(outputs) != 1:
         raise UnsupportedError(f"{source}: graphs with {len(inputs)} inputs and {len(outputs)} outputs are not supported (one each)")
-    order = _topological(specs, edges, source)
-    preds = {n: [a for a, c in edges if c == n] for n in specs}
+    sequence, recurrent, b.looped = order(specs, edges, inputs[0], source)
+    preds = {n: [a for a, c in edges if c == n and (a, c) not in recurrent] for n in specs}
+    delayed = {n: [a for a, c in recurrent if c == n] for n in specs}
     values: dict[str, Value] = {}
-    for name in order:
+    pending: list[tuple[ir.Delay, str]] = []  # a recurrent edge's Delay, and the NIR node it reads
+    for name in sequence:
         spec = specs[name]
         kind = _text(spec["type"])
         if kind == "Input":
             shape = tuple(int(d) for d in np.asarray(spec.get("shape", spec.get("input_type", [])), dtype=np.int64).reshape(-1))
             if not shape or min(shape) <= 0:
                 raise BadInputError(f"{source}: the Input node needs a static shape. Received: {shape}")
+            if len(shape) == 2:  # a 1-D signal (C, L): input (L, C), held as the image (1, L, C) (C, 1, L in NIR's order)
+                c, length = shape
+                node = b.add(ir.Input(name, (), shape=(length, c)))
+                values[name] = Value(b.add(ir.Reshape(f"{name}.as_image", (node,), shape=(1, length, c))), (c, 1, length), "nchw")
+                continue
             values[name] = Value(b.add(ir.Input(name, (), shape=hwc(shape))), shape, "nchw" if len(shape) == 3 else "plain")
             continue
         if not preds[name]:
-            raise BadInputError(f"{source}: node {name!r} has no incoming edge")
-        if len(preds[name]) == 1:
-            x = values[preds[name][0]]
-        else:
-            x = _sum(b, name, [values[p] for p in preds[name]], source)
+            what = "only recurrent inputs" if delayed[name] else "no incoming edge"
+            raise BadInputError(f"{source}: node {name!r} has {what}")
+        incoming = [values[p] for p in preds[name]]
+        for a in delayed[name]:  # the value of a at the previous step, shaped like the feed-forward input
+            ref = incoming[0]
+            delay = ir.Delay(b.unique(f"{a}.delayed"), (a,), shape=b.shapes[ref.name])
+            pending.append((delay, a))
+            incoming.append(Value(b.add(delay), ref.shape, ref.layout, ref.flat_from))
+        x = incoming[0] if len(incoming) == 1 else _sum(b, name, incoming, source)
         if kind == "Output":
             values[name] = x
             continue
         values[name] = NODES[kind](b, name, spec, x)
+    for delay, a in pending:  # the sources exist now
+        delay.inputs = (values[a].name,)
     output = values[outputs[0]]
     meta = {
         "nir": {
@@ -232,7 +245,7 @@ def graph_from_dict(raw: dict[str, Any], dt: float | None, source: str, framewor
             "input_shape_chw": list(values[inputs[0]].shape),
             "output_node": output.name,
         },
-        "input_layout": "CHW" if len(values[inputs[0]].shape) == 3 else "plain",
+        "input_layout": _input_layout(specs[inputs[0]]),
         "framework": b.convention.name,
     }
     return b.finish(output.name, meta)
@@ -242,26 +255,10 @@ def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _topological(specs, edges, source) -> list[str]:
-    indegree = {n: 0 for n in specs}
-    for _, c in edges:
-        indegree[c] += 1
-    ready = [n for n in specs if indegree[n] == 0]
-    order = []
-    while ready:
-        n = ready.pop(0)
-        order.append(n)
-        for a, c in edges:
-            if a == n:
-                indegree[c] -= 1
-                if indegree[c] == 0:
-                    ready.append(c)
-    if len(order) != len(specs):
-        cyclic = sorted(n for n in specs if indegree[n] > 0)
-        raise UnsupportedError(
-            f"{source}: the graph has a cycle (a recurrent edge) through {cyclic}; recurrent NIR graphs are not supported"
-        )
-    return order
+def _input_layout(spec: dict) -> str:
+    """How a NIR model's samples may come: CHW images, CL 1-D signals (channels first), plain."""
+    rank = np.asarray(spec.get("shape", spec.get("input_type", [])), dtype=np.int64).size
+    return {3: "CHW", 2: "CL"}.get(rank, "plain")
 
 
 def _sum(b: NirBuilder, name: str, xs: list[Value], source: str) -> Value:
@@ -353,6 +350,30 @@ def _conv(b: NirBuilder, name: str, spec: dict, x: Value) -> Value:
     return Value(node.name, (cout, h, w), "nchw")
 
 
+@nir_node("Conv1d")
+def _conv1d(b: NirBuilder, name: str, spec: dict, x: Value) -> Value:
+    """A 1-D convolution over (C, L), held as a 2-D one over (C, 1, L): CONV_2D with height 1."""
+    weight = np.asarray(spec["weight"], dtype=np.float32)
+    if weight.ndim != 3:
+        raise BadInputError(f"{b.source}: {name}: Conv1d weight must be (C_out, C_in, k). Received: {weight.shape}")
+    if len(x.shape) != 3 or x.shape[1] != 1:
+        raise BadInputError(f"{b.source}: {name} (Conv1d) reads a tensor of shape {x.shape}; it needs (C, L)")
+
+    def one(value, what: str):
+        arr = np.asarray(value).reshape(-1)
+        if arr.size != 1:
+            raise BadInputError(f"{b.source}: {name}: {what} must be one integer. Received: {value!r}")
+        return (1, int(arr[0]))
+
+    padding = spec.get("padding", 0)
+    as_2d = {
+        **spec, "weight": weight[:, :, None, :], "stride": one(spec.get("stride", 1), "stride"),
+        "dilation": one(spec.get("dilation", 1), "dilation"),
+        "padding": _text(padding) if isinstance(padding, (str, bytes)) else (0, one(padding, "padding")[1]),
+    }
+    return _conv(b, name, as_2d, x)
+
+
 @nir_node("SumPool2d", "AvgPool2d")
 def _pool(b: NirBuilder, name: str, spec: dict, x: Value) -> Value:
     if len(x.shape) != 3:
@@ -403,6 +424,7 @@ def _params(b: NirBuilder, name: str, spec: dict, x: Value):
         return b.to_ir(_param(spec, key, default), x, f"{name}.{key}")
 
     p.tensor = x  # the layer's value: its shape and layout, for parameters read elsewhere
+    p.node = name
     return p
 
 
@@ -417,7 +439,8 @@ def _spiking(b: NirBuilder, neuron: str, spec: dict, p) -> dict:
     """Threshold, reset and spike fields of a spiking neuron: the framework's convention, then
     what npukit's own NIR export recorded in the node's metadata (``npukit.*`` keys)."""
     theta = _f32(p("v_threshold"))
-    fields = {"v_threshold": theta, "v_reset": _f32(p("v_reset", 0.0)), "reset": "value", **b.convention.spiking(theta, neuron)}
+    fields = {"v_threshold": theta, "v_reset": _f32(p("v_reset", 0.0)), "reset": "value",
+              **b.convention.spiking(theta, neuron, p.node in b.looped)}
     if b.convention.v_init != "zero":  # an IF neuron has no v_leak: Norse starts it at v_reset
         fields["v_init"] = fields["v_reset"] if neuron == "IF" or b.convention.v_init == "v_reset" else _f32(p("v_leak", 0.0))
     return {**fields, **_recorded(b, spec, p)}
@@ -488,6 +511,26 @@ def _cuba_li(b, name, spec, x):
 def _integrator(b, name, spec, x):
     p = _params(b, name, spec, x)
     return ir.Integrator(name, (x.name,), gain=b.integrator_gain(name, p("r")))
+
+
+@nir_node("Delay")
+def _delay(b: NirBuilder, name: str, spec: dict, x: Value) -> Value:
+    """NIR's y(t) = x(t - delay): a whole number of steps of dt, one for the whole layer."""
+    delay = np.asarray(_param(spec, "delay", np.zeros(1)), np.float64).reshape(-1)
+    if delay.size == 0 or not np.all(np.isfinite(delay)):
+        raise BadInputError(f"{b.source}: {name}: the delay must be finite numbers")
+    if np.any(delay < 0):
+        raise BadInputError(f"{b.source}: {name}: a delay cannot be negative. Received: min {delay.min():g}")
+    steps = delay / b.dt
+    whole = np.rint(steps)
+    if np.any(np.abs(steps - whole) > 1e-6 * np.maximum(whole, 1)):
+        raise UnsupportedError(f"{b.source}: {name}: a delay of {delay.max():g} is not a whole number of steps of dt={b.dt:g}")
+    if np.ptp(whole) != 0:
+        raise UnsupportedError(f"{b.source}: {name}: delays that differ between neurons are not supported (one delay per layer)")
+    k = int(whole[0])
+    if k == 0:
+        return Value(b.add(ir.Identity(name, (x.name,))), x.shape, x.layout, x.flat_from)
+    return Value(b.add(ir.Delay(name, (x.name,), shape=b.shapes[x.name], steps=k)), x.shape, x.layout, x.flat_from)
 
 
 @nir_node("Threshold")

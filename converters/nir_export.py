@@ -107,20 +107,32 @@ def to_nir(snn: ir.Graph, dt: float = 1e-4):
     carried: dict[str, tuple[list[str], tuple | None]] = {}
     pending_pad: dict[str, tuple[int, int]] = {}
 
+    recurrent: dict[str, str] = {}  # a Delay on a cycle -> its source (written as the edge that closes the cycle)
+    closing: list[tuple[str, str]] = []
+
     def connect(src: str, dst: str) -> None:
+        if src in recurrent:  # its source comes later: the edge is added at the end
+            closing.append((recurrent[src], dst))
+            return
         for origin in carried[src][0]:
             edges.append((origin, dst))
 
     for node in view:
         name = _nir_name(node.name)
         shape = shapes[node.name]
-        flat = carried[node.inputs[0]][1] if node.inputs else None
+        flat = carried[node.inputs[0]][1] if node.inputs and node.inputs[0] in carried else None
         if isinstance(node, ir.Input):
             nodes[name] = nir.Input(input_type={"input": np.array(chw(shape))})
             carried[node.name] = ([name], None)
             continue
         if isinstance(node, ir.Identity):
             carried[node.name] = carried[node.inputs[0]]
+            continue
+        if isinstance(node, ir.Delay) and node.name in view.recurrent_delays:
+            if node.steps != 1 or np.any(node.init != 0):
+                raise UnsupportedError(f"{node.name}: NIR's recurrent edges are one-step delays from zero")
+            recurrent[node.name] = node.inputs[0]
+            carried[node.name] = ([], flat)
             continue
         if isinstance(node, ir.Add):
             carried[node.name] = ([o for i in node.inputs for o in carried[i][0]], carried[node.inputs[0]][1])
@@ -147,6 +159,9 @@ def to_nir(snn: ir.Graph, dt: float = 1e-4):
         else:  # element-wise nodes keep the layout of a flat vector; Dense starts a fresh one
             elementwise = isinstance(node, (*ir.NEURONS, ir.Scale, ir.BatchNorm))
             carried[node.name] = ([name], flat if elementwise and len(shape) == 1 else None)
+    for src, dst in closing:
+        for origin in carried[src][0]:
+            edges.append((origin, dst))
     nodes["output"] = nir.Output(output_type={"output": np.array(chw(shapes[view.output]))})
     connect(view.output, "output")
     return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), view
@@ -191,6 +206,10 @@ def _node(nir, node: ir.Node, view: ir.Graph, shapes, flat, pad, dt: float, exac
         return nir.Scale(scale=values_to_chw(node.scale, shape, flat))
     if isinstance(node, ir.NEURONS):
         return _neuron(nir, node, shape, flat, dt, semantics_metadata(exact[node.name], shape, flat))
+    if isinstance(node, ir.Delay):  # a delay line: NIR's y(t) = x(t - delay), delay in time
+        if np.any(node.init != 0):
+            raise UnsupportedError(f"{node.name}: NIR's delays start from zero")
+        return nir.Delay(delay=np.full(chw(shape), node.steps * dt, np.float32))
     raise UnsupportedError(f"{node.name}: {type(node).__name__} has no NIR form")
 
 

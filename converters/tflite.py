@@ -37,6 +37,11 @@ class RateBackend(Backend):
         simulated for T steps (``npukit.passes.snn_to_rate``), the fit recorded as ``rate_fit``.
         The ANN's input is the time-mean of a time series (for event frames: the event rate per
         pixel and step), so a network that relies on the timing of its input loses that."""
+        if graph.is_recurrent:
+            raise UnsupportedError(
+                "rate mode runs a model once per input, so it has no previous step for a recurrent connection; "
+                "convert a recurrent network in temporal mode (one invoke per step, its recurrent state carried by the host)"
+            )
         if not graph.is_spiking:
             return graph
         ann = fold_batchnorm(snn_to_rate(graph, samples, self.timesteps, self.encoding))

@@ -1,8 +1,9 @@
 """Temporal mode: a spiking graph as a TFLite graph for ONE timestep, its state carried by the host.
 
 Inputs: the input frame of the step, then the state of every neuron layer (membrane ``v``, and
-the synaptic current ``i`` of current-based neurons), in the order of ``state_order`` in the
-metadata. Outputs: the readout of the step (the output node's value: spikes of a spiking
+the synaptic current ``i`` of current-based neurons) and of every recurrent connection (a Delay:
+its source's last values, ``delay1``...; the spikes a recurrent layer fed back), in the order of
+``state_order`` in the metadata: the host carries recurrent spikes exactly like membranes. Outputs: the readout of the step (the output node's value: spikes of a spiking
 output, the membrane of an integrator), then every next state in the same order. The host loops
 T steps, feeding each step's next states back; the readout over T is the mean of the per-step
 readouts, as in the numpy simulator (docs/snn.md).
@@ -212,7 +213,7 @@ def build_step_function(graph: ir.Graph, batch: int, api_level: int = 30, steepn
                 f"temporal mode runs the readout step by step, so it must be affine; {node.name!r} is a "
                 f"{type(node).__name__} after the last neuron layer"
             )
-    check_lowerable(graph, also=ir.NEURONS)
+    check_lowerable(graph, also=(*ir.NEURONS, ir.Delay))
     specs = state_specs(graph)
     order = list(graph)
     signature = [tf_.TensorSpec([batch, *graph.input_shape], tf_.float32, name="x")]
@@ -228,6 +229,8 @@ def build_step_function(graph: ir.Graph, batch: int, api_level: int = 30, steepn
             name = op_name(index)
             if isinstance(node, ir.Input):
                 values[node.name] = x
+            elif isinstance(node, ir.Delay):  # the oldest value held: delay{steps}
+                values[node.name] = by_layer[node.name][f"delay{node.steps}"]
             elif isinstance(node, ir.NEURONS):
                 k = (steepness or {}).get(node.name, FLOAT_STEEPNESS)
                 xp = TensorFlowOps(tf_, graph.shapes[node.name], name, k, (max_counts or {}).get(node.name, 1))
@@ -238,6 +241,11 @@ def build_step_function(graph: ir.Graph, batch: int, api_level: int = 30, steepn
                 values[node.name] = out
             else:
                 values[node.name] = lower_node(tf_, node, [values[i] for i in node.inputs], name, batch, api_level)
+        for node in order:  # delays shift: delay1 <- the source now, delay{j} <- delay{j-1}
+            if isinstance(node, ir.Delay):
+                held = by_layer[node.name]
+                shifted = {f"delay{j}": held[f"delay{j - 1}"] for j in range(2, node.steps + 1)}
+                by_layer[node.name] = {"delay1": values[node.inputs[0]], **shifted}
         outputs = [tf_.identity(values[graph.output], name="readout")]
         outputs += [tf_.identity(by_layer[s["layer"]][s["kind"]], name=f"next_{k:03d}") for k, s in enumerate(specs)]
         return outputs

@@ -7,6 +7,8 @@ DIGITS_LIF: a LIF spiking network for the same digits as a NIR graph (T = 25), w
 ``train_digits_snn.py``.
 DIGITS_EVENTS: a convolutional LIF SNN for the digits as event streams (``digits-events``, 2 x 12 x
 12 frames, T = 30) as a NIR graph, written by ``train_digits_events.py``.
+DIGITS_RSNN: a recurrent LIF SNN reading the digits one row per step (``digits-rows``, T = 16)
+as a NIR graph with a recurrent edge, written by ``train_digits_rsnn.py``.
 """
 
 from pathlib import Path
@@ -17,3 +19,4 @@ DIGITS_LIF = HERE / "digits_lif.nir"
 DIGITS_ONNX = HERE / "digits_cnn.onnx"
 DIGITS_LIF_TIMESTEPS = 25
 DIGITS_EVENTS = HERE / "digits_events.nir"
+DIGITS_RSNN = HERE / "digits_rsnn.nir"

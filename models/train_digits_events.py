@@ -24,15 +24,14 @@ trained network; the script prints both accuracies on the test split.
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-SEED = 0
+from npukit.models.snn_training import SEED, chain, fit, lif, run, sum_pool2  # noqa: E402
+
 BETA = 0.9
-DT = 1e-4
 EPOCHS = 45
 C1, C2, HIDDEN, CLASSES = 8, 16, 64, 10
 SIDE = 12  # the event sensor's width and height
@@ -78,56 +77,16 @@ def forward(tf, params, frames, spike):
     return counts
 
 
-def surrogate(tf):
-    @tf.custom_gradient
-    def spike(x):
-        def grad(dy):
-            return dy / tf.square(1.0 + 10.0 * tf.abs(x))
-
-        return tf.cast(x > 0, tf.float32), grad
-
-    return spike
-
-
 def nhwc(frames):
     """(N, T, 2, H, W) event frames -> (N, T, H, W, 2)."""
     return frames.transpose(0, 1, 3, 4, 2).copy()
 
 
 def train():
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
     from npukit.data import digits_events
 
-    keras.utils.set_random_seed(SEED)
-    tf.config.experimental.enable_op_determinism()
-    train_set, test_set = digits_events("train"), digits_events("test")
-    x_train, x_test = nhwc(train_set.x), nhwc(test_set.x)
-    params = build(tf)
-    spike = surrogate(tf)
-    optimizer = tf.keras.optimizers.Adam(2e-3)
-
-    @tf.function
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            counts = forward(tf, params, x, spike)
-            loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(y, 0.5 * counts, from_logits=True))
-        grads = tape.gradient(loss, list(params.values()))
-        optimizer.apply_gradients(zip(grads, list(params.values())))
-        return loss
-
-    rng = np.random.default_rng(SEED)
-    for epoch in range(EPOCHS):
-        optimizer.learning_rate.assign(2e-3 * 0.5 ** (epoch // 15))
-        order = rng.permutation(len(train_set))
-        for start in range(0, len(order), 64):
-            idx = order[start : start + 64]
-            train_step(tf.constant(x_train[idx]), tf.constant(train_set.y[idx]))
-    counts = forward(tf, params, tf.constant(x_test), lambda v: tf.cast(v > 0, tf.float32)).numpy()
-    accuracy = float(np.mean(counts.argmax(axis=1) == test_set.y))
-    return {k: v.numpy() for k, v in params.items()}, accuracy
+    return fit(build, forward, digits_events("train"), digits_events("test"), epochs=EPOCHS, halve_every=15,
+               logit_scale=0.5, prepare=nhwc)
 
 
 def to_nir(params):
@@ -137,54 +96,29 @@ def to_nir(params):
 
     from npukit.ir.layout import chw_order, conv_weight_to_oihw
 
-    def lif(shape):
-        tau = np.float32(DT) / (np.float32(1.0) - np.float32(BETA))
-        full = lambda value: np.full(shape, value, dtype=np.float32)  # noqa: E731
-        return nir.LIF(
-            tau=full(tau), r=full(tau / np.float32(DT)), v_leak=full(0.0), v_threshold=full(1.0), v_reset=full(0.0)
-        )
-
-    def pool():
-        return nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0]))
-
     nodes = {
         "input": nir.Input(input_type={"input": np.array([2, SIDE, SIDE])}),
         "conv1": nir.Conv2d(input_shape=(SIDE, SIDE), weight=conv_weight_to_oihw(params["conv1_w"]), stride=1, padding=1,
                             dilation=1, groups=1, bias=params["conv1_b"]),
-        "lif1": lif((C1, SIDE, SIDE)),
-        "pool1": pool(),
+        "lif1": lif((C1, SIDE, SIDE), BETA),
+        "pool1": sum_pool2(),
         "conv2": nir.Conv2d(input_shape=(SIDE // 2, SIDE // 2), weight=conv_weight_to_oihw(params["conv2_w"]), stride=1,
                             padding=1, dilation=1, groups=1, bias=params["conv2_b"]),
-        "lif2": lif((C2, SIDE // 2, SIDE // 2)),
-        "pool2": pool(),
+        "lif2": lif((C2, SIDE // 2, SIDE // 2), BETA),
+        "pool2": sum_pool2(),
         "flatten": nir.Flatten(input_type={"input": np.array([C2, 3, 3])}, start_dim=0),
         # the training graph flattens in HWC order; NIR's column j is the CHW feature j
         "fc1": nir.Affine(weight=params["fc1_w"][chw_order((3, 3, C2))].T.copy(), bias=params["fc1_b"]),
-        "lif3": lif((HIDDEN,)),
+        "lif3": lif((HIDDEN,), BETA),
         "fc2": nir.Affine(weight=params["fc2_w"].T.copy(), bias=params["fc2_b"]),
-        "lif4": lif((CLASSES,)),
+        "lif4": lif((CLASSES,), BETA),
         "output": nir.Output(output_type={"output": np.array([CLASSES])}),
     }
-    names = list(nodes)
-    return nir.NIRGraph(nodes=nodes, edges=list(zip(names[:-1], names[1:])))
+    return chain(nodes)
 
 
 def main() -> None:
-    import nir
-
-    import npukit
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("digits_events.nir"))
-    args = parser.parse_args()
-    params, accuracy = train()
-    nir.write(str(args.out), to_nir(params))
-    report = npukit.simulate(args.out, "digits-events")
-    print(
-        f"wrote {args.out}: digits-events test accuracy {accuracy * 100:.2f}% (TensorFlow), "
-        f"{report.accuracy() * 100:.2f}% (npukit simulation of the NIR file), T={report.result.timesteps}, "
-        f"{len(report.data)} test samples"
-    )
+    run(__doc__, Path(__file__).with_name("digits_events.nir"), train, to_nir, "digits-events")
 
 
 if __name__ == "__main__":

@@ -19,16 +19,15 @@ network; the script prints both accuracies on the 360-sample test split.
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-SEED = 0
+from npukit.models.snn_training import SEED, chain, fit, lif, run, sum_pool2  # noqa: E402
+
 TIMESTEPS = 25
 BETA = 0.9
-DT = 1e-4
 EPOCHS = 60
 CHANNELS, HIDDEN, CLASSES = 8, 64, 10
 
@@ -69,50 +68,10 @@ def forward(tf, params, x, spike):
     return counts
 
 
-def surrogate(tf):
-    @tf.custom_gradient
-    def spike(x):
-        def grad(dy):
-            return dy / tf.square(1.0 + 10.0 * tf.abs(x))
-
-        return tf.cast(x > 0, tf.float32), grad
-
-    return spike
-
-
 def train():
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
     from npukit.data import digits
 
-    keras.utils.set_random_seed(SEED)
-    tf.config.experimental.enable_op_determinism()
-    train_set, test_set = digits("train"), digits("test")
-    params = build(tf)
-    spike = surrogate(tf)
-    optimizer = tf.keras.optimizers.Adam(2e-3)
-
-    @tf.function
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            counts = forward(tf, params, x, spike)
-            loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(y, 0.5 * counts, from_logits=True))
-        grads = tape.gradient(loss, list(params.values()))
-        optimizer.apply_gradients(zip(grads, list(params.values())))
-        return loss
-
-    rng = np.random.default_rng(SEED)
-    for epoch in range(EPOCHS):
-        optimizer.learning_rate.assign(2e-3 * 0.5 ** (epoch // 20))
-        order = rng.permutation(len(train_set))
-        for start in range(0, len(order), 64):
-            idx = order[start : start + 64]
-            train_step(tf.constant(train_set.x[idx]), tf.constant(train_set.y[idx]))
-    counts = forward(tf, params, tf.constant(test_set.x), lambda v: tf.cast(v > 0, tf.float32)).numpy()
-    accuracy = float(np.mean(counts.argmax(axis=1) == test_set.y))
-    return {k: v.numpy() for k, v in params.items()}, accuracy
+    return fit(build, forward, digits("train"), digits("test"), epochs=EPOCHS, halve_every=20, logit_scale=0.5)
 
 
 def to_nir(params):
@@ -120,52 +79,29 @@ def to_nir(params):
     import nir
     import numpy as np
 
-    def lif(shape):
-        tau = np.float32(DT) / (np.float32(1.0) - np.float32(BETA))
-        full = lambda value: np.full(shape, value, dtype=np.float32)  # noqa: E731
-        return nir.LIF(
-            tau=full(tau), r=full(tau / np.float32(DT)), v_leak=full(0.0), v_threshold=full(1.0), v_reset=full(0.0)
-        )
+    from npukit.ir.layout import chw_order, conv_weight_to_oihw
 
-    # IR flatten order is (H, W, C); NIR's is (C, H, W): column j of the NIR weight is the
-    # feature with CHW index j
-    chw_to_hwc = np.arange(4 * 4 * CHANNELS).reshape(4, 4, CHANNELS).transpose(2, 0, 1).reshape(-1)
     nodes = {
         "input": nir.Input(input_type={"input": np.array([1, 8, 8])}),
         "conv": nir.Conv2d(
-            input_shape=(8, 8), weight=params["conv_w"].transpose(3, 2, 0, 1).copy(), stride=1, padding=1,
+            input_shape=(8, 8), weight=conv_weight_to_oihw(params["conv_w"]), stride=1, padding=1,
             dilation=1, groups=1, bias=params["conv_b"],
         ),
-        "lif1": lif((CHANNELS, 8, 8)),
-        "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
+        "lif1": lif((CHANNELS, 8, 8), BETA),
+        "pool": sum_pool2(),
         "flatten": nir.Flatten(input_type={"input": np.array([CHANNELS, 4, 4])}, start_dim=0),
-        "fc1": nir.Affine(weight=params["fc1_w"][chw_to_hwc].T.copy(), bias=params["fc1_b"]),
-        "lif2": lif((HIDDEN,)),
+        # the training graph flattens in HWC order; NIR's column j is the CHW feature j
+        "fc1": nir.Affine(weight=params["fc1_w"][chw_order((4, 4, CHANNELS))].T.copy(), bias=params["fc1_b"]),
+        "lif2": lif((HIDDEN,), BETA),
         "fc2": nir.Affine(weight=params["fc2_w"].T.copy(), bias=params["fc2_b"]),
-        "lif3": lif((CLASSES,)),
+        "lif3": lif((CLASSES,), BETA),
         "output": nir.Output(output_type={"output": np.array([CLASSES])}),
     }
-    names = list(nodes)
-    return nir.NIRGraph(nodes=nodes, edges=list(zip(names[:-1], names[1:])))
+    return chain(nodes)
 
 
 def main() -> None:
-    import nir
-
-    import npukit
-    from npukit.data import digits
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("digits_lif.nir"))
-    args = parser.parse_args()
-    params, accuracy = train()
-    nir.write(str(args.out), to_nir(params))
-    report = npukit.simulate(args.out, "digits", timesteps=TIMESTEPS)
-    print(
-        f"wrote {args.out}: digits test accuracy {accuracy * 100:.2f}% (TensorFlow), "
-        f"{report.accuracy() * 100:.2f}% (npukit simulation of the NIR file), T={TIMESTEPS}, "
-        f"{len(digits('test'))} test samples"
-    )
+    run(__doc__, Path(__file__).with_name("digits_lif.nir"), train, to_nir, "digits", timesteps=TIMESTEPS)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from npukit.errors import BadInputError, show
+from npukit.errors import BadInputError
+from npukit.validation import positive_int
 
 MAGIC = b"NPKV"
 LAYOUT_VERSION = 1
@@ -210,8 +211,8 @@ def write_bundle(
     if mode == "rate" and (len(inputs) != 1 or len(outputs) != 1):
         raise BadInputError(f"a rate-mode model has one input and one output; this one has {len(inputs)} and {len(outputs)}")
     states = _states(meta, inputs, outputs) if mode == "temporal" else []
-    if samples is not None and (not isinstance(samples, int) or samples <= 0):
-        raise BadInputError(f"samples must be a positive integer. Received: {show(samples)}")
+    if samples is not None:
+        positive_int("samples", samples)
     dataset = load_data(data, split="test").head(samples)
     frame = tuple(inputs[0]["shape"][1:])
     frames, per_sample, steps, encoding, feed = _frames(meta, mode, dataset.x, frame, timesteps)

@@ -641,6 +641,9 @@ def demo(
     events: Annotated[
         bool, typer.Option("--events", help="Run the shipped event-camera SNN on the digits as event streams instead.")
     ] = False,
+    rsnn: Annotated[
+        bool, typer.Option("--rsnn", help="Run the shipped recurrent SNN on the digits read one row per step instead.")
+    ] = False,
     timesteps: Annotated[
         Optional[int], typer.Option("--timesteps", "-T", help="Timesteps T (default 32; 25 for --snn; --events: the data's 30).")
     ] = None,
@@ -655,15 +658,16 @@ def demo(
     Default: the digits CNN (Keras), float vs SNN vs TFLite. --snn: the digits LIF SNN (NIR), its
     simulation vs a rate-mode and a temporal-mode TFLite (int8, and float32 temporal). --events:
     the event-camera SNN on digits-events, the same three conversions and an Android bundle.
-    Example: npukit demo -T 32; npukit demo --snn; npukit demo --events
+    --rsnn: the recurrent SNN on digits-rows, temporal int8 and float32 and an Android bundle.
+    Example: npukit demo -T 32; npukit demo --snn; npukit demo --events; npukit demo --rsnn
     """
     from npukit.demo import run_demo, summary
     from npukit.errors import BadInputError
     from npukit.reports import render_bundle, render_convert, render_parity
 
-    if snn and events:
-        raise BadInputError("choose one example: --snn or --events")
-    example = "snn" if snn else "events" if events else "cnn"
+    if snn + events + rsnn > 1:
+        raise BadInputError("choose one example: --snn, --events or --rsnn")
+    example = "snn" if snn else "events" if events else "rsnn" if rsnn else "cnn"
     with _progress(not as_json) as reporter:
         figures = run_demo(example, timesteps, out, force, reporter)
     if as_json:

@@ -64,7 +64,7 @@ class DataSpec:
 
 
 def load_data(spec, split: str = "test") -> Dataset:
-    """Load DATA: ``digits`` or ``digits-events`` (with ``split`` train/test/all), an ``.npz``
+    """Load DATA: ``digits``, ``digits-events`` or ``digits-rows`` (with ``split`` train/test/all), an ``.npz``
     file of samples or of event streams, an N-MNIST ``.bin`` file or folder (``npukit.events``;
     ``split`` ignored), a ``DataSpec`` (the same with an event binning), or a ``Dataset`` (as is)."""
     if split not in SPLITS:
@@ -79,6 +79,8 @@ def load_data(spec, split: str = "test") -> Dataset:
 
     if source == "digits-events":
         return digits_events(split, binning)
+    if source == "digits-rows":
+        return digits_rows(split)
     path = Path(source)
     if path.is_dir() or path.suffix.lower() == ".bin" or (path.is_file() and events.is_event_npz(path)):
         frames = events.load_events(path, binning)
@@ -110,6 +112,19 @@ def digits_events(split: str = "test", binning=None) -> Dataset:
     frames = digits_frames(base.x[..., 0], seed, binning)
     return Dataset(frames, base.y, f"digits-events ({split} split, {len(base)} samples, {frames.shape[1]} frames)",
                    base.class_names, "event counts per pixel and polarity (channel 0 OFF, 1 ON) of the moving digits")
+
+
+#: steps each image row is shown for in ``digits-rows``
+ROW_STEPS = 2
+
+
+def digits_rows(split: str = "test") -> Dataset:
+    """The digits of ``split`` as sequences, one image row (8 pixels / 16) per step, each row
+    held for ROW_STEPS steps: (N, 16, 8) time series, a task that needs memory across steps."""
+    base = digits(split)
+    rows = np.repeat(base.x[..., 0], ROW_STEPS, axis=1)
+    return Dataset(rows, base.y, f"digits-rows ({split} split, {len(base)} samples, {rows.shape[1]} steps)",
+                   base.class_names, "one image row (pixel values / 16) per step, each row for 2 steps")
 
 
 MAX_DATA_BYTES = 8 << 30  # the largest array a data file may declare (8 GiB)

@@ -5,7 +5,9 @@
   each against the simulation;
 * ``events``: the event-camera SNN (NIR, trained on the digits as event streams): the same three
   conversions on ``digits-events`` (T = 30 frames from the data), and the temporal int8 model
-  packed as an Android demo bundle.
+  packed as an Android demo bundle;
+* ``rsnn``: the recurrent SNN (NIR, reading the digits one row per step): temporal int8 and
+  float32 on ``digits-rows`` (a recurrent network has no rate mode), and an Android bundle.
 """
 
 from __future__ import annotations
@@ -18,26 +20,29 @@ from npukit.errors import BadInputError
 from npukit.progress import Reporter, silent
 
 SNN_RUNS = (("rate", "int8"), ("temporal", "int8"), ("temporal", "none"))
+TEMPORAL_RUNS = (("temporal", "int8"), ("temporal", "none"))
+EXAMPLES = ("cnn", "snn", "events", "rsnn")
 
 
 def run_demo(example: str = "cnn", timesteps: int | None = None, out: str | Path | None = None, force: bool = False,
              progress: Reporter = silent) -> dict[str, Any]:
-    """Run the demo of ``example`` ("cnn", "snn" or "events"); returns {"model", "data", "runs":
+    """Run the demo of ``example`` (``EXAMPLES``); returns {"model", "data", "runs":
     [{"convert", "parity"}...], "bundle"}. Converted files go to ``out`` (a folder, created if
     missing) or a temporary folder."""
     from npukit.bundle import write_bundle
     from npukit.conversion import convert
-    from npukit.models import DIGITS_CNN, DIGITS_EVENTS, DIGITS_LIF, DIGITS_LIF_TIMESTEPS
+    from npukit.models import DIGITS_CNN, DIGITS_EVENTS, DIGITS_LIF, DIGITS_LIF_TIMESTEPS, DIGITS_RSNN
     from npukit.parity import parity
 
-    if example not in ("cnn", "snn", "events"):
-        raise BadInputError(f"the demo example must be cnn, snn or events. Received: {example!r}")
+    if example not in EXAMPLES:
+        raise BadInputError(f"the demo example must be one of {', '.join(EXAMPLES)}. Received: {example!r}")
     source, data, runs = {
         "cnn": (DIGITS_CNN, "digits", (("rate", "int8"),)),
         "snn": (DIGITS_LIF, "digits", SNN_RUNS),
         "events": (DIGITS_EVENTS, "digits-events", SNN_RUNS),
+        "rsnn": (DIGITS_RSNN, "digits-rows", TEMPORAL_RUNS),
     }[example]
-    steps = timesteps or {"cnn": 32, "snn": DIGITS_LIF_TIMESTEPS, "events": None}[example]
+    steps = timesteps or {"cnn": 32, "snn": DIGITS_LIF_TIMESTEPS}.get(example)
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise BadInputError(f"the demo's output folder {out} is a file")
     figures: dict[str, Any] = {"model": source.name, "data": data, "runs": [], "bundle": None}
@@ -54,9 +59,9 @@ def run_demo(example: str = "cnn", timesteps: int | None = None, out: str | Path
             if out is None:
                 entry["convert"]["output_file"] = None
             figures["runs"].append(entry)
-        if example == "events":  # the temporal int8 model for the Android app
+        if example in ("events", "rsnn"):  # the temporal int8 model for the Android app
             bundle = write_bundle(folder / f"{source.stem}_temporal_int8.tflite", data, folder / "bundles",
-                                  name=f"{source.stem}_temporal", samples=60, force=force)
+                                  name=f"{source.stem}_temporal", samples=60 if example == "events" else None, force=force)
             if out is None:
                 bundle["folder"] = None
             figures["bundle"] = bundle

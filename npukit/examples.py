@@ -14,29 +14,31 @@ from typing import Any
 from npukit.errors import BadInputError
 
 
-def _catalog() -> list[dict[str, Any]]:
-    from npukit import models
-
-    return [
-        {"path": models.DIGITS_CNN, "format": "keras", "data": "digits",
-         "about": "rate-coded ReLU CNN for the 8x8 digits"},
-        {"path": models.DIGITS_ONNX, "format": "onnx", "data": "digits",
-         "about": "the same CNN exported to ONNX (NCHW, batch symbolic)"},
-        {"path": models.DIGITS_LIF, "format": "nir", "data": "digits",
-         "about": f"LIF spiking network for the digits, trained at T = {models.DIGITS_LIF_TIMESTEPS}"},
-        {"path": models.DIGITS_EVENTS, "format": "nir", "data": "digits-events",
-         "about": "convolutional LIF SNN for the digits as event streams"},
-    ]
+#: what each shipped file is: (DATA it takes, one line about it); models/README.md has the rest
+_ABOUT = {
+    "digits_cnn.keras": ("digits", "rate-coded ReLU CNN for the 8x8 digits"),
+    "digits_cnn.onnx": ("digits", "the same CNN exported to ONNX (NCHW, batch symbolic)"),
+    "digits_lif.nir": ("digits", "LIF spiking network for the digits, trained at T = {lif_t}"),
+    "digits_events.nir": ("digits-events", "convolutional LIF SNN for the digits as event streams"),
+    "digits_rsnn.nir": ("digits-rows", "recurrent LIF SNN reading the digits one row per step"),
+}
 
 
 def shipped_models() -> list[dict[str, Any]]:
-    """One row per shipped model: ``name`` (its file name), ``format``, ``data`` (the DATA it
-    takes), ``about`` and ``path`` (where the installed package keeps it), ``bytes``."""
+    """One row per model file shipped in ``npukit.models``: ``name`` (its file name),
+    ``format``, ``data`` (the DATA it takes), ``about`` and ``path`` (where the installed
+    package keeps it), ``bytes``."""
+    from npukit import models
+    from npukit.loading import FORMATS
+
     rows = []
-    for entry in _catalog():
-        path = Path(entry["path"])
-        rows.append({"name": path.name, "format": entry["format"], "data": entry["data"], "about": entry["about"],
-                     "path": str(path), "bytes": path.stat().st_size if path.is_file() else None})
+    for path in sorted(models.HERE.iterdir(), key=lambda p: (p.suffix != ".keras", p.suffix != ".onnx", p.name)):
+        if path.suffix.lower() not in FORMATS or not path.is_file():
+            continue
+        data, about = _ABOUT.get(path.name, (None, None))
+        rows.append({"name": path.name, "format": FORMATS[path.suffix.lower()], "data": data,
+                     "about": about and about.format(lif_t=models.DIGITS_LIF_TIMESTEPS),
+                     "path": str(path), "bytes": path.stat().st_size})
     return rows
 
 
@@ -84,7 +86,7 @@ def render_models(rows: list[dict[str, Any]]) -> str:
     """Text of ``npukit models``: one model a line, then where they are."""
     from npukit.reports import _table
 
-    table = _table(["model", "format", "data", "about"], [[r["name"], r["format"], r["data"], r["about"]] for r in rows])
+    table = _table(["model", "format", "data", "about"], [[r["name"], r["format"], r["data"] or "-", r["about"] or "-"] for r in rows])
     folders = sorted({str(Path(r["path"]).parent) for r in rows})
     return "\n".join([table, f"installed in {', '.join(folders)}",
                       "copy them into a folder: npukit models --copy models; one path: npukit models --path NAME"])

@@ -24,8 +24,12 @@ def check_input(graph: Graph, x: np.ndarray, time_axis: bool = False) -> np.ndar
     want = graph.input_shape
     lead = 2 if time_axis else 1
     got = tuple(x.shape[lead:])
-    if graph.meta.get("input_layout") == "CHW" and len(want) == 3 and got == (want[2], want[0], want[1]):
+    layout = graph.meta.get("input_layout")
+    if layout == "CHW" and len(want) == 3 and got == (want[2], want[0], want[1]):
         x = data_to_ir(x, lead)  # (C, H, W) samples -> (H, W, C)
+        got = tuple(x.shape[lead:])
+    elif layout == "CL" and len(want) == 2 and got == (want[1], want[0]):
+        x = data_to_ir(x, lead)  # (C, L) samples -> (L, C)
         got = tuple(x.shape[lead:])
     if x.ndim != len(want) + lead or got != want:
         axes = "the first axis counts samples, the second timesteps" if time_axis else "the first axis counts samples"

@@ -354,7 +354,10 @@ def bad_graphs(tmp_path):
     graph, *_ = snntorch_graph(0.9)
     cyclic = nir.NIRGraph(nodes=graph.nodes, edges=graph.edges + [("lif1", "fc1")], type_check=False)
     nir.write(str(tmp_path / "cycle.nir"), cyclic, compression=None)
-    cases.append((tmp_path / "cycle.nir", "cycle"))
+    cases.append((tmp_path / "cycle.nir", "recurrent edge 'lif1' -> 'lif1.delayed' carries shape"))
+    loop = nir.NIRGraph(nodes=graph.nodes, edges=graph.edges + [("fc1", "fc1")], type_check=False)
+    nir.write(str(tmp_path / "loop.nir"), loop, compression=None)
+    cases.append((tmp_path / "loop.nir", "has no neuron on it"))
     delay = nir.NIRGraph(
         nodes={"input": nir.Input(input_type={"input": np.array([3])}), "d": nir.Delay(delay=np.ones(3, np.float32)),
                "output": nir.Output(output_type={"output": np.array([3])})},

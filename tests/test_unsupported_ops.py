@@ -40,18 +40,24 @@ def onnx_with_three_unsupported(path):
 
 
 def nir_with_two_unsupported(path):
-    """Input -> Delay -> LIF -> Conv1d -> Output: Delay and Conv1d are not converted."""
+    """Input -> MaxPool1d -> LIF -> Dropout -> Output: two node types npukit has no converter for
+    (types other exporters write), written as a valid graph whose type fields are then renamed."""
+    import h5py
+
     n = 3
     nodes = {
         "input": nir.Input(input_type={"input": np.array([n])}),
-        "wait": nir.Delay(delay=np.ones(n, np.float32)),
+        "wait": nir.Affine(weight=np.eye(n, dtype=np.float32), bias=np.zeros(n, np.float32)),
         "lif": nir.LIF(tau=np.full(n, 0.01), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.ones(n)),
-        "conv": nir.Conv1d(input_shape=n, weight=np.ones((1, 1, 1), np.float32), stride=1, padding=0, dilation=1,
-                           groups=1, bias=np.zeros(1, np.float32)),
+        "conv": nir.Affine(weight=np.eye(n, dtype=np.float32), bias=np.zeros(n, np.float32)),
         "output": nir.Output(output_type={"output": np.array([n])}),
     }
     edges = [("input", "wait"), ("wait", "lif"), ("lif", "conv"), ("conv", "output")]
     nir.write(str(path), nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))
+    with h5py.File(path, "r+") as f:
+        for name, kind in (("wait", "MaxPool1d"), ("conv", "Dropout")):
+            del f[f"node/nodes/{name}/type"]
+            f[f"node/nodes/{name}/type"] = kind.encode()
     return path
 
 
@@ -69,7 +75,7 @@ def keras_with_unsupported(path):
 
 @pytest.mark.parametrize("make, kinds, wheres", [
     (onnx_with_three_unsupported, ["Tanh", "Tanh", "Sin"], ["node 'tanh_a'", "node 'tanh_b'", "node 'sine'"]),
-    (nir_with_two_unsupported, ["Delay", "Conv1d"], ["node 'wait'", "node 'conv'"]),
+    (nir_with_two_unsupported, ["MaxPool1d", "Dropout"], ["node 'wait'", "node 'conv'"]),
     (keras_with_unsupported, ["LayerNormalization", "UpSampling2D", "LayerNormalization"],
      ["layer 'norm_a'", "layer 'up'", "layer 'norm_b'"]),
 ], ids=["onnx", "nir", "keras"])

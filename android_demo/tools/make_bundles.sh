@@ -19,11 +19,15 @@ npukit convert "$models/digits_lif.nir" -o "$work/digits_lif_temporal_f32.tflite
     --quantize none --api-level 28
 # the event-camera SNN (NIR) on the digits as event streams, int8, T = 30 frames from the data
 npukit convert "$models/digits_events.nir" -o "$work/digits_events_temporal.tflite" --mode temporal --data digits-events
+# the recurrent SNN (NIR, a recurrent edge) reading the digits row by row, int8, T = 16 from the data
+npukit convert "$models/digits_rsnn.nir" -o "$work/digits_rsnn_temporal.tflite" --mode temporal --data digits-rows
 for name in digits_cnn digits_lif_temporal digits_lif_temporal_f32; do
     npukit bundle "$work/$name.tflite" --data digits --out "$assets" --force
 done
 npukit bundle "$work/digits_events_temporal.tflite" --data digits-events --samples 60 --out "$assets" --force
+npukit bundle "$work/digits_rsnn_temporal.tflite" --data digits-rows --out "$assets" --force
 python "$here/tools/host_trace.py" "$assets/digits_cnn" "$traces/digits_cnn.json"                 # all 360 samples
 python "$here/tools/host_trace.py" "$assets/digits_lif_temporal" "$traces/digits_lif_temporal.json" --samples 4
 python "$here/tools/host_trace.py" "$assets/digits_lif_temporal_f32" "$traces/digits_lif_temporal_f32.json" --samples 2
 python "$here/tools/host_trace.py" "$assets/digits_events_temporal" "$traces/digits_events_temporal.json" --samples 2
+python "$here/tools/host_trace.py" "$assets/digits_rsnn_temporal" "$traces/digits_rsnn_temporal.json" --samples 4

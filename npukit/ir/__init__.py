@@ -32,11 +32,12 @@ from npukit.ir.layers import (
     Transpose,
 )
 from npukit.ir.neurons import IF, LI, LIF, NEURONS, SPIKING, STATEFUL, CubaLI, CubaLIF, Integrator, Threshold
+from npukit.ir.recurrence import Delay
 
 __all__ = [
     "AFFINE", "ANALOG_ONLY", "WEIGHTED", "SPIKING", "NODE_TYPES", "Node", "Graph", "total_macs",
     "Add", "AveragePool2D", "BatchNorm", "Concatenate", "Conv2D", "Dense", "DepthwiseConv2D",
     "Flatten", "GlobalAveragePool", "Identity", "IF", "Input", "MaxPool2D", "Pad2D", "ReLU",
     "Reshape", "Scale", "Softmax", "SumPool2D", "Offset", "Transpose", "LeakyReLU", "Sigmoid", "HardSigmoid",
-    "HardSwish", "LIF", "LI", "CubaLIF", "CubaLI", "Integrator", "Threshold", "NEURONS", "STATEFUL",
+    "HardSwish", "LIF", "LI", "CubaLIF", "CubaLI", "Integrator", "Threshold", "NEURONS", "STATEFUL", "Delay",
 ]

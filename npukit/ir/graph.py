@@ -9,10 +9,12 @@ from npukit.errors import BadInputError
 from npukit.ir.base import Node, Shape
 from npukit.ir.linear import Input
 from npukit.ir.neurons import NEURONS
+from npukit.ir.recurrence import Delay
 
 
 class Graph:
-    """A directed acyclic graph of IR nodes with a single Input node and a single output.
+    """A graph of IR nodes with a single Input node and a single output, acyclic once the edges
+    into ``Delay`` nodes (recurrent connections, ``npukit.ir.recurrence``) are set aside.
 
     ``nodes`` may come in any order; they are kept in a deterministic topological order (the
     given order wherever it is already valid). ``meta`` holds JSON values describing where the
@@ -36,12 +38,21 @@ class Graph:
         inputs = [n.name for n in given if isinstance(n, Input)]
         if len(inputs) != 1:
             raise BadInputError(f"a graph needs exactly one Input node. Received: {len(inputs)} ({inputs})")
-        self.nodes: dict[str, Node] = {n.name: n for n in _topological(given, by_name)}
+        #: Delays on a cycle: their input comes after them (a recurrent edge); other Delays
+        #: (a plain delay line) come after their input
+        self.recurrent_delays: frozenset[str] = _recurrent_delays(by_name)
+        self.nodes: dict[str, Node] = {n.name: n for n in _topological(given, by_name, self.recurrent_delays)}
         self.output = output
         self.input = inputs[0]
         self.meta: dict[str, Any] = dict(meta or {})
         self._prune_check()
         _ = self.shapes  # infer now: a bad graph fails at construction
+        for node in self.nodes.values():
+            if isinstance(node, Delay) and self.shapes[node.inputs[0]] != node.shape:
+                raise BadInputError(
+                    f"the recurrent edge {node.inputs[0]!r} -> {node.name!r} carries shape {self.shapes[node.inputs[0]]} "
+                    f"but the delay holds {node.shape}"
+                )
 
     def _prune_check(self) -> None:
         """Every node must lie on a path from the input to the output."""
@@ -77,7 +88,7 @@ class Graph:
         """Node name -> per-sample output shape (no batch axis)."""
         shapes: dict[str, Shape] = {}
         for node in self.nodes.values():
-            shapes[node.name] = tuple(node.output_shape([shapes[i] for i in node.inputs]))
+            shapes[node.name] = tuple(node.output_shape([shapes[i] for i in ordering_inputs(node, self.recurrent_delays)]))
         return shapes
 
     @property
@@ -87,6 +98,11 @@ class Graph:
     @property
     def output_shape(self) -> Shape:
         return self.shapes[self.output]
+
+    @property
+    def is_recurrent(self) -> bool:
+        """True when the graph has a recurrent connection (a Delay node)."""
+        return any(isinstance(n, Delay) for n in self.nodes.values())
 
     @property
     def is_spiking(self) -> bool:
@@ -122,15 +138,41 @@ class Graph:
         return f"Graph({len(self.nodes)} nodes, input {self.input_shape}, output {self.output_shape})"
 
 
-def _topological(given: list[Node], by_name: dict[str, Node]) -> list[Node]:
-    """Depth-first topological order that keeps the given order where it is valid; rejects cycles."""
+def ordering_inputs(node: Node, recurrent: frozenset[str] | None = None) -> tuple[str, ...]:
+    """The inputs a node must come after: none for a Delay on a cycle (``recurrent``: those
+    names; None: every Delay), which reads the previous step."""
+    if isinstance(node, Delay) and (recurrent is None or node.name in recurrent):
+        return ()
+    return node.inputs
+
+
+def _recurrent_delays(by_name: dict[str, Node]) -> frozenset[str]:
+    """The Delays whose input depends on them (a cycle through the Delay)."""
+    found = set()
+    for delay in (n for n in by_name.values() if isinstance(n, Delay)):
+        seen, todo = set(), [delay.inputs[0]]
+        while todo:
+            name = todo.pop()
+            if name == delay.name:
+                found.add(name)
+                break
+            if name in seen or name not in by_name:
+                continue
+            seen.add(name)
+            todo.extend(by_name[name].inputs)
+    return frozenset(found)
+
+
+def _topological(given: list[Node], by_name: dict[str, Node], recurrent: frozenset[str]) -> list[Node]:
+    """Depth-first topological order that keeps the given order where it is valid; rejects
+    cycles that do not pass through a Delay (algebraic loops)."""
     order: list[Node] = []
     state: dict[str, int] = {}  # 1 = on the stack, 2 = done
 
     for root in given:
         if state.get(root.name) == 2:
             continue
-        stack = [(root.name, iter(root.inputs))]
+        stack = [(root.name, iter(ordering_inputs(root, recurrent)))]
         state[root.name] = 1
         while stack:
             name, pending = stack[-1]
@@ -138,10 +180,13 @@ def _topological(given: list[Node], by_name: dict[str, Node]) -> list[Node]:
             for src in pending:
                 seen = state.get(src)
                 if seen == 1:
-                    raise BadInputError(f"the graph has a cycle through {src!r} and {name!r}")
+                    raise BadInputError(
+                        f"the graph has a cycle through {src!r} and {name!r} with no delay on it (an algebraic loop: "
+                        f"a recurrent connection must carry the previous step's value)"
+                    )
                 if seen is None:
                     state[src] = 1
-                    stack.append((src, iter(by_name[src].inputs)))
+                    stack.append((src, iter(ordering_inputs(by_name[src], recurrent))))
                     advanced = True
                     break
             if not advanced:

@@ -45,6 +45,14 @@ class _Neuron(Node):
 
     ARRAYS: ClassVar[dict[str, float]] = {}
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        # a subclass's ARRAYS adds to those of the families it mixes in
+        super().__init_subclass__(**kwargs)
+        merged: dict[str, float] = {}
+        for base in reversed(cls.__mro__[1:]):
+            merged.update(base.__dict__.get("ARRAYS", {}))
+        cls.ARRAYS = {**merged, **cls.__dict__.get("ARRAYS", {})}
+
     def validate(self) -> None:
         for name, default in self.ARRAYS.items():
             if getattr(self, name) is None:
@@ -78,6 +86,8 @@ class _Spiking(_Neuron):
     reset_timing: str = "fire"
     v_min: np.ndarray | None = None
 
+    ARRAYS = {"v_threshold": 1.0, "v_reset": 0.0, "v_init": 0.0, "amplitude": 1.0}
+
     def validate(self) -> None:
         super().validate()
         check_choice(self, "reset", RESETS)
@@ -103,6 +113,29 @@ class _Spiking(_Neuron):
         return shape
 
 
+@dataclasses.dataclass(eq=False)
+class _Leaky(_Neuron):
+    """A leaky membrane: ``decay * v + leak + gain * input`` (LIF, CubaLIF, LI, CubaLI)."""
+
+    decay: np.ndarray = None
+    gain: np.ndarray = None
+    leak: np.ndarray = None
+
+    ARRAYS = {"decay": 1.0, "gain": 1.0, "leak": 0.0}
+
+
+@dataclasses.dataclass(eq=False)
+class _Synaptic(_Leaky):
+    """A leaky membrane fed by a synaptic current ``i = syn_decay * i + syn_gain * I`` (CubaLIF,
+    CubaLI)."""
+
+    syn_decay: np.ndarray = None
+    syn_gain: np.ndarray = None
+    i_init: np.ndarray = None
+
+    ARRAYS = {"syn_decay": 0.0, "syn_gain": 1.0, "i_init": 0.0}
+
+
 @register
 @dataclasses.dataclass(eq=False)
 class IF(_Spiking):
@@ -123,12 +156,12 @@ class IF(_Spiking):
     fire_at_threshold: bool = True
     gain: np.ndarray = None
 
-    ARRAYS = {"v_threshold": 1.0, "v_init": 0.0, "amplitude": 1.0, "v_reset": 0.0, "gain": 1.0}
+    ARRAYS = {"gain": 1.0}
 
 
 @register
 @dataclasses.dataclass(eq=False)
-class LIF(_Spiking):
+class LIF(_Leaky, _Spiking):
     """Leaky integrate-and-fire. Per step::
 
         m = decay * v + leak + gain * I
@@ -140,16 +173,10 @@ class LIF(_Spiking):
     ``npukit.snn.frameworks``).
     """
 
-    decay: np.ndarray = None
-    gain: np.ndarray = None
-    leak: np.ndarray = None
-
-    ARRAYS = {"decay": 1.0, "gain": 1.0, "leak": 0.0, "v_threshold": 1.0, "v_reset": 0.0, "v_init": 0.0, "amplitude": 1.0}
-
 
 @register
 @dataclasses.dataclass(eq=False)
-class CubaLIF(_Spiking):
+class CubaLIF(_Synaptic, _Spiking):
     """Current-based LIF: a synaptic current filters the input, then an LIF membrane. Per step::
 
         i = syn_decay * i + syn_gain * I          (the synaptic current first)
@@ -161,46 +188,25 @@ class CubaLIF(_Spiking):
     w_in). The current-first order is snnTorch's Synaptic and Norse's LIF cell.
     """
 
-    syn_decay: np.ndarray = None
-    syn_gain: np.ndarray = None
-    decay: np.ndarray = None
-    gain: np.ndarray = None
-    leak: np.ndarray = None
-    i_init: np.ndarray = None
-
-    ARRAYS = {
-        "syn_decay": 0.0, "syn_gain": 1.0, "decay": 1.0, "gain": 1.0, "leak": 0.0, "v_threshold": 1.0,
-        "v_reset": 0.0, "v_init": 0.0, "i_init": 0.0, "amplitude": 1.0,
-    }
-
 
 @register
 @dataclasses.dataclass(eq=False)
-class LI(_Neuron):
+class LI(_Leaky):
     """Leaky integrator (no spikes): ``v = decay * v + leak + gain * I``; output v."""
 
-    decay: np.ndarray = None
-    gain: np.ndarray = None
-    leak: np.ndarray = None
     v_init: np.ndarray = None
 
-    ARRAYS = {"decay": 1.0, "gain": 1.0, "leak": 0.0, "v_init": 0.0}
+    ARRAYS = {"v_init": 0.0}
 
 
 @register
 @dataclasses.dataclass(eq=False)
-class CubaLI(_Neuron):
+class CubaLI(_Synaptic):
     """Current-based leaky integrator (no spikes): the CubaLIF equations without threshold; output v."""
 
-    syn_decay: np.ndarray = None
-    syn_gain: np.ndarray = None
-    decay: np.ndarray = None
-    gain: np.ndarray = None
-    leak: np.ndarray = None
     v_init: np.ndarray = None
-    i_init: np.ndarray = None
 
-    ARRAYS = {"syn_decay": 0.0, "syn_gain": 1.0, "decay": 1.0, "gain": 1.0, "leak": 0.0, "v_init": 0.0, "i_init": 0.0}
+    ARRAYS = {"v_init": 0.0}
 
 
 @register

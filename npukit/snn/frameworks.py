@@ -54,18 +54,22 @@ class Convention:
     reset: str | None = None
     #: (NIR neuron type, reset) pairs whose reset is applied at the next step (``npukit.ir.neurons``)
     next_step: frozenset = frozenset()
+    #: the same for neurons on a recurrent loop (snnTorch's RLeaky / RSynaptic)
+    recurrent_next_step: frozenset = frozenset()
     if_floor: bool = False
     #: the framework and version this convention was checked against (docs/nir.md)
     verified: str = ""
     #: the exporting framework's description, for docs and --help
     about: str = ""
 
-    def spiking(self, v_threshold: np.ndarray, neuron: str) -> dict:
-        """The IR spike/reset fields of a spiking neuron of NIR type ``neuron`` (IF, LIF, CubaLIF)."""
+    def spiking(self, v_threshold: np.ndarray, neuron: str, recurrent: bool = False) -> dict:
+        """The IR spike/reset fields of a spiking neuron of NIR type ``neuron`` (IF, LIF, CubaLIF),
+        ``recurrent`` when it lies on a recurrent loop."""
         fields = {"fire_at_threshold": self.fire_at_threshold, "max_spikes": self.max_spikes}
         if self.reset is not None:
             fields["reset"] = self.reset
-        if (neuron, fields.get("reset", "value")) in self.next_step:
+        delayed = self.next_step | (self.recurrent_next_step if recurrent else frozenset())
+        if (neuron, fields.get("reset", "value")) in delayed:
             fields["reset_timing"] = "next_step"
         if neuron == "IF" and self.if_floor:
             fields["v_min"] = -np.asarray(v_threshold, np.float32)
@@ -91,10 +95,11 @@ FRAMEWORKS: dict[str, Convention] = {
         about="NIR's equations under forward Euler at --dt; reset to v_reset, one spike when v > threshold",
     ),
     "snntorch": Convention(
-        "snntorch", 1e-4, reset="subtract", next_step=_SNNTORCH_NEXT,
+        "snntorch", 1e-4, reset="subtract", next_step=_SNNTORCH_NEXT, recurrent_next_step=frozenset({("LIF", "value")}),
         verified="snnTorch 1.0.0 (tests/test_frameworks.py)",
         about="Leaky/Synaptic: beta v + I, spikes on v > threshold, the reset (default subtract) applied at the next "
-        "step from the unreset membrane (Synaptic's reset to zero zeroes the whole next membrane)",
+        "step from the unreset membrane (the reset to zero of Synaptic, RLeaky and RSynaptic zeroes the whole next "
+        "membrane); a recurrent layer's recurrent edge carries the last step's spikes",
     ),
     "sinabs": Convention(
         "sinabs", 1.0, membrane="exp", exp_input="norm", integrate="jump", fire_at_threshold=True, max_spikes=0,

@@ -33,14 +33,20 @@ LEAKY = (ir.LIF, ir.CubaLIF, ir.LI, ir.CubaLI)
 
 
 def state_kinds(node: ir.Node) -> tuple[str, ...]:
-    """The state a layer of ``node`` neurons carries from step to step, in a fixed order."""
+    """The state a node carries from step to step, in a fixed order: a neuron layer's ``i`` and
+    ``v``; a Delay of k steps its source's last k values, ``delay1`` (the last step) to
+    ``delay{k}`` (the one it outputs)."""
+    if isinstance(node, ir.Delay):
+        return tuple(f"delay{j}" for j in range(1, node.steps + 1))
     if not isinstance(node, ir.STATEFUL):
         return ()
     return ("i", "v") if isinstance(node, CURRENT_BASED) else ("v",)
 
 
 def initial_value(node: ir.Node, kind: str) -> np.ndarray:
-    """The initial value of one state kind (``v_init`` or ``i_init``)."""
+    """The initial value of one state kind (``v_init``, ``i_init`` or a Delay's ``init``)."""
+    if isinstance(node, ir.Delay):
+        return node.init
     return {"v": node.v_init, "i": getattr(node, "i_init", None)}[kind]
 
 

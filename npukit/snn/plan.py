@@ -24,6 +24,7 @@ import numpy as np
 from npukit import ir
 from npukit.errors import BadInputError, UnsupportedError, show
 from npukit.passes.fold_amplitudes import fold_amplitudes
+from npukit.validation import positive_int
 
 CONSTANT, TEMPORAL, READOUT = "constant", "temporal", "readout"
 
@@ -40,24 +41,25 @@ class Plan:
     boundary: tuple[str, ...]
     timesteps: int
     checkpoints: tuple[int, ...]
+    #: recurrent loops: the nodes on a cycle through a Delay, in graph order; the time-folded
+    #: simulator steps each loop in time (``npukit.snn.recurrent``)
+    loops: tuple[tuple[str, ...], ...] = ()
 
 
 def make_plan(graph: ir.Graph, timesteps: int, encoding: str, checkpoints=None) -> Plan:
     """Fold amplitudes, then assign each node its region (see the module docstring)."""
-    if not isinstance(timesteps, (int, np.integer)) or timesteps <= 0:
-        raise BadInputError(f"timesteps must be a positive integer. Received: {show(timesteps)}")
-    timesteps = int(timesteps)
+    timesteps = positive_int("timesteps", timesteps)
     points = sorted({int(t) for t in (checkpoints or ())} | {timesteps})
     if points[0] <= 0 or points[-1] > timesteps:
         raise BadInputError(f"checkpoints must lie in 1..{timesteps}. Received: {show(checkpoints)}")
     graph, scales = fold_amplitudes(graph)
     neuron_below: dict[str, bool] = {}
-    for name in reversed(graph.nodes):
-        neuron_below[name] = any(isinstance(graph[c], ir.NEURONS) or neuron_below[c] for c in graph.consumers[name])
+    for name in reversed(graph.nodes):  # a Delay comes before its source: it counts as a neuron below it
+        neuron_below[name] = any(isinstance(graph[c], (*ir.NEURONS, ir.Delay)) or neuron_below[c] for c in graph.consumers[name])
     region: dict[str, str] = {}
     for node in graph:
         name = node.name
-        if isinstance(node, ir.NEURONS):
+        if isinstance(node, (*ir.NEURONS, ir.Delay)):
             region[name] = TEMPORAL
         elif not neuron_below[name] and not isinstance(node, ir.Input):
             region[name] = READOUT
@@ -70,7 +72,33 @@ def make_plan(graph: ir.Graph, timesteps: int, encoding: str, checkpoints=None) 
     )
     if region[graph.output] != READOUT and not isinstance(graph[graph.output], ir.NEURONS):
         raise UnsupportedError("the graph output must be a readout layer or a neuron layer")
-    return Plan(graph, scales, region, boundary, timesteps, tuple(points))
+    return Plan(graph, scales, region, boundary, timesteps, tuple(points), recurrent_loops(graph))
+
+
+def recurrent_loops(graph: ir.Graph) -> tuple[tuple[str, ...], ...]:
+    """The nodes on cycles through Delays (a Delay, what it feeds up to its source, the source),
+    overlapping cycles merged, each in graph order."""
+    loops: list[set[str]] = []
+    for delay in (graph[name] for name in sorted(graph.recurrent_delays)):
+        after, todo = {delay.name}, [delay.name]
+        while todo:
+            for c in graph.consumers[todo.pop()]:
+                if c not in after and not isinstance(graph[c], ir.Delay):
+                    after.add(c)
+                    todo.append(c)
+        before, todo = {delay.inputs[0]}, [delay.inputs[0]]
+        while todo:
+            node = graph[todo.pop()]
+            for i in () if isinstance(node, ir.Delay) else node.inputs:
+                if i not in before:
+                    before.add(i)
+                    todo.append(i)
+        loop = (after & before) | {delay.name}
+        for other in [o for o in loops if o & loop]:
+            loops.remove(other)
+            loop |= other
+        loops.append(loop)
+    return tuple(tuple(n for n in graph.nodes if n in loop) for loop in loops)
 
 
 class RunningMean:

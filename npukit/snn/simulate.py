@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from npukit import ir
-from npukit.errors import BadInputError, show
+from npukit.errors import BadInputError
 from npukit.kernels.parallel import run_shards
 from npukit.kernels.pool import argmax_pool_gather
 from npukit.ops import forward
@@ -25,6 +25,8 @@ from npukit.reference import check_input
 from npukit.snn.encoders import TIME_SERIES, encode, resolve_timesteps
 from npukit.snn.memory import fit_batch
 from npukit.snn.neurons import NeuronLayer, spike_dtype
+from npukit.snn.recurrent import run_loop
+from npukit.validation import positive_int
 from npukit.snn.plan import CONSTANT, READOUT, TEMPORAL, Plan, RunningMean, make_plan
 
 
@@ -94,8 +96,7 @@ def simulate(
     """
     timesteps, encoding = resolve_timesteps(x, graph.input_shape, timesteps, encoding)
     x = check_input(graph, x, time_axis=encoding == TIME_SERIES)
-    if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise BadInputError(f"batch size must be a positive integer. Received: {show(batch_size)}")
+    positive_int("batch size", batch_size)
     plan = make_plan(graph, timesteps, encoding, checkpoints)
     batch_size = fit_batch(plan.graph, plan.timesteps, batch_size)  # refuses what cannot fit in memory
     keep = list(keep)
@@ -136,31 +137,50 @@ def _run_batch(plan: Plan, encoded: np.ndarray, batch: int, keep: list[str]):
     integrators: dict[str, np.ndarray] = {}
     counts: dict[str, np.ndarray] = {}
     means: dict[str, np.ndarray] = {}
+    loop_of = {name: loop for loop in plan.loops for name in loop}
+    done: set[str] = set()
     for node in graph:
+        if node.name in done:
+            continue
         region = plan.region[node.name]
-        if isinstance(node, ir.Input):
+        if node.name in loop_of:  # a recurrent loop: all its nodes, stepped together
+            produced = _run_loop(graph, loop_of[node.name], values, counts, T, batch)
+        elif isinstance(node, ir.Input):
             kind = CONSTANT if region == CONSTANT else TEMPORAL
-            sig = _Signal(encoded if kind == CONSTANT else encoded.reshape((T * batch,) + encoded.shape[2:]), kind)
+            produced = {node.name: _Signal(encoded if kind == CONSTANT else encoded.reshape((T * batch,) + encoded.shape[2:]), kind)}
         elif region == READOUT:
             inputs = [_readout_input(values[i], integrators, i, plan, batch) for i in node.inputs]
-            sig = _Signal(forward(node, inputs, block=batch), READOUT)
+            produced = {node.name: _Signal(forward(node, inputs, block=batch), READOUT)}
         elif isinstance(node, ir.NEURONS):
             sig, spikes = _run_neuron(node, values[node.inputs[0]], T, batch)
             if spikes is not None:
                 counts[node.name] = spikes
+            produced = {node.name: sig}
         else:
-            sig = _run_temporal(node, [values[i] for i in node.inputs], T, batch)
-        values[node.name] = sig
-        if node.name in keep:
-            mean = _time_mean(node, sig, counts[node.name][0] if node.name in counts else None, T, batch)
-            means[node.name] = mean * np.float32(plan.scales.get(node.name, 1.0))
-        for i in node.inputs:
-            remaining[i] -= 1
-            if remaining[i] == 0:
-                del values[i]
+            produced = {node.name: _run_temporal(node, [values[i] for i in node.inputs], T, batch)}
+        values.update(produced)
+        done.update(produced)
+        for name, sig in produced.items():
+            if name in keep:
+                mean = _time_mean(graph[name], sig, counts[name][0] if name in counts else None, T, batch)
+                means[name] = mean * np.float32(plan.scales.get(name, 1.0))
+        for name in produced:
+            for i in graph[name].inputs:
+                remaining[i] -= 1
+                if remaining[i] == 0 and i != graph.output:  # a loop's output may feed its own delay
+                    del values[i]
     out = _readout_input(values[graph.output], integrators, graph.output, plan, batch)
     readouts = out.reshape((K, batch) + out.shape[1:])
     return readouts, counts, means
+
+
+def _run_loop(graph: ir.Graph, loop: tuple[str, ...], values: dict, counts: dict, T: int, batch: int) -> dict:
+    """A recurrent loop's signals (``npukit.snn.recurrent``); its spike counts go to ``counts``."""
+    inside = set(loop)
+    outside = {i: (values[i].data, values[i].kind == TEMPORAL) for name in loop for i in graph[name].inputs if i not in inside}
+    arrays, spikes = run_loop(graph, loop, outside, T, batch)
+    counts.update(spikes)
+    return {name: _Signal(array, TEMPORAL) for name, array in arrays.items()}
 
 
 def _run_neuron(node: ir.Node, current: _Signal, T: int, batch: int) -> tuple[_Signal, tuple | None]:
@@ -190,6 +210,14 @@ def _run_neuron(node: ir.Node, current: _Signal, T: int, batch: int) -> tuple[_S
 
 
 def _run_temporal(node: ir.Node, inputs: list[_Signal], T: int, batch: int) -> _Signal:
+    if isinstance(node, ir.Delay):  # a delay line outside any loop: the signal shifted in time
+        (x,) = inputs
+        steps = x.data.reshape((T, batch, *x.data.shape[1:])) if x.kind == TEMPORAL else _repeat(x.data, T).reshape(
+            (T, batch, *x.data.shape[1:]))
+        out = np.empty((T, batch, *node.shape), dtype=np.float32)
+        out[: node.steps] = node.init
+        out[node.steps :] = steps[: max(T - node.steps, 0)]
+        return _Signal(out.reshape((T * batch, *node.shape)), TEMPORAL)
     if all(s.kind == CONSTANT for s in inputs):
         return _Signal(forward(node, [s.data for s in inputs]), CONSTANT)
     data = [s.data if s.kind == TEMPORAL else _repeat(s.data, T) for s in inputs]

@@ -64,10 +64,16 @@ def _run_batch(plan, encoded, batch, peaks: dict[str, int]):
     scores: dict[str, np.ndarray] = {}  # running input sums of gated max pools
     integrated = set(plan.boundary) | ({graph.output} if plan.region[graph.output] != READOUT else set())
     integrators = {name: RunningMean(plan.checkpoints) for name in sorted(integrated)}
+    history: dict[str, list[np.ndarray]] = {n.name: [] for n in stepped if isinstance(n, ir.Delay)}  # sources' past values
     for t in range(T):
         values: dict[str, np.ndarray] = {}
         for node in stepped:
             name = node.name
+            if isinstance(node, ir.Delay):  # the source's value `steps` steps ago, init before
+                past = history[name]
+                values[name] = past[t - node.steps] if t >= node.steps else np.broadcast_to(
+                    node.init.astype(np.float32), (batch, *node.shape))
+                continue
             inputs = [values[i] for i in node.inputs]
             if isinstance(node, ir.Input):
                 values[name] = encoded if plan.region[name] == CONSTANT else encoded[t]
@@ -91,6 +97,8 @@ def _run_batch(plan, encoded, batch, peaks: dict[str, int]):
                 values[name] = max_pool2d(inputs[0], node.pool_size, node.strides, node.padding)
             else:
                 values[name] = forward(node, inputs)
+        for name, past in history.items():
+            past.append(values[graph[name].inputs[0]])
         for name, integrator in integrators.items():
             integrator.add(t, values[name])
     means = {name: integrator.means() for name, integrator in integrators.items()}

@@ -1,0 +1,52 @@
+"""Recurrence in the IR: the ``Delay`` node, the only node whose input may come later in the graph.
+
+A ``Delay`` outputs what its input produced ``steps`` timesteps earlier (zero before that). An
+edge into a Delay is therefore not an ordering constraint: the graph stays acyclic once those
+edges are set aside, and a cycle through a Delay is a recurrent connection, executed as
+snnTorch and Norse execute the graphs they export: a recurrent edge carries its source's output
+of the previous step, zero at t = 0. A cycle without a Delay (an algebraic loop) is refused by
+``npukit.ir.graph.Graph``.
+
+Because its input is computed after it, a Delay declares its per-sample ``shape``; the graph
+checks it against the input's. ``init`` is its output before ``steps`` steps have passed: 0, or
+what its input's layers compute from all-zero spikes (a recurrent Affine's bias, as snnTorch's
+recurrent layers start), ``npukit.passes.recurrence``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from npukit.errors import BadInputError
+from npukit.ir.base import Node, Shape, as_array, register
+
+
+@register
+@dataclasses.dataclass(eq=False)
+class Delay(Node):
+    """y(t) = x(t - steps), and ``init`` for t < steps (per sample, per element)."""
+
+    shape: tuple[int, ...] = ()
+    steps: int = 1
+    init: np.ndarray = None
+
+    def validate(self) -> None:
+        shape = tuple(self.shape)
+        if not shape or not all(isinstance(d, (int, np.integer)) and d > 0 for d in shape):
+            raise BadInputError(f"{self.name}: a delay needs the static shape of its input. Received: {self.shape!r}")
+        self.shape = tuple(int(d) for d in shape)
+        if not isinstance(self.steps, (int, np.integer)) or isinstance(self.steps, bool) or self.steps < 1:
+            raise BadInputError(f"{self.name}: a delay is a whole number of steps >= 1. Received: {self.steps!r}")
+        self.steps = int(self.steps)
+        if self.init is None:
+            self.init = np.zeros((), np.float32)
+        as_array(self, "init")
+        try:
+            np.broadcast_shapes(self.init.shape, self.shape)
+        except ValueError:
+            raise BadInputError(f"{self.name}: init.shape={self.init.shape} does not broadcast to the delay's shape {self.shape}")
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        return self.shape
