@@ -77,6 +77,39 @@ class Registry:
         """The error for an op without a converter; ``where`` names the instance in the model."""
         return UnsupportedError(f"{where}: {self.what} {name} is not supported; supported: {', '.join(self.supported(extra))}")
 
+    def check_all(self, found: Iterable[tuple[str, str]], extra: Iterable[str] = (), source: str = "") -> None:
+        """Scan a model's ops before converting any: ``found`` holds (op name, where it occurs)
+        for every op of the model. Raises one ``UnsupportedOpsError`` naming every op without
+        a converter, each with where it occurs."""
+        extra = set(extra)
+        missing = [(name, where) for name, where in found if name not in self.converters and name not in extra]
+        if missing:
+            raise UnsupportedOpsError(self, missing, sorted(extra), source)
+
+
+class UnsupportedOpsError(UnsupportedError):
+    """The ops of a model that its frontend does not convert, all of them: ``ops`` is a list of
+    {"op", "where"} (``npukit inspect`` lists them), ``supported`` what the frontend takes."""
+
+    def __init__(self, registry: Registry, missing: list[tuple[str, str]], extra: list[str], source: str = ""):
+        self.ops = [{"op": name, "where": where} for name, where in missing]
+        self.supported = registry.supported(extra)
+        places: dict[str, list[str]] = {}
+        for name, where in missing:
+            places.setdefault(name, []).append(where)
+        listed = "; ".join(
+            f"{name} ({', '.join(wheres[:5])}{f' and {len(wheres) - 5} more' if len(wheres) > 5 else ''})"
+            for name, wheres in places.items()
+        )
+        prefix = f"{source}: " if source else ""
+        if len(missing) == 1:  # the wording of a single refusal (Registry.refusal)
+            (name, where), = missing
+            message = f"{prefix}{where}: {registry.what} {name} is not supported"
+        else:
+            kinds = f"{len(places)} {registry.what}{'s' if len(places) > 1 else ''}"
+            message = f"{prefix}{kinds} not supported ({len(missing)} in the model): {listed}"
+        super().__init__(f"{message}; supported: {', '.join(self.supported)}")
+
 
 class Builder:
     """Collects IR nodes while a source model is converted; infers each node's shape as it is

@@ -63,7 +63,8 @@ def load_keras(path: str | Path, budget=None) -> ir.Graph:
         raise BadInputError(f"{path}: not a .keras archive (not a zip file: truncated or corrupt?)")
     if suffix in (".h5", ".hdf5") and head != HDF5_MAGIC:
         raise BadInputError(f"{path}: not an HDF5 file (bad signature: truncated or corrupt?)")
-    check_keras_file(path, budget or LoadBudget(str(path)), set(supported_layers()))
+    check_keras_file(path, budget or LoadBudget(str(path)),
+                     lambda found, source: LAYERS.check_all(found, _PASSTHROUGH | {"InputLayer"}, source))
     keras = import_keras()
     try:
         with private_tempdir("npukit-keras-"):  # assets Keras extracts, gone on every exit path
@@ -99,6 +100,9 @@ def from_keras_model(model) -> ir.Graph:
         raise UnsupportedError(
             f"models with {len(model.inputs)} inputs and {len(model.outputs)} outputs are not supported (one each)"
         )
+    layers = [knode.operation for depth in sorted(model._nodes_by_depth, reverse=True) for knode in model._nodes_by_depth[depth]
+              if not knode.is_input and not isinstance(knode.operation, keras.Model)]
+    LAYERS.check_all([(type(lay).__name__, f"layer {lay.name!r}") for lay in layers], _PASSTHROUGH | {"InputLayer"})
     ctx = Builder(f"Keras model {model.name!r}")
     produced: dict[int, str] = {}  # id(Keras tensor) -> IR node holding its value
     used: set[int] = set()

@@ -14,8 +14,8 @@ weight is read (a Dense with 10^9 units in a 1 KB file). So, first:
   HDF5 file (``npukit.hdf5_probe``, in a child process) or, as .npz, by its arrays' headers.
 * .h5: the HDF5 probe, then its ``model_config`` attribute.
 * The config: a Sequential or functional model whose layers are all classes npukit converts
-  (``npukit.converters.keras.supported_layers``; a Lambda, a custom or unknown class, a nested
-  model is refused before Keras instantiates anything), and the bytes of the variables it
+  (the frontend's registry: every unknown class named in one error; a Lambda, a custom class, a
+  nested model is refused before Keras instantiates anything), and the bytes of the variables it
   declares, computed by Keras itself with no memory behind them (a ``StatelessScope`` that
   leaves variables uninitialized), charged to the budget.
 """
@@ -28,7 +28,7 @@ import shutil
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -48,16 +48,17 @@ LAMBDA_REFUSAL = (
 )
 
 
-def check_keras_file(path: Path, budget: LoadBudget, supported: set[str]) -> None:
+def check_keras_file(path: Path, budget: LoadBudget, check_layers: Callable[[list[tuple[str, str]], str], None]) -> None:
     """Run the checks of the module docstring on a .keras or .h5 file; raise BadInputError.
-    ``supported``: the Keras layer class names the frontend converts."""
+    ``check_layers(found, source)`` gets (layer class, where) for every layer of the config and
+    raises for the classes the frontend does not convert (all of them in one error)."""
     if zipfile.is_zipfile(path):
-        _check_archive(path, budget, supported)
+        _check_archive(path, budget, check_layers)
     else:
-        _check_h5(path, budget, supported)
+        _check_h5(path, budget, check_layers)
 
 
-def _check_archive(path: Path, budget: LoadBudget, supported: set[str]) -> None:
+def _check_archive(path: Path, budget: LoadBudget, check_layers) -> None:
     source = str(path)
     try:
         archive = zipfile.ZipFile(path)
@@ -99,7 +100,7 @@ def _check_archive(path: Path, budget: LoadBudget, supported: set[str]) -> None:
         except (OSError, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:  # a CRC mismatch
             raise BadInputError(f"{source}: config.json cannot be read ({' '.join(str(exc).split())[:200]})")
         config = parse_json(text, f"{source}: config.json")
-        check_model_config(config, source, budget, supported)
+        check_model_config(config, source, budget, check_layers)
         if "model.weights.h5" in names:
             _probe_member(archive, "model.weights.h5", source)
         if "model.weights.npz" in names:
@@ -152,7 +153,7 @@ def _check_npz_member(archive: zipfile.ZipFile, name: str, source: str) -> None:
             check_array(inner, info, key, inner_source, budget)
 
 
-def _check_h5(path: Path, budget: LoadBudget, supported: set[str]) -> None:
+def _check_h5(path: Path, budget: LoadBudget, check_layers) -> None:
     from npukit.hdf5_probe import probe
 
     source = str(path)
@@ -168,18 +169,19 @@ def _check_h5(path: Path, budget: LoadBudget, supported: set[str]) -> None:
         raise BadInputError(f"{source}: an HDF5 file without a Keras model_config (a weights-only file?)")
     if not isinstance(text, (str, bytes)):
         raise BadInputError(f"{source}: its model_config is not JSON text")
-    check_model_config(parse_json(text, f"{source}: model_config"), source, budget, supported, legacy=True)
+    check_model_config(parse_json(text, f"{source}: model_config"), source, budget, check_layers, legacy=True)
 
 
-def check_model_config(config: Any, source: str, budget: LoadBudget, supported: set[str], legacy: bool = False) -> None:
-    """Refuse a config with layers not in ``supported``; charge its variables to ``budget``."""
-
+def check_model_config(config: Any, source: str, budget: LoadBudget, check_layers, legacy: bool = False) -> None:
+    """Refuse a config with layers the frontend does not convert (``check_keras_file``); charge
+    its variables to ``budget``."""
     root = config.get("class_name") if isinstance(config, dict) else None
     if root not in MODEL_CLASSES:
         raise UnsupportedError(f"{source}: the model is a {str(root)[:60]!r}; npukit reads Sequential and functional Keras models")
     layers = (config.get("config") or {}).get("layers") if isinstance(config.get("config"), dict) else None
     if not isinstance(layers, list):
         raise BadInputError(f"{source}: the model config lists no layers")
+    found: list[tuple[str, str]] = []
     for layer in layers:
         if not isinstance(layer, dict):
             raise BadInputError(f"{source}: a layer of the model config is not an object")
@@ -189,13 +191,11 @@ def check_model_config(config: Any, source: str, budget: LoadBudget, supported: 
             raise BadInputError(f"{source}: {LAMBDA_REFUSAL}")
         if cls in MODEL_CLASSES:
             raise UnsupportedError(f"{source}: layer {name!r} is a nested model ({cls}); flatten it into one model")
-        if cls not in supported:
-            raise UnsupportedError(
-                f"{source}: Keras layer {name!r} of type {str(cls)[:60]} is not supported; supported: {', '.join(sorted(supported))}"
-            )
         module, registered = layer.get("module"), layer.get("registered_name")
         if registered not in (None, cls) or (module is not None and not str(module).startswith("keras")):
             raise UnsupportedError(f"{source}: layer {name!r} is a custom object ({str(registered or module)[:60]}); not supported")
+        found.append((str(cls)[:60], f"layer {name!r}"))
+    check_layers(found, source)
     budget.charge(declared_variable_bytes(config, source, legacy), "the variables the model config declares")
 
 

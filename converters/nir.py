@@ -267,10 +267,7 @@ def graph_from_dict(raw: dict[str, Any], dt: float | None, source: str, framewor
     if not isinstance(raw, dict) or "nodes" not in raw:
         raise BadInputError(f"{source}: not a NIR graph (no nodes)")
     specs, edges = flatten({str(k): v for k, v in raw["nodes"].items()}, edge_list(raw.get("edges")), source)
-    for name, spec in specs.items():
-        kind = kind_of(spec)
-        if kind not in NODES and kind not in ("Input", "Output"):
-            raise NODES.refusal(kind, f"{source}: node {name!r}", {"Input", "Output"})
+    NODES.check_all([(kind_of(spec), f"node {name!r}") for name, spec in specs.items()], {"Input", "Output"}, source)
     for a, c in edges:
         for end in (a, c):
             if end not in specs:

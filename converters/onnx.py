@@ -189,17 +189,17 @@ def _input_shape(value_info, given: tuple[int, ...] | None, source: str) -> tupl
     if given is not None:
         given = tuple(int(v) for v in given)
         if len(given) != len(declared):
-            raise BadInputError(f"{source}: --input-shape {given} does not fit the input's rank {len(declared)} ({declared})")
+            raise BadInputError(f"{source}: the input shape {given} does not fit the input's rank {len(declared)} ({declared})")
         if any(g <= 0 for g in given):
-            raise BadInputError(f"{source}: --input-shape {given} has a dimension of size 0 or less; every size must be positive")
+            raise BadInputError(f"{source}: the input shape {given} has a dimension of size 0 or less; every size must be positive")
         for g, d in zip(given[1:], declared[1:]):
             if isinstance(d, int) and d != g:
-                raise BadInputError(f"{source}: --input-shape {given} contradicts the declared input shape {declared}")
+                raise BadInputError(f"{source}: the input shape {given} contradicts the declared input shape {declared}")
         return given
     symbolic = [d for d in declared[1:] if not isinstance(d, int)]
     if not declared or symbolic:
         raise BadInputError(
-            f"{source}: input {value_info.name!r} has symbolic dimensions {declared}; give --input-shape, e.g. 1,3,224,224"
+            f"{source}: input {value_info.name!r} has symbolic dimensions {declared}; give the input shape, e.g. input_shape=(1, 3, 224, 224)"
         )
     return tuple(1 if not isinstance(d, int) else d for d in declared)
 
@@ -230,6 +230,8 @@ def from_onnx_model(model, input_shape=None, source: str = "<onnx>", folder: Pat
         values[inputs[0].name] = T(b.add(ir.Input(b.unique(inputs[0].name), (), shape=(h, w, c))), (c, h, w), "nchw")
     else:
         values[inputs[0].name] = T(b.add(ir.Input(b.unique(inputs[0].name), (), shape=per_sample)), per_sample)
+    OPS.check_all([(node.op_type, f"node {node.name or node.output[0]!r}") for node in g.node
+                   if node.domain in ("", "ai.onnx")], source=f"{source} (opset {opset})")
     for node in g.node:
         if node.domain not in ("", "ai.onnx"):
             b.fail(node, f"domain {node.domain!r} is not supported (standard ONNX ops only)")

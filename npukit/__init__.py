@@ -2,11 +2,12 @@
 
 Public API (each documented where it is defined):
 
-* ``npukit.load(path)``: a model file (.keras, .h5, .npkit) as an IR ``Graph``.
+* ``npukit.load(path)``: a model file (.keras, .h5, .onnx, .nir, .npkit) as an IR ``Graph``.
 * ``npukit.convert(model, output, ...)``: int8 (or float32) .tflite for NN-API, rate or temporal
   mode, or an IR file.
 * ``npukit.simulate(model, data, ...)``: the spiking version of a model over T timesteps.
 * ``npukit.parity(model, tflite, data, ...)``: float vs spiking vs TFLite, layer by layer.
+* ``npukit.examples``: the shipped example models (``model_path``, ``copy_models``).
 * ``npukit.inspect(model)``: layers, shapes, parameters and MACs (or a .tflite's ops).
 * ``npukit.run_temporal(tflite, x, timesteps)``: a temporal-mode .tflite looped over T steps.
 * ``npukit.bundle.write_bundle(tflite, data, out)`` / ``read_bundle(folder)``: the files the

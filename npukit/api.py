@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from npukit.data import Dataset, load_data
+from npukit.data import Dataset, data_for, load_data
 from npukit.files import atomic_write
 from npukit.ir import Graph
 from npukit.loading import load
@@ -102,7 +102,7 @@ class SimulationReport:
 
 def simulate(
     model: str | Path | Graph,
-    data: str | Path = "digits",
+    data: str | Path | None = None,
     *,
     timesteps: int | None = None,
     encoding: str = "current",
@@ -120,7 +120,7 @@ def simulate(
     input_shape: tuple[int, ...] | None = None,
     progress: Reporter = silent,
 ) -> SimulationReport:
-    """Simulate the spiking version of ``model`` on ``data`` (digits: its test split).
+    """Simulate the spiking version of ``model`` on ``data`` (default digits; digits: its test split).
 
     A rate-coded model is converted first (``npukit.passes.ann_to_snn``: IF neurons, thresholds
     at the ``percentile`` of each layer's activations on the calibration set). ``samples``
@@ -133,6 +133,7 @@ def simulate(
     positive_int("batch size", batch_size)
     seed_value(seed)
     graph = load(model, dt, input_shape, framework, reset)
+    data = data_for(graph, data)
     dataset = load_data(data, "test").head(samples)
     x, timesteps, encoding = prepare(graph, dataset.x, timesteps, encoding)
     snn = spiking_version(graph, data, calibration, calibration_samples, percentile, progress)
@@ -150,6 +151,9 @@ def inspect(model: str | Path | Graph, dt: float | None = None, input_shape: tup
             framework: str | None = None, reset: str | None = None) -> dict[str, Any]:
     """Describe a model: for source models the IR layers (name, type, inputs, shape, params,
     MACs per sample) and totals; for a .tflite file its ops, I/O tensors and npukit metadata.
+    A source model with ops npukit does not convert is described by them: ``convertible``
+    False, ``unsupported`` (every such op: {"op", "where"}), ``supported`` and ``error`` (the
+    message converting it gives).
 
     ``dt`` (seconds), ``framework`` and ``reset`` (NIR only: the exporting framework's neuron
     convention, ``npukit.snn.frameworks``) and ``input_shape`` (ONNX only: batch-first, replaces
@@ -175,11 +179,23 @@ def inspect(model: str | Path | Graph, dt: float | None = None, input_shape: tup
             "outputs": [io(i) for i in info.outputs],
             "metadata": info.npukit_metadata(),
         }
-    graph = load(model, dt, input_shape, framework, reset)
+    from npukit.converters.frontend import UnsupportedOpsError
+
+    try:
+        graph = load(model, dt, input_shape, framework, reset)
+    except UnsupportedOpsError as exc:  # a model that does not convert: what in it does not
+        from npukit.loading import FORMATS
+
+        return {
+            "model": str(model), "format": FORMATS.get(Path(model).suffix.lower(), "keras"),
+            "convertible": False, "unsupported": exc.ops, "supported": exc.supported, "error": str(exc),
+        }
     rows = graph.summary()
     return {
         "model": str(model) if not isinstance(model, Graph) else "(in memory)",
         "format": graph.meta.get("source_format", "npukit-ir"),
+        "convertible": True,
+        "unsupported": [],
         "input_shape": list(graph.input_shape),
         "output_shape": list(graph.output_shape),
         "spiking": graph.is_spiking,

@@ -211,7 +211,7 @@ def write_bundle(
     inputs = [_tensor(tfl, i) for i in tfl.inputs]
     outputs = [_tensor(tfl, i) for i in tfl.outputs]
     if inputs[0]["shape"][0] != 1:
-        raise BadInputError(f"the model's batch is {inputs[0]['shape'][0]}; the Android demo runs batch 1 (npukit convert --batch 1)")
+        raise BadInputError(f"the model's batch is {inputs[0]['shape'][0]}; the Android demo runs batch 1 (convert it with batch=1)")
     if mode == "rate" and (len(inputs) != 1 or len(outputs) != 1):
         raise BadInputError(f"a rate-mode model has one input and one output; this one has {len(inputs)} and {len(outputs)}")
     states = _states(meta, inputs, outputs) if mode == "temporal" else []
@@ -280,7 +280,7 @@ def _check_target(target: Path, force: bool) -> None:
     if not os.path.lexists(target):
         return
     if not force:
-        raise BadInputError(f"{target} exists; pass --force (API: force=True) to replace the bundle")
+        raise BadInputError(f"{target} exists; pass force=True to replace the bundle")
     _check_replaceable(target, target)
 
 
@@ -290,7 +290,7 @@ def _check_replaceable(folder: Path, target: Path) -> None:
         raise BadInputError(f"{target} is not a bundle folder (a file, link or device); not replaced")
     for entry in os.scandir(folder):
         if entry.name not in FILES or not entry.is_file(follow_symlinks=False):
-            raise BadInputError(f"{target} holds files that are not a bundle's; not replaced (choose another --name)")
+            raise BadInputError(f"{target} holds files that are not a bundle's; not replaced (choose another bundle name)")
 
 
 def _write_folder(target: Path, files: dict[str, bytes], force: bool = False) -> None:
@@ -319,7 +319,7 @@ def _write_folder(target: Path, files: dict[str, bytes], force: bool = False) ->
         try:
             os.mkdir(target)
         except FileExistsError:
-            raise BadInputError(f"{target} exists (created meanwhile); pass --force (API: force=True) to replace the bundle")
+            raise BadInputError(f"{target} exists (created meanwhile); pass force=True to replace the bundle")
         claimed = True
         tmp.rename(target)  # over our own empty folder
         claimed = False

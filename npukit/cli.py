@@ -67,10 +67,10 @@ class Encoding(str, Enum):
 
 # -- shared options ----------------------------------------------------------------------------
 DataOpt = Annotated[
-    str,
+    Optional[str],
     typer.Option(
         "--data", "-d",
-        help="'digits' (bundled 8x8 digits; test split for reports), 'digits-events' (the digits as event streams), "
+        help="'digits' (the default: bundled 8x8 digits; test split for reports), 'digits-events' (the digits as event streams), "
         "an .npz with x (optional y), an event .npz (events_0, ...), or N-MNIST .bin files.",
     ),
 ]
@@ -152,6 +152,29 @@ def _main(
     """npukit: convert, simulate and check networks for phone NPUs."""
 
 
+#: the library's messages name what to change as the API's keyword arguments (``force=True``);
+#: the CLI says its own flags instead
+_FLAGS = (
+    (r"\bforce=True\b", "--force"),
+    (r"\ballow_cpu_fallback=True\b", "--allow-cpu-fallback"),
+    (r"\ballow_source_mismatch=True\b", "--allow-source-mismatch"),
+    (r"\bquantize='none'", "--quantize none"),
+    (r"\bapi_level=(\d+)", r"--api-level \1"),
+    (r"\bbatch=(\d+)", r"--batch \1"),
+    (r"\binput_shape=\((\d+(?:, \d+)*)\)", lambda m: "--input-shape " + m[1].replace(", ", ",")),
+    (r"\bdata=\.\.\.", "--data"),
+)
+
+
+def cli_wording(message: str) -> str:
+    """A library message with the API's keyword arguments said as this CLI's flags."""
+    import re
+
+    for pattern, flag in _FLAGS:
+        message = re.sub(pattern, flag, message)
+    return message
+
+
 def _handles_errors(fn):
     """Turn library errors into one stderr line and an exit code (2 bad input, 1 internal)."""
 
@@ -167,7 +190,7 @@ def _handles_errors(fn):
                     warnings.simplefilter("ignore")
                 return fn(*args, **kwargs)
         except NpukitError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {cli_wording(str(exc))}", err=True)
             raise typer.Exit(code=exc.exit_code) from None
         except (typer.Exit, typer.Abort):
             raise
@@ -316,7 +339,7 @@ def convert(
     mode: Annotated[
         Mode, typer.Option("--mode", help="rate: one invoke per input; temporal: one invoke per timestep, states on the host.")
     ] = Mode.rate,
-    data: DataOpt = "digits",
+    data: DataOpt = None,
     bin_us: BinUsOpt = None,
     frames: FramesOpt = None,
     sensor: SensorOpt = None,
@@ -344,7 +367,10 @@ def convert(
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Convert MODEL (Keras ANN or NIR SNN) to an int8 TFLite graph that NN-API runs whole.
+    """Convert MODEL (.keras, .h5, .onnx, .nir or .npkit) to an int8 TFLite graph that NN-API runs whole.
+
+    Rate-coded ANNs come from Keras (.keras, .h5) or ONNX (.onnx), spiking networks from NIR
+    (.nir); .npkit is npukit's own IR file. --to ir / --to nir write those formats instead.
 
     --mode rate (default): one invoke per input (SNNs become their fitted rate-coded ANN);
     --mode temporal: one invoke per timestep, neuron states carried by the host.
@@ -371,7 +397,7 @@ def convert(
 @_handles_errors
 def simulate(
     model: Annotated[Path, typer.Argument(help="Model: .nir SNN, or .keras, .h5, .onnx, .npkit (rate-coded models become IF SNNs).")],
-    data: DataOpt = "digits",
+    data: DataOpt = None,
     bin_us: BinUsOpt = None,
     frames: FramesOpt = None,
     sensor: SensorOpt = None,
@@ -398,6 +424,9 @@ def simulate(
 ) -> None:
     """Simulate the spiking version of MODEL over T timesteps (numpy reference runtime).
 
+    MODEL: a NIR SNN (.nir) as its framework computes it, or a rate-coded ANN (.keras, .h5,
+    .onnx, .npkit) as its IF spiking version.
+
     Example: npukit simulate models/digits_cnn.keras --data digits -T 32 --save spikes.npz
     """
     from npukit.api import simulate as run
@@ -421,7 +450,7 @@ def simulate(
 def parity(
     model: Annotated[Path, typer.Argument(help="Source model: .keras, .h5, .onnx, .nir or .npkit.")],
     converted: Annotated[Path, typer.Argument(help="The .tflite converted from MODEL.")],
-    data: DataOpt = "digits",
+    data: DataOpt = None,
     bin_us: BinUsOpt = None,
     frames: FramesOpt = None,
     sensor: SensorOpt = None,
@@ -439,6 +468,9 @@ def parity(
     divergence_cosine: Annotated[
         float, typer.Option("--divergence-cosine", help="A layer diverges when its cosine similarity falls below this.")
     ] = 0.99,
+    allow_source_mismatch: Annotated[
+        bool, typer.Option("--allow-source-mismatch", help="Compare even when CONVERTED records another source model (a warning says so).")
+    ] = False,
     dt: DtOpt = None,
     framework: FrameworkOpt = Framework("nir"),
     reset: ResetOpt = None,
@@ -451,6 +483,8 @@ def parity(
 
     A rate-coded MODEL with a rate-mode CONVERTED: float vs SNN vs TFLite, layer by layer.
     A NIR SNN, or a temporal CONVERTED: the numpy simulation vs the TFLite model.
+    CONVERTED must come from MODEL (the source hash in its metadata): another model's .tflite is
+    refused (exit 2) unless --allow-source-mismatch.
 
     Example: npukit parity models/digits_cnn.keras digits_cnn.tflite -T 32 --sweep 1,2,4,8,16,32,64 --plot sweep.png
     """
@@ -468,6 +502,7 @@ def parity(
             _model(model, external_data), converted, _data(data, bin_us, frames, sensor), timesteps=timesteps, encoding=encoding.value, seed=seed,
             percentile=percentile, calibration=_data(calibration, bin_us, frames, sensor), calibration_samples=calibration_samples, samples=samples, sweep=values,
             divergence_cosine=divergence_cosine, dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape), progress=reporter,
+            allow_source_mismatch=allow_source_mismatch,
         )
     figures = report.to_dict()
     if plot is not None:
@@ -518,7 +553,7 @@ def check(
 def profile(
     model: Annotated[Path, typer.Argument(help="A .tflite file.")],
     source: Annotated[
-        Optional[Path], typer.Option("--source", help="The model it was converted from: counts per layer from the IR.")
+        Optional[Path], typer.Option("--source", help="The model it was converted from (.keras, .h5, .onnx, .nir, .npkit): counts per layer from the IR.")
     ] = None,
     data: Annotated[
         Optional[str], typer.Option("--data", "-d", help="Inputs for timing, and (with --source) spikes for SOP counts.")
@@ -577,7 +612,7 @@ def profile(
 def report(
     model: Annotated[Path, typer.Argument(help="Source model: .keras, .h5, .onnx, .nir or .npkit.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("report.html"),
-    data: DataOpt = "digits",
+    data: DataOpt = None,
     bin_us: BinUsOpt = None,
     frames: FramesOpt = None,
     sensor: SensorOpt = None,
@@ -585,6 +620,7 @@ def report(
     mode: Annotated[Mode, typer.Option("--mode", help="Conversion mode (rate or temporal).")] = Mode.rate,
     api_level: Annotated[int, typer.Option("--api-level", help="Android API level to check.")] = 30,
     runs: Annotated[int, typer.Option("--runs", help="Steady-state invokes timed.")] = 100,
+    samples: SamplesOpt = None,
     dt: DtOpt = None,
     framework: FrameworkOpt = Framework("nir"),
     reset: ResetOpt = None,
@@ -594,6 +630,8 @@ def report(
 ) -> None:
     """Convert, check parity, check NN-API delegation and profile MODEL; write one HTML page.
 
+    MODEL: .keras, .h5, .onnx, .nir or .npkit, in rate or temporal --mode.
+
     Example: npukit report models/digits_cnn.keras --data digits -o report.html
     """
     from npukit.html_report import build_report
@@ -601,7 +639,7 @@ def report(
     with _progress() as reporter:
         path = build_report(
             _model(model, external_data), output, data=_data(data, bin_us, frames, sensor), timesteps=timesteps, mode=mode.value, api_level=api_level, runs=runs, dt=dt, framework=framework.value, reset=reset.value if reset else None,
-            input_shape=_shape(input_shape),
+            input_shape=_shape(input_shape), samples=samples,
             force=force, progress=reporter,
         )
     typer.echo(f"wrote {path}")
@@ -703,7 +741,7 @@ def demo(
     if as_json:
         typer.echo(json.dumps(figures if example != "cnn" else figures["runs"][0], indent=2, default=float))
         return
-    typer.echo(f"npukit demo: shipped model {figures['model']}")
+    typer.echo(f"npukit demo: shipped model {figures['model']} (see npukit models)")
     for entry in figures["runs"]:
         typer.echo(render_convert(entry["convert"]))
         typer.echo(render_parity(entry["parity"]))
@@ -713,6 +751,44 @@ def demo(
         typer.echo(summary(figures))
 
 
+@app.command()
+@_handles_errors
+def models(
+    path: Annotated[
+        Optional[str], typer.Option("--path", help="Print only the installed path of this shipped model (e.g. digits_cnn.keras).")
+    ] = None,
+    copy: Annotated[
+        Optional[Path], typer.Option("--copy", help="Copy the shipped models into this folder (created if missing).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="With --copy: replace files that differ.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the example models shipped with npukit, print one's path, or copy them into a folder.
+
+    The README's commands name them as models/NAME: run `npukit models --copy models` first, from any folder.
+    Example: npukit models --copy models; npukit inspect "$(npukit models --path digits_lif.nir)"
+    """
+    from npukit.errors import BadInputError
+    from npukit.examples import copy_models, model_path, render_models, shipped_models
+
+    if path is not None and copy is not None:
+        raise BadInputError("give --path or --copy, not both")
+    if path is not None:
+        found = str(model_path(path))
+        typer.echo(json.dumps({"name": path, "path": found}) if as_json else found)
+        return
+    if copy is not None:
+        rows = copy_models(copy, force)
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2))
+        else:
+            for row in rows:
+                typer.echo(f"{'copied' if row['copied'] else 'already there'}: {row['path']}")
+        return
+    rows = shipped_models()
+    typer.echo(json.dumps(rows, indent=2) if as_json else render_models(rows))
+
+
 def _is_usage_error(exc: BaseException) -> bool:
     """Click's (or Typer's vendored click's) exceptions carry format_message and exit_code."""
     return hasattr(exc, "format_message") and hasattr(exc, "exit_code")
@@ -720,6 +796,24 @@ def _is_usage_error(exc: BaseException) -> bool:
 
 def _terminate(signum, frame) -> None:
     raise KeyboardInterrupt
+
+
+#: Typer's value checks speak pydantic ("Value error, ...", "Input should be ..."): say it plainly
+_USAGE_WORDING = (
+    (r"Value error, ", ""),
+    (r"Input should be a valid integer, unable to parse string as an integer", "expected an integer"),
+    (r"Input should be a valid number, unable to parse string as a number", "expected a number"),
+    (r"Input should be ", "must be "),
+)
+
+
+def usage_wording(message: str) -> str:
+    """Click/Typer's message of a usage error, without the validation library's phrasing."""
+    import re
+
+    for pattern, plain in _USAGE_WORDING:
+        message = re.sub(pattern, plain, message)
+    return message
 
 
 def main() -> None:
@@ -736,7 +830,7 @@ def main() -> None:
             raise
         ctx = getattr(exc, "ctx", None)
         path = getattr(ctx, "command_path", "npukit") if ctx is not None else "npukit"
-        typer.echo(f"error: {exc.format_message()} (see {path} -h)", err=True)
+        typer.echo(f"error: {usage_wording(exc.format_message())} (see {path} -h)", err=True)
         sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
 

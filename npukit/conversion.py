@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from npukit.version import __version__
-from npukit.data import Dataset, calibration_set, load_data
+from npukit.data import Dataset, calibration_set, data_for, load_data
 from npukit.errors import BadInputError
 from npukit.files import atomic_write, check_writable
 from npukit.converters.tflite import RateBackend
@@ -110,7 +110,7 @@ def convert(
     *,
     to: str = "tflite",
     mode: str = "rate",
-    data: str | Path = "digits",
+    data: str | Path | None = None,
     calibration: str | Path | None = None,
     calibration_samples: int = 512,
     quantize: str = "int8",
@@ -130,8 +130,8 @@ def convert(
 ) -> ConversionResult:
     """Convert a model to a .tflite (``mode`` rate or temporal; int8 or float32) or an IR file.
 
-    Calibration samples (``calibration_samples`` of ``calibration``, else of the digits train
-    split or of the .npz ``data``) feed int8 quantization, spiking thresholds (``percentile``)
+    Calibration samples (``calibration_samples`` of ``calibration``, else of the train split of
+    ``data``, default digits, or of the .npz ``data``) feed int8 quantization, spiking thresholds (``percentile``)
     and rate fits. ``timesteps`` and ``encoding`` are the spiking settings: the T of a temporal
     model's host loop and of rate fits, recorded in the metadata. Class names of ``data`` become
     the metadata's ``labels``.
@@ -165,6 +165,7 @@ def convert(
         path = atomic_write(output, blob, force)
         return ConversionResult(path, "ir", len(blob), [], {}, time.perf_counter() - start)
     if to == "nir":
+        data = data_for(graph, data, required=not graph.is_spiking and calibration is None)
         blob, info = _nir(graph, data, calibration, calibration_samples, percentile, timesteps, encoding, dt, progress)
         path = atomic_write(output, blob, force)
         return ConversionResult(path, "nir", len(blob), [], info, time.perf_counter() - start)
@@ -175,11 +176,12 @@ def convert(
     if quantize == "int8" and level < 29:
         raise BadInputError(
             f"int8 models need API 29: at API {level} NN-API's convolutions take float32 or uint8 only, and "
-            f"TensorFlow's converter no longer writes uint8 models; use --quantize none (float32) or --api-level 29+"
+            f"TensorFlow's converter no longer writes uint8 models; use quantize='none' (float32) or api_level=29 or higher"
         )
     io = io or ("int8" if quantize == "int8" else "float32")
     # int8 ranges; the rate fit of an SNN (rate mode); the IF thresholds of an ANN (temporal mode)
     needs_calibration = quantize == "int8" or graph.is_spiking == (mode == "rate")
+    data = data_for(graph, data, required=needs_calibration and calibration is None)
     calib = calib_x = None
     if needs_calibration:
         positive_int("calibration samples", calibration_samples)
@@ -205,7 +207,7 @@ def convert(
         cpu = [f"{op['op']} ({op['reason']})" for op in delegation.ops if not op["delegated"]]
         raise BadInputError(
             f"the converted model is not fully delegable at API {level}: {len(cpu)} of {len(delegation.ops)} ops "
-            f"would run on the CPU: {'; '.join(cpu[:3])}; pass --allow-cpu-fallback to write it anyway"
+            f"would run on the CPU: {'; '.join(cpu[:3])}; pass allow_cpu_fallback=True to write it anyway"
         )
     path = atomic_write(output, blob, force)
     return ConversionResult(path, "tflite", len(blob), info.op_names(), metadata, time.perf_counter() - start, delegation)

@@ -178,6 +178,28 @@ def load_npz(path: Path) -> Dataset:
     return Dataset(x, y, f"{path.name} ({x.shape[0]} samples)", class_names)
 
 
+#: the DATA of every function that takes data, when none is given
+DEFAULT_DATA = "digits"
+
+
+def data_for(graph, data, required: bool = True):
+    """``data``, or ``DEFAULT_DATA`` when it is None. When the default is taken but its samples
+    do not fit ``graph``'s input and the data is ``required``, the error says the data was
+    the default and names both shapes (instead of a shape error about data nobody gave)."""
+    if data is not None:
+        return data
+    if required:
+        from npukit.snn.encoders import fits
+
+        sample = digits("test").x[:1]
+        if not fits(graph, sample):
+            raise BadInputError(
+                f"no data given, and the default data ({DEFAULT_DATA}: samples of shape {sample.shape[1:]}) does not fit "
+                f"the model's input {tuple(graph.input_shape)}; pass data=... with samples of that shape"
+            )
+    return DEFAULT_DATA
+
+
 def calibration_set(data, calibration, samples: int) -> Dataset:
     """Calibration samples: ``calibration`` if given, else the train split of digits (or
     digits-events), else the first samples of the file ``data``."""

@@ -29,6 +29,18 @@ class UnsupportedError(BadInputError):
     """The input is valid but uses something npukit does not convert (a layer, an option)."""
 
 
+def show(value) -> str:
+    """A value as a user wrote it, for messages: 8, not np.int32(8); (1, 2), not
+    (np.int64(1), np.int64(2))."""
+    if isinstance(value, (tuple, list)):
+        inner = ", ".join(show(v) for v in value)
+        return f"({inner}{',' if len(value) == 1 else ''})" if isinstance(value, tuple) else f"[{inner}]"
+    item = getattr(value, "item", None)
+    if item is not None and getattr(value, "ndim", None) == 0:  # a numpy scalar
+        value = item()
+    return repr(value)
+
+
 class InternalError(NpukitError):
     """Something failed that should not have: a bug, or a broken installation."""
 

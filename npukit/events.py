@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from npukit.errors import BadInputError
+from npukit.errors import BadInputError, show
 
 EVENT_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", np.int8)])
 NMNIST_SENSOR = (34, 34)
@@ -57,11 +57,11 @@ class Binning:
         for name in ("bin_us", "frames"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not 1 <= value <= 10**9):
-                raise BadInputError(f"{name} must be an integer in 1..1,000,000,000. Received: {value!r}")
+                raise BadInputError(f"{name} must be an integer in 1..1,000,000,000. Received: {show(value)}")
         if self.sensor is not None:
             w, h = self.sensor
             if not all(isinstance(v, (int, np.integer)) and 1 <= v <= 4096 for v in (w, h)):
-                raise BadInputError(f"the sensor size must be two integers in 1..4096 (width, height). Received: {self.sensor!r}")
+                raise BadInputError(f"the sensor size must be two integers in 1..4096 (width, height). Received: {show(self.sensor)}")
 
     @property
     def window_us(self) -> int | None:

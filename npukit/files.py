@@ -64,7 +64,7 @@ def check_writable(path: str | Path, force: bool = False) -> Path:
         if not stat.S_ISREG(mode):
             raise BadInputError(f"{path} is not a regular file (a device, FIFO or socket); npukit writes regular files only")
         if not force:
-            raise BadInputError(f"{path} exists; pass --force (API: force=True) to overwrite it")
+            raise BadInputError(f"{path} exists; pass force=True to overwrite it")
     if not path.parent.exists():
         raise BadInputError(f"the folder {path.parent} does not exist")
     return path
@@ -109,7 +109,7 @@ def _publish_new(tmp: str, path: Path) -> None:
         os.link(tmp, path)  # atomic, and never replaces
         return
     except FileExistsError:
-        raise BadInputError(f"{path} exists; pass --force (API: force=True) to overwrite it")
+        raise BadInputError(f"{path} exists; pass force=True to overwrite it")
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS, errno.EXDEV):
             raise
@@ -117,7 +117,7 @@ def _publish_new(tmp: str, path: Path) -> None:
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
-        raise BadInputError(f"{path} exists; pass --force (API: force=True) to overwrite it")
+        raise BadInputError(f"{path} exists; pass force=True to overwrite it")
     os.replace(tmp, path)
 
 

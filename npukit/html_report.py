@@ -16,7 +16,9 @@ from typing import Any
 
 from npukit.version import __version__
 from npukit.files import atomic_write, check_writable
+from npukit.data import DEFAULT_DATA
 from npukit.progress import Reporter, silent
+from npukit.reports import duration
 
 SWEEP = (1, 2, 4, 8, 16, 32, 64)
 STYLE = """
@@ -55,7 +57,7 @@ def build_report(
     model: str | Path,
     output: str | Path,
     *,
-    data: str | Path = "digits",
+    data: str | Path | None = None,
     timesteps: int | None = None,
     mode: str = "rate",
     api_level: int = 30,
@@ -64,10 +66,15 @@ def build_report(
     framework: str | None = None,
     reset: str | None = None,
     input_shape: tuple[int, ...] | None = None,
+    samples: int | None = None,
     force: bool = False,
     progress: Reporter = silent,
 ) -> Path:
-    """Write the HTML report of ``model`` to ``output``.
+    """Write the HTML report of ``model`` (any source format: Keras, ONNX, NIR, npukit IR) to
+    ``output``: converted in ``mode`` (rate or temporal), compared on ``data`` (default digits;
+    ``samples``: its first N test samples) with an SNN accuracy sweep over T (``SWEEP``, up to
+    the length of a time series, and the T of the conversion), checked for NN-API at
+    ``api_level`` and profiled (``runs`` timed invokes).
 
     ``dt`` (seconds), ``framework`` and ``reset`` (NIR only: the exporting framework's neuron
     convention, ``npukit.snn.frameworks``) and ``input_shape`` (ONNX only: batch-first, replaces
@@ -81,17 +88,30 @@ def build_report(
     from npukit.profile.run import profile
 
     check_writable(output, force)
+    source = {"dt": dt, "input_shape": input_shape, "framework": framework, "reset": reset}
     with tempfile.TemporaryDirectory() as tmp:
         tflite = Path(tmp) / "model.tflite"
-        converted = convert(model, tflite, mode=mode, data=data, timesteps=timesteps, api_level=api_level, dt=dt, input_shape=input_shape, framework=framework, reset=reset, progress=progress)
-        rep = parity(model, tflite, data, timesteps=timesteps, sweep=SWEEP, dt=dt, input_shape=input_shape, framework=framework, reset=reset, progress=progress)
+        converted = convert(model, tflite, mode=mode, data=data, timesteps=timesteps, api_level=api_level, progress=progress, **source)
+        data = DEFAULT_DATA if data is None else data  # convert refused a default that does not fit
+        steps = converted.metadata["timesteps"]
+        rep = parity(model, tflite, data, timesteps=timesteps, samples=samples, sweep=sweep_for(steps, converted.metadata["encoding"]),
+                     progress=progress, **source)
         delegation = check_model(tflite, api_level, gpu=True)
-        prof = profile(tflite, source=model, data=data, runs=runs, timesteps=timesteps, dt=dt, input_shape=input_shape, framework=framework, reset=reset, progress=progress)
-    info = inspect(model, dt=dt, input_shape=input_shape, framework=framework, reset=reset)
+        prof = profile(tflite, source=model, data=data, runs=runs, timesteps=timesteps, progress=progress, **source)
+    info = inspect(model, **source)
     sweep_png = _sweep_png(rep)
     page = _page(model, info, converted.to_dict(), delegation.to_dict(), rep.to_dict(), prof.to_dict(), sweep_png,
                  latency_histogram(prof["latency_samples_ms"], "steady-state invokes"), energy_bars(prof.to_dict()))
     return atomic_write(output, page.encode(), force)
+
+
+def sweep_for(timesteps: int, encoding: str) -> list[int]:
+    """The T values of the report's sweep: ``SWEEP`` and the model's own T; a time series
+    (its encoding ``time_series``) cannot be simulated past its length."""
+    from npukit.snn.encoders import TIME_SERIES
+
+    values = set(SWEEP) | {int(timesteps)}
+    return sorted(t for t in values if encoding != TIME_SERIES or t <= timesteps)
 
 
 def _sweep_png(report) -> bytes:
@@ -117,7 +137,9 @@ def _page(model, info, conv, delegation, rep, prof, sweep_png, latency_png, ener
         _table(["", "top-1 accuracy"], [[names[k], _pct(v)] for k, v in acc.items()]),
         f"<p>Converted to {conv['mode']}-mode {conv['quantization']} TFLite ({conv['model_bytes']:,} bytes): {verdict} at API "
         f"{delegation['api_level']} ({delegation['delegated_ops']}/{delegation['total_ops']} ops). Steady-state latency "
-        f"{prof['latency_ms']['mean']:.4f} ms per invoke on this machine.</p></section>",
+        f"{duration(prof['latency_ms']['mean'])} per invoke on this machine"
+        + (f", {duration(prof['step_loop_ms']['mean'])} per T = {prof['timesteps']}-step inference" if prof.get("step_loop_ms") else "")
+        + ".</p></section>",
         "<section id='model'><h2>Model</h2>",
         _table(["layer", "type", "shape", "params", "MACs"],
                [[r["name"], r["type"], "x".join(map(str, r["shape"])), r["params"], r["macs"]] for r in info["layers"]]),
@@ -137,6 +159,8 @@ def _page(model, info, conv, delegation, rep, prof, sweep_png, latency_png, ener
         "</section>",
         "<section id='parity'><h2>Parity</h2>",
         _table(["pair", "top-1 agreement"], [[k.replace("_", " "), _pct(v)] for k, v in rep["agreement"].items()]),
+        "".join(f"<p class='note'>warning: {html.escape(w)}</p>"
+                for w in [*rep.get("warnings", ()), *(rep.get("snn") or {}).get("warnings", ())]),
     ]
     if rep["layers"]:
         parts.append(_table(
@@ -147,8 +171,10 @@ def _page(model, info, conv, delegation, rep, prof, sweep_png, latency_png, ener
     parts += [
         "<h3>SNN accuracy against T</h3>", _img(sweep_png, "SNN accuracy against timesteps"), "</section>",
         "<section id='latency'><h2>Latency (LiteRT, this machine)</h2>",
-        _table(["figure", "ms"], [["init", prof["init_ms"]], ["first inference", prof["first_inference_ms"]],
-                                  *[[f"steady {k}", v] for k, v in prof["latency_ms"].items() if k != "count"]]),
+        _table(["figure", "time"], [["init", duration(prof["init_ms"])], ["first inference", duration(prof["first_inference_ms"])],
+                                    *[[f"steady {k}", duration(v)] for k, v in prof["latency_ms"].items() if k != "count"],
+                                    *[[f"T = {prof['timesteps']}-step inference {k}", duration(v)]
+                                      for k, v in (prof.get("step_loop_ms") or {}).items() if k in ("mean", "p90")]]),
         f"<p>{prof['latency_ms']['count']} runs; peak RSS {prof['peak_rss_mb']:.1f} MiB.</p>",
         _img(latency_png, "latency histogram"), "</section>",
         "<section id='energy'><h2>Energy per inference (estimates)</h2>",

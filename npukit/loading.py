@@ -79,7 +79,7 @@ def load(
 
         graph = load_ir(path, budget)
     elif suffix == ".tflite":
-        raise BadInputError(f"{path} is a converted .tflite model; give the source model (.keras, .h5, .npkit)")
+        raise BadInputError(f"{path} is a converted .tflite model; give the source model (.keras, .h5, .onnx, .nir or .npkit)")
     else:
         raise UnsupportedError(
             f"{path}: unknown model format {suffix or '(no suffix)'!r}; supported: {', '.join(sorted(FORMATS))}"

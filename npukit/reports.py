@@ -5,6 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 
+def duration(ms: float | None) -> str:
+    """A time given in milliseconds as text: in us under 1 ms (as TFLite's benchmark_model
+    prints), else in ms; three significant digits, no exponent."""
+    import math
+
+    if ms is None:
+        return "-"
+    value, unit = (ms * 1000.0, "us") if abs(ms) < 1.0 else (ms, "ms")
+    digits = max(0, 2 - math.floor(math.log10(abs(value)))) if value else 1
+    return f"{value:.{digits}f} {unit}"
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.2f}%"
 
@@ -34,6 +46,13 @@ def render_inspect(info: dict[str, Any]) -> str:
                 f"quantization {meta.get('quantization')}, T={meta.get('timesteps')}, encoding {meta.get('encoding')}"
             )
         return "\n".join(lines)
+    if not info.get("convertible", True):
+        rows = [[u["op"], u["where"]] for u in info["unsupported"]]
+        return "\n".join([
+            f"{info['model']}: does not convert: {len(rows)} unsupported op(s) ({info['format']})",
+            _table(["unsupported op", "where"], rows),
+            f"supported: {', '.join(info['supported'])}",
+        ])
     rows = [[r["name"], r["type"], "x".join(map(str, r["shape"])), f"{r['params']:,}", f"{r['macs']:,}"] for r in info["layers"]]
     head = f"{info['model']}: {len(info['layers'])} nodes, input {info['input_shape']}, output {info['output_shape']}"
     foot = f"total: {info['total_params']:,} parameters, {info['total_macs']:,} MACs per sample"
@@ -99,6 +118,8 @@ def render_simulate(report: dict[str, Any]) -> str:
         f"simulated in {report['seconds']:.3f} s ({report['samples_x_timesteps_per_second']:,.0f} samples x timesteps / s)",
     ]
     lines += [f"warning: {w}" for w in report.get("warnings") or ()]
+    if report.get("saved"):
+        lines.append(f"wrote {report['saved']} (outputs and per-layer spike counts)")
     return "\n".join(lines)
 
 
@@ -138,7 +159,11 @@ def render_parity(report: dict[str, Any]) -> str:
         key = "snn_accuracy" if acc else "snn_agreement"
         lines.append("SNN vs T: " + ", ".join(f"T={r['timesteps']} {_pct(r[key])}" for r in report["sweep"]))
     lines += [f"warning: {w}" for w in (report.get("snn") or {}).get("warnings") or ()]
+    lines += [f"warning: {w}" for w in report.get("warnings") or ()]
+    if report.get("plot"):
+        lines.append(f"wrote {report['plot']} (SNN accuracy against T)")
     return "\n".join(lines)
+
 
 def _level(level: int | None) -> str:
     from npukit.nnapi.rules import LEVEL_NAMES
@@ -226,15 +251,15 @@ def render_profile(report: dict[str, Any]) -> str:
     lines = [
         f"{report['model']} ({report['mode']} mode, {report['model_bytes']:,} bytes) on {report['interpreter']}, "
         f"{report['threads'] or 'default'} threads, XNNPACK {'on' if report['xnnpack'] else 'off'}",
-        f"init {report['init_ms']:.2f} ms, first inference {report['first_inference_ms']:.3f} ms, "
-        f"warmup mean {(report['warmup_mean_ms'] or 0):.3f} ms",
-        f"steady state ({lat['count']} runs): mean {lat['mean']:.4f} ms, std {lat['std']:.4f}, min {lat['min']:.4f}, "
-        f"max {lat['max']:.4f}, p50 {lat['p50']:.4f}, p90 {lat['p90']:.4f}, p99 {lat['p99']:.4f}",
+        f"init {duration(report['init_ms'])}, first inference {duration(report['first_inference_ms'])}, "
+        f"warmup mean {duration(report['warmup_mean_ms'])}",
+        f"steady state ({lat['count']} runs): "
+        + ", ".join(f"{k} {duration(lat[k])}" for k in ("mean", "std", "min", "max", "p50", "p90", "p99")),
         f"peak RSS {report['peak_rss_mb']:.1f} MiB (before loading the model: {report['baseline_rss_mb']:.1f} MiB)",
     ]
     if report.get("step_loop_ms"):
         loop = report["step_loop_ms"]
-        lines.append(f"T={report['timesteps']}-step inference (host loop): mean {loop['mean']:.3f} ms, p90 {loop['p90']:.3f} ms")
+        lines.append(f"T={report['timesteps']}-step inference (host loop): mean {duration(loop['mean'])}, p90 {duration(loop['p90'])}")
     counts = f"{report['macs']:,} MACs per sample (from the {report['counted_from']})"
     if report["sops"] is not None:
         counts += f"; spiking version over T={report['timesteps']}: {report['sops']:,.0f} SOPs, {report['neuron_updates']:,} neuron updates"
@@ -258,6 +283,8 @@ def render_profile(report: dict[str, Any]) -> str:
         if extra:
             lines.append("; ".join(extra))
         lines.append(_table(["figure", "host", "device"], [[r["figure"], _num(r["host"]), _num(r["device"])] for r in device["rows"]]))
+    if report.get("plot"):
+        lines.append(f"wrote {report['plot']} (latency histogram and energy per layer)")
     return "\n".join(lines)
 
 

@@ -11,7 +11,7 @@ from typing import Iterable
 
 import numpy as np
 
-from npukit.errors import BadInputError
+from npukit.errors import BadInputError, show
 
 #: the largest T any command simulates or loops over
 MAX_TIMESTEPS = 100_000
@@ -58,8 +58,4 @@ def one_of(name: str, value, choices: Iterable[str]) -> str:
     return value
 
 
-def _show(value) -> str:
-    """A value as a user wrote it: 8, not np.int32(8)."""
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        value = value.item()
-    return repr(value)
+_show = show  # a value as a user wrote it: 8, not np.int32(8)

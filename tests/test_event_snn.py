@@ -93,7 +93,7 @@ def test_a_silent_network_warns(event_files):
     result = runner.invoke(app, ["simulate", str(model), "--data", str(event_files / "chw.npz"), "--json"])  # dt 1e-4
     assert result.exit_code == 0, result.stderr
     warnings = json.loads(result.stdout)["warnings"]
-    assert len(warnings) == 1 and "never fired" in warnings[0] and "--dt" in warnings[0] and "'if1'" in warnings[0]
+    assert len(warnings) == 1 and "never fired" in warnings[0] and "the step dt" in warnings[0] and "'if1'" in warnings[0]
     text = runner.invoke(app, ["simulate", str(model), "--data", str(event_files / "chw.npz")])
     assert "warning: spiking layer(s) 'if1'" in text.stdout
     loud = runner.invoke(app, ["simulate", str(model), "--data", str(event_files / "chw.npz"), "--dt", "1", "--json"])

@@ -117,7 +117,7 @@ def test_no_overwrite_without_force_at_the_moment_of_the_rename(tmp_path, monkey
         target.write_bytes(b"theirs")
 
     monkeypatch.setattr(os, "fsync", concurrent_writer)
-    with pytest.raises(BadInputError, match="exists; pass --force"):
+    with pytest.raises(BadInputError, match="exists; pass force=True"):
         atomic_write(target, b"ours")
     assert target.read_bytes() == b"theirs" and [p.name for p in tmp_path.iterdir()] == ["out.bin"]
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from npukit.errors import BadInputError
+from npukit.errors import BadInputError, show
 
 NODE_TYPES: dict[str, type["Node"]] = {}
 
@@ -113,7 +113,7 @@ def as_pair(node: Node, field: str, minimum: int = 1) -> tuple[int, int]:
     value = getattr(node, field)
     pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v >= minimum for v in pair):
-        raise BadInputError(f"{node.name}: {field} must be two integers >= {minimum}. Received: {value!r}")
+        raise BadInputError(f"{node.name}: {field} must be two integers >= {minimum}. Received: {show(value)}")
     pair = (int(pair[0]), int(pair[1]))
     setattr(node, field, pair)
     return pair
@@ -122,7 +122,7 @@ def as_pair(node: Node, field: str, minimum: int = 1) -> tuple[int, int]:
 def check_choice(node: Node, field: str, choices: tuple[str, ...]) -> str:
     value = getattr(node, field)
     if value not in choices:
-        raise BadInputError(f"{node.name}: {field} must be one of {', '.join(choices)}. Received: {value!r}")
+        raise BadInputError(f"{node.name}: {field} must be one of {', '.join(choices)}. Received: {show(value)}")
     return value
 
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from npukit.data import load_data
+from npukit.data import data_for, load_data
+from npukit.errors import BadInputError
 from npukit.ir import Graph
 from npukit.loading import load, source_of
 from npukit.parity.ann import ann_parity
@@ -49,7 +50,7 @@ class ParityReport:
 def parity(
     model: str | Path | Graph,
     tflite: str | Path,
-    data: str | Path = "digits",
+    data: str | Path | None = None,
     *,
     timesteps: int | None = None,
     encoding: str = "current",
@@ -65,9 +66,11 @@ def parity(
     framework: str | None = None,
     reset: str | None = None,
     input_shape: tuple[int, ...] | None = None,
+    allow_source_mismatch: bool = False,
     progress: Reporter = silent,
 ) -> ParityReport:
-    """Compare ``model``, its spiking version at ``timesteps`` and the ``tflite`` file.
+    """Compare ``model``, its spiking version at ``timesteps`` and the ``tflite`` file on ``data``
+    (default digits: its test split).
 
     For a rate-coded source model and a rate-mode .tflite: the float model, the SNN and the
     TFLite graph, output and layer by layer (``npukit.parity.ann``). For a spiking source model
@@ -78,12 +81,19 @@ def parity(
     ``divergence_cosine`` is named as where a pipeline diverges. ``dt`` (seconds, NIR only) and
     ``input_shape`` (ONNX only: batch-first, replaces symbolic dimensions) go to
     :func:`npukit.loading.load`.
+
+    The .tflite's metadata records the hash of the model it was converted from: a .tflite
+    converted from another model is refused (its figures would compare two different
+    networks) unless ``allow_source_mismatch``, which compares them anyway with a warning in
+    ``warnings``; a .tflite without npukit metadata is compared with a warning.
     """
     number_in_range("divergence cosine", divergence_cosine, 0, 1, low_open=True)
     sweep = sorted({positive_int("sweep timesteps", t, MAX_TIMESTEPS) for t in (sweep or ())})
     graph = load(model, dt, input_shape, framework, reset)
+    data = data_for(graph, data)
     info = read_tflite(tflite)
     meta = info.npukit_metadata() or {}
+    source_matches, warnings = _source_check(graph, model, tflite, meta, allow_source_mismatch)
     dataset = load_data(data, "test").head(samples)
     if timesteps is None and not has_time_axis(dataset.x, graph.input_shape):
         timesteps = positive_int("the model's timesteps", meta.get("timesteps", 32), MAX_TIMESTEPS)
@@ -94,6 +104,7 @@ def parity(
         "tflite": str(tflite),
         "data": dataset.name,
         "samples": len(dataset),
+        "warnings": warnings,
     }
     snn = spiking_version(graph, data, calibration, calibration_samples, percentile, progress)
     compare_with = snn_parity if graph.is_spiking or meta.get("mode") == "temporal" else ann_parity
@@ -101,8 +112,23 @@ def parity(
         graph, snn, tflite, info, meta, dataset, x, timesteps=timesteps, encoding=encoding, seed=seed,
         batch_size=batch_size, sweep=sweep, divergence_cosine=divergence_cosine, progress=progress,
     )
-    figures["tflite_model"]["source_matches"] = meta.get("source", {}).get("sha256") == source_of(graph)["sha256"] if meta else None
+    figures["tflite_model"]["source_matches"] = source_matches
     return ParityReport({**header, **figures})
+
+
+def _source_check(graph: Graph, model, tflite, meta: dict, allow_mismatch: bool) -> tuple[bool | None, list[str]]:
+    """(whether the .tflite was converted from ``model``: None when it does not say, warnings)."""
+    recorded = (meta.get("source") or {}) if meta else {}
+    if not recorded.get("sha256"):
+        return None, [f"{tflite} carries no npukit source record: it cannot be checked to come from this model"]
+    if recorded["sha256"] == source_of(graph)["sha256"]:
+        return True, []
+    ours = "the model given" if isinstance(model, Graph) else str(model)
+    what = (f"{tflite} was converted from {recorded.get('file') or 'another model'} (sha256 {recorded['sha256'][:12]}), "
+            f"not from {ours} (sha256 {source_of(graph)['sha256'][:12]})")
+    if not allow_mismatch:
+        raise BadInputError(f"{what}; pass allow_source_mismatch=True to compare them anyway")
+    return False, [f"{what}: the figures compare two different models"]
 
 
 __all__ = ["parity", "ParityReport", "plot_sweep", "cosine", "compare", "top1", "agreement", "DEFAULT_SWEEP"]

@@ -19,7 +19,7 @@ def plot_sweep(report, path: str | Path, force: bool = False) -> Path:
 
     fig_data = report.to_dict()
     if "sweep" not in fig_data:
-        raise BadInputError("the report has no sweep; run parity with --sweep")
+        raise BadInputError("the report has no sweep; run parity with sweep values")
     use_accuracy = fig_data["accuracy"] is not None
     ann_source = fig_data.get("source") != "snn"
     key = "snn_accuracy" if use_accuracy else "snn_agreement"

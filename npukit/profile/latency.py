@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from npukit.errors import BadInputError, InternalError
-from npukit.validation import MAX_TIMESTEPS
+from npukit.validation import MAX_TIMESTEPS, int_in_range
 
 
 
@@ -178,15 +178,10 @@ def measure_latency(model: str | Path, runs: int = 100, warmup: int = 10, thread
     crashes it, is a BadInputError."""
     from npukit.child import NEUTRAL_CWD, python_command
 
-    if not isinstance(runs, int) or runs < 1 or runs > 1_000_000:
-        raise BadInputError(f"runs must be an integer in 1..1000000. Received: {runs!r}")
-    if not isinstance(warmup, int) or warmup < 0 or warmup > 100_000:
-        raise BadInputError(f"warmup must be an integer in 0..100000. Received: {warmup!r}")
-    if threads is not None and (not isinstance(threads, int) or not 1 <= threads <= 256):
-        raise BadInputError(f"threads must be an integer in 1..256. Received: {threads!r}")
-    if timesteps is not None and (isinstance(timesteps, bool) or not isinstance(timesteps, int)
-                                  or not 1 <= timesteps <= MAX_TIMESTEPS):
-        raise BadInputError(f"timesteps must be an integer in 1..{MAX_TIMESTEPS}. Received: {timesteps!r}")
+    runs = int_in_range("runs", runs, 1, 1_000_000)  # numpy integers welcome, bools refused
+    warmup = int_in_range("warmup", warmup, 0, 100_000)
+    threads = None if threads is None else int_in_range("threads", threads, 1, 256)
+    timesteps = None if timesteps is None else int_in_range("timesteps", timesteps, 1, MAX_TIMESTEPS)
     args = {"model": str(Path(model).resolve()), "runs": runs, "warmup": warmup, "threads": threads,
             "use_xnnpack": use_xnnpack, "timesteps": timesteps, "deadline_s": timeout_s,
             "samples": None if samples is None else np.asarray(samples, np.float32).tolist()}

@@ -16,9 +16,9 @@ def _cause(graph: ir.Graph) -> str:
     if nir is not None:
         convention = graph.meta.get("framework", "nir")
         return (f"the NIR graph was read with dt = {nir.get('dt'):g} s and the {convention!r} neuron convention: "
-                f"check --dt and --framework (the exporting framework's convention)")
+                f"check the step dt and the framework whose convention applies (the one that exported the graph)")
     if graph.meta.get("snn", {}).get("method") == "ann_to_snn":
-        return "the thresholds come from the calibration data: check that it matches the data simulated (--calibration)"
+        return "the thresholds come from the calibration data: check that the calibration data matches the data simulated"
     return "check the input's scale and the neuron thresholds"
 
 

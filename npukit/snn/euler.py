@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from npukit import ir
-from npukit.errors import BadInputError
+from npukit.errors import BadInputError, show
 from npukit.snn.neurons import step
 
 UNIT_TOLERANCE = 1e-6
@@ -35,7 +35,7 @@ def ratio(dt: float, tau, what: str = "tau") -> np.ndarray:
     """dt / tau, checked: positive time constants, and dt <= tau (else Euler overshoots)."""
     tau = np.asarray(tau, dtype=np.float64)
     if not (np.isfinite(dt) and dt > 0):
-        raise BadInputError(f"dt must be a positive number of seconds. Received: {dt!r}")
+        raise BadInputError(f"dt must be a positive number of seconds. Received: {show(dt)}")
     if np.any(~np.isfinite(tau)) or np.any(tau <= 0):
         raise BadInputError(f"{what} must be positive time constants (seconds)")
     k = dt / tau
@@ -60,7 +60,7 @@ def exp_decay(tau, dt: float, what: str = "tau") -> np.ndarray:
     correctly (torch's float32 exp agrees with that on ~99% of values, numpy's on ~50%)."""
     tau = np.asarray(tau, dtype=np.float32)
     if not (np.isfinite(dt) and dt > 0):
-        raise BadInputError(f"dt must be a positive number of seconds. Received: {dt!r}")
+        raise BadInputError(f"dt must be a positive number of seconds. Received: {show(dt)}")
     if np.any(~np.isfinite(tau)) or np.any(tau <= 0):
         raise BadInputError(f"{what} must be positive time constants")
     exponent = (np.float32(-dt) / tau).astype(np.float32)
@@ -94,7 +94,7 @@ def synapse_coefficients(tau_syn, w_in, dt: float, what: str = "tau_syn") -> dic
 
 def integrator_gain(r, dt: float) -> np.ndarray:
     if not (np.isfinite(dt) and dt > 0):
-        raise BadInputError(f"dt must be a positive number of seconds. Received: {dt!r}")
+        raise BadInputError(f"dt must be a positive number of seconds. Received: {show(dt)}")
     return unit(dt * np.asarray(r, np.float64)).astype(np.float32)
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from npukit import ir
-from npukit.errors import BadInputError, UnsupportedError
+from npukit.errors import BadInputError, UnsupportedError, show
 from npukit.passes.fold_amplitudes import fold_amplitudes
 from npukit.validation import positive_int
 
@@ -51,7 +51,7 @@ def make_plan(graph: ir.Graph, timesteps: int, encoding: str, checkpoints=None) 
     timesteps = positive_int("timesteps", timesteps)
     points = sorted({int(t) for t in (checkpoints or ())} | {timesteps})
     if points[0] <= 0 or points[-1] > timesteps:
-        raise BadInputError(f"checkpoints must lie in 1..{timesteps}. Received: {checkpoints!r}")
+        raise BadInputError(f"checkpoints must lie in 1..{timesteps}. Received: {show(checkpoints)}")
     graph, scales = fold_amplitudes(graph)
     neuron_below: dict[str, bool] = {}
     for name in reversed(graph.nodes):  # a Delay comes before its source: it counts as a neuron below it
