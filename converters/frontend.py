@@ -19,10 +19,13 @@ from npukit import ir
 from npukit.errors import UnsupportedError
 from npukit.passes.fold_batchnorm import fold_batchnorm
 from npukit.passes.fold_constants import fold_constants
+from npukit.passes.fold_shuffles import fold_shuffles
+from npukit.passes.fuse_gelu import fuse_gelu
 
-#: run on every imported graph, in order: constants (Scale/Offset after a weighted layer) into
-#: its weights, then inference BatchNorm into the layer before it
-PASSES: tuple[Callable[[ir.Graph], ir.Graph], ...] = (fold_constants, fold_batchnorm)
+#: run on every imported graph, in order: GELU written with erf into one node, channel shuffles
+#: (Reshape / Transpose chains) into one channel permutation, constants (Scale/Offset after a
+#: weighted layer) into its weights, then inference BatchNorm into the layer before it
+PASSES: tuple[Callable[[ir.Graph], ir.Graph], ...] = (fuse_gelu, fold_shuffles, fold_constants, fold_batchnorm)
 
 
 @dataclass
