@@ -101,8 +101,14 @@ class Builder:
         return name
 
     def finish(self, output: str, meta: dict[str, Any]) -> ir.Graph:
-        """The IR graph of the nodes built so far, after the shared clean-up ``PASSES``."""
-        graph = ir.Graph(self.nodes, output, meta)
+        """The IR graph of the nodes that reach ``output`` (a Split part nobody reads is dropped),
+        after the shared clean-up ``PASSES``."""
+        needed = {output}
+        for node in reversed(self.nodes):
+            if node.name in needed:
+                needed.update(node.inputs)
+        used = [n for n in self.nodes if n.name in needed or isinstance(n, ir.Input)]
+        graph = ir.Graph(used, output, meta)
         for clean_up in PASSES:
             graph = clean_up(graph)
         return graph

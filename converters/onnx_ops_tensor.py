@@ -63,7 +63,7 @@ def _reduce(kind: str):
         if not axes:
             if attrs.get("noop_with_empty_axes", 0):
                 return x
-            axes = list(range(1, len(x.shape) + 1))
+            b.fail(node, "no axes: reducing every axis, the batch included, is not supported")
         rank = len(x.shape) + 1
         onnx_axes = sorted({a % rank for a in axes})
         ir_axes = tuple(sorted(_ir_axis(b, node, x, a) for a in onnx_axes))
@@ -206,7 +206,7 @@ def slice_(b: Builder, node, args, attrs):
         axis %= rank
         if step < 1:
             b.fail(node, f"step {step}: only positive steps are supported")
-        size = (1, *x.shape)[axis]
+        size = (b.batch, *x.shape)[axis]
         start = min(max(start + size if start < 0 else start, 0), size)
         stop = min(max(stop + size if stop < 0 else stop, 0), size)
         if stop <= start:
@@ -295,6 +295,8 @@ def resize(b: Builder, node, args, attrs):
         if len(scales) != 4 or scales[:2] != [1.0, 1.0]:
             b.fail(node, f"scales {scales}: only height and width may scale")
         sizes = [1, c, int(np.floor(h * scales[2])), int(np.floor(w * scales[3]))]
+        if sizes[2] != h * scales[2] or sizes[3] != w * scales[3]:  # ONNX then maps with the scale, TFLite with sizes
+            b.fail(node, f"scales {scales[2:]} do not give whole output sizes for input {h}x{w}; give sizes instead")
     else:
         b.fail(node, "needs constant scales or sizes")
     if len(sizes) != 4 or sizes[1] != c:
@@ -327,15 +329,15 @@ def layer_normalization(b: Builder, node, args, attrs):
     if int(attrs.get("axis", -1)) % rank != rank - 1 or x.layout == "nchw" or x.flat_from is not None:
         b.fail(node, f"normalization from axis {attrs.get('axis', -1)} of a {x.layout} tensor of shape {x.shape}: "
                      f"only the last axis of a plain tensor (e.g. channels after a transpose to NHWC) is supported")
-    if attrs.get("stash_type", 1) != 1 or (len(node.output) > 1 and any(node.output[1:])):
-        b.fail(node, "the mean / inverse standard deviation outputs are not supported")
+    if attrs.get("stash_type", 1) != 1:
+        b.fail(node, "stash_type other than 1 (float32) is not supported")
     channels = x.shape[-1]
     gamma = np.broadcast_to(_const(b, node, args[1], "Scale").astype(np.float32).reshape(-1), (channels,))
     beta = (np.broadcast_to(_const(b, node, args[2], "B").astype(np.float32).reshape(-1), (channels,))
             if len(args) > 2 and args[2] is not None else np.zeros(channels, np.float32))
     name = b.add(ir.LayerNorm(_name(b, node), (x.name,), gamma=gamma.copy(), beta=beta.copy(),
                               epsilon=float(attrs.get("epsilon", 1e-5))))
-    return _same(x, name)
+    return [_same(x, name)]  # Mean and InvStdDev are not produced: a model that reads them is refused
 
 
 op("Gelu", 20)(_unary(lambda b, node, x, a: ir.Gelu(_name(b, node), (x.name,), approximate=a.get("approximate", "none"))))
