@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from npukit.errors import BadInputError
+from npukit.errors import BadInputError, UnsupportedError
 from npukit.files import read_json
 from npukit.progress import Reporter, silent
 from npukit.profile.counts import layer_counts, tflite_counts
@@ -88,6 +88,7 @@ def profile(
     latency = measure_latency(tflite, runs, warmup, threads, use_xnnpack, samples, steps if temporal else None)
     advance(1)
     spiking = False
+    snn_unavailable = None
     first: set[str] = set()
     counted_from = "tflite"
     if source is not None:
@@ -95,10 +96,14 @@ def profile(
 
         graph = load(source, dt, input_shape)
         counted_from = "source model"
+        rows = None
         if dataset is not None:  # simulate the spiking version to count spikes
-            rows, first = _snn_rows(graph, data, dataset, steps, progress)
-            spiking = True
-        else:
+            try:
+                rows, first = _snn_rows(graph, data, dataset, steps, progress)
+                spiking = True
+            except UnsupportedError as exc:  # no spiking form (SiLU, GELU...): the ANN's counts
+                snn_unavailable = str(exc)
+        if rows is None:
             rows = layer_counts(graph)
     else:
         rows = tflite_counts(info)
@@ -115,6 +120,7 @@ def profile(
         "neuron_updates": updates,
         "timesteps": steps if spiking or temporal else None,
         "counted_from": counted_from,
+        "snn_unavailable": snn_unavailable,
         "energy_uj": energy,
         "energy_note": tables["note"],
         "layers": rows,
