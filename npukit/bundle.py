@@ -133,8 +133,12 @@ def _frames(meta, mode, x, frame, timesteps):
     if mode == "rate":
         if timesteps is not None:
             raise BadInputError("--timesteps applies to temporal-mode models; a rate-mode model runs once per sample")
+        chw = (frame[2], frame[0], frame[1]) if len(frame) == 3 else None
+        if meta.get("input_layout") == "CHW" and tuple(x.shape[1:]) == chw and chw != frame:
+            x = np.ascontiguousarray(np.moveaxis(x, 1, -1))  # the source's (C, H, W) samples, as the .tflite takes them
         if tuple(x.shape[1:]) != frame:
-            raise BadInputError(f"data samples have shape {tuple(x.shape[1:])} but the model's input is {frame}")
+            also = f" or {chw} (C, H, W, the source model's layout)" if meta.get("input_layout") == "CHW" else ""
+            raise BadInputError(f"data samples have shape {tuple(x.shape[1:])} but the model's input is {frame}{also}")
         return x.reshape(n, 1, -1), 1, 1, "none", x
     series = has_time_axis(x, frame)
     # a time axis in the data fixes T; else --timesteps, else the model's own T

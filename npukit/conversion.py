@@ -218,6 +218,7 @@ def _metadata(graph: Graph, data, calib: Dataset | None, mode: str, timesteps: i
         "input_preprocessing": described.preprocessing if described else None,
         "calibration": {"data": calib.name, "samples": len(calib)} if calib else None,
         "api_level": level,
+        "input_layout": graph.meta.get("input_layout") or "plain",
     }
 
 
@@ -237,7 +238,7 @@ def _nir(graph: Graph, data, calibration, calibration_samples, percentile, times
     nir_graph, view = to_nir(snn, step)
     info: dict[str, Any] = {"dt": step, "nodes": {k: type(v).__name__ for k, v in nir_graph.nodes.items()}}
     dataset = load_data(data, "test")
-    if dataset.y is not None and tuple(dataset.x.shape[1:]) == graph.input_shape:
+    if dataset.y is not None and _fits(graph, dataset.x):
         ours = simulate(snn, dataset.x, timesteps, encoding=encoding, progress=progress("simulating", len(dataset)))
         exported = simulate(view, dataset.x, timesteps, encoding=encoding, progress=progress("simulating export", len(dataset)))
         info["accuracy"] = {
@@ -246,3 +247,12 @@ def _nir(graph: Graph, data, calibration, calibration_samples, percentile, times
             "exported": float(np.mean(exported.predictions() == dataset.y)),
         }
     return nir_bytes(nir_graph), info
+
+
+def _fits(graph: Graph, x: np.ndarray) -> bool:
+    """True when ``x`` holds samples of the graph's input (in either layout ``check_input`` takes)."""
+    try:
+        check_input(graph, x)
+    except BadInputError:
+        return False
+    return True

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from npukit.errors import BadInputError, UnsupportedError
 from npukit.files import read_json
 from npukit.progress import Reporter, silent
@@ -82,8 +84,11 @@ def profile(
     if data is not None:
         dataset = load_data(data, "test")
         frame = tuple(info.tensors[info.inputs[0]].shape[1:])
-        if tuple(dataset.x.shape[1:]) == frame:
-            samples = dataset.x[: info.tensors[info.inputs[0]].shape[0]]
+        x = dataset.x
+        if meta.get("input_layout") == "CHW" and x.ndim == 4 and x.shape[1:] == (frame[2], frame[0], frame[1]):
+            x = np.moveaxis(x, 1, -1)  # the source's (C, H, W) samples, as the .tflite takes them
+        if tuple(x.shape[1:]) == frame:
+            samples = x[: info.tensors[info.inputs[0]].shape[0]]
     advance = progress("timing", 1)
     latency = measure_latency(tflite, runs, warmup, threads, use_xnnpack, samples, steps if temporal else None)
     advance(1)
