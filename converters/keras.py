@@ -333,6 +333,9 @@ def _batchnorm(ctx: Builder, lay, inputs: list[str]) -> str:
 
 @layer("Rescaling")
 def _rescaling(ctx: Builder, lay, inputs: list[str]) -> str:
+    if np.ndim(lay.scale) == 0 and np.ndim(lay.offset) == 0:  # scalars stay scalars: a MUL and an ADD by one value
+        scaled = ctx.add(ir.Scale(f"{lay.name}/scale", tuple(inputs), scale=np.asarray(lay.scale, np.float32)))
+        return ctx.add(ir.Offset(lay.name, (scaled,), offset=np.asarray(lay.offset, np.float32)))
     channels = ctx.shapes[inputs[0]][-1]
     scale = np.broadcast_to(np.asarray(lay.scale, np.float32), (channels,)).copy()
     shift = np.broadcast_to(np.asarray(lay.offset, np.float32), (channels,)).copy()
