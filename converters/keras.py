@@ -180,9 +180,11 @@ _ACTIVATIONS = {
 
 def _activation(ctx: Builder, lay, src: str, fn, suffix: bool = True) -> str:
     keras = _import_keras()
-    name = fn if isinstance(fn, str) else keras.activations.serialize(fn)
-    if isinstance(name, dict):
-        name = name.get("config", name.get("class_name"))
+    name = fn if isinstance(fn, str) else getattr(fn, "__name__", None)
+    if not isinstance(fn, str) and getattr(keras.activations, str(name), None) is not fn:
+        raise UnsupportedError(  # a lambda or a user function: its code is not read
+            f"activation {name!r} of layer {lay.name!r} is not a Keras activation; supported: linear, {', '.join(sorted(_ACTIVATIONS))}"
+        )
     node_name = f"{lay.name}/{name}" if suffix else lay.name
     if name in ("linear", None):
         return src if suffix else ctx.add(ir.Identity(node_name, (src,)))
