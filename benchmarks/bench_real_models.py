@@ -23,6 +23,10 @@ similarity of the int8 logits with the float source's (Keras, or onnxruntime on 
 other images (mean over images), top-1 agreement, conversion seconds. npukit converts with
 ``allow_cpu_fallback`` so a model that is not fully delegable is still measured (the table
 says so).
+
+``--remeasure RESULTS.jsonl`` measures the latencies of a finished run again (the conversions
+are slow, and a busy machine skews single timings; the ratios here come from such a pass on an
+otherwise idle machine) and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -226,6 +230,51 @@ def print_row(row: dict) -> None:
               f"cosine {ours['cosine'] - theirs['cosine']:+.4f}, ops {ours['ops']}/{theirs['ops']}", flush=True)
 
 
+def _files(row: dict, folder: Path) -> list[Path]:
+    """The .tflite files of a result row: npukit's, then the baseline's (if it converted)."""
+    kind, rest = row["model"].split(" ", 1)
+    if kind == "keras":
+        return [folder / f"{rest}.npukit.tflite", folder / f"{rest}.tfliteconverter.tflite"]
+    name, exporter = rest.rstrip(")").split(" (")
+    files = [folder / f"{name}.{exporter}.npukit.tflite"]
+    if row.get("other") is not None:
+        files += list((folder / f"{name}.{exporter}.onnx2tf").glob("*_full_integer_quant.tflite"))
+    return files
+
+
+def remeasure(path: Path, folder: Path, rounds: int, runs: int) -> list[dict]:
+    """Latency of every pair in the JSON lines ``path`` measured again (on a quiet machine)."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for row in rows:
+        times = latency(_files(row, folder), rounds, runs)
+        row["npukit"]["ms"] = times[0]
+        if len(times) > 1:
+            row["other"]["ms"] = times[1]
+        print_row(row)
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    """The docs/benchmarks.md table of result rows."""
+    lines = ["| model | converts | ops (npukit / baseline) | NN-API @30 npukit | NN-API @30 baseline | KB npukit / baseline "
+             "| cosine npukit / baseline | top-1 agr. npukit / baseline | latency ratio | conversion s npukit / baseline |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        a, b = row["npukit"], row.get("other")
+
+        def deleg(r):
+            return f"{r['delegated']}/{r['total']}" + ("" if r["delegated"] == r["total"] else f" (CPU: {', '.join(r['cpu_ops'])})")
+
+        if b is None:
+            lines.append(f"| {row['model']} | npukit yes, {row['baseline']} no | {a['ops']} / - | {deleg(a)} | - | {a['kb']:.0f} / - "
+                         f"| {a['cosine']:.4f} / - | {a['top1']:.0%} / - | - | {a['convert_s']:.0f} / - |")
+            continue
+        lines.append(f"| {row['model']} | yes / yes | {a['ops']} / {b['ops']} | {deleg(a)} | {deleg(b)} | {a['kb']:.0f} / {b['kb']:.0f} "
+                     f"| {a['cosine']:.4f} / {b['cosine']:.4f} | {a['top1']:.0%} / {b['top1']:.0%} | {a['ms'] / b['ms']:.2f} "
+                     f"({a['ms']:.1f} / {b['ms']:.1f} ms) | {a['convert_s']:.0f} / {b['convert_s']:.0f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="folder for models and .tflite files (kept)")
@@ -235,8 +284,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--json", type=Path, default=None, help="append one JSON line per model here")
+    parser.add_argument("--remeasure", type=Path, default=None,
+                        help="only measure latency again for the rows of this JSON-lines file (files in --work); "
+                             "print the table and a Markdown version")
     args = parser.parse_args()
     folder = args.work
+    if args.remeasure:
+        rows = remeasure(args.remeasure, folder, args.rounds, args.runs)
+        print(markdown(rows))
+        if args.json:
+            args.json.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        return
     folder.mkdir(parents=True, exist_ok=True)
     calib, evalx = crops(64, 224, 0), crops(32, 224, 1)
     images = {"calib": calib, "eval": evalx, "calib_nchw": ((calib - MEAN) / STD).transpose(0, 3, 1, 2).astype(np.float32),
