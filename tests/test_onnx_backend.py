@@ -48,8 +48,16 @@ EXCLUDED = {  # node test -> why npukit refuses it
     'test_causal_conv_with_state_decode_step_expanded': 'Concat of a graph input bound as a constant with a tensor',
     'test_causal_conv_with_state_with_bias_and_past_state_expanded': 'Concat of a graph input bound as a constant with a tensor',
     'test_causal_conv_with_state_with_past_state_expanded': 'Concat of a graph input bound as a constant with a tensor',
+    'test_clip': 'Clip with min ≠ 0: only the clipped ReLU (min 0) maps onto a delegable op',
     'test_clip_default_inbounds': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
     'test_clip_default_int8_inbounds': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_clip_default_int8_max': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_clip_default_max': 'Clip with min ≠ 0: only the clipped ReLU (min 0) maps onto a delegable op',
+    'test_clip_example': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_clip_inbounds': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_clip_min_greater_than_max': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_clip_outbounds': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
+    'test_clip_splitbounds': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
     'test_concat_1d_axis_0': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
     'test_concat_1d_axis_negative_1': "a rank-1 input: npukit's first axis is the batch, samples need another axis",
     'test_concat_2d_axis_0': 'concatenation of inputs bound as constants (the harness binds all inputs but the first)',
@@ -72,6 +80,7 @@ EXCLUDED = {  # node test -> why npukit refuses it
     'test_div_uint64': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
     'test_div_uint8': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
     'test_dropout_default_mask': 'a second graph output (Dropout mask, MaxPool indices)',
+    'test_dropout_default_mask_ratio': 'a second graph output (Dropout mask, MaxPool indices)',
     'test_dropout_default_old': 'opset below 13',
     'test_dropout_random_old': 'opset below 13',
     'test_edge_pad': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
@@ -238,11 +247,17 @@ EXCLUDED = {  # node test -> why npukit refuses it
     'test_sub_uint32': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
     'test_sub_uint64': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
     'test_sub_uint8': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
-    'test_transpose_all_permutations_2': 'a Transpose that is not an NCHW <-> NHWC layout change',
-    'test_transpose_all_permutations_3': 'a Transpose that is not an NCHW <-> NHWC layout change',
-    'test_transpose_all_permutations_4': 'a Transpose that is not an NCHW <-> NHWC layout change',
-    'test_transpose_all_permutations_5': 'a Transpose that is not an NCHW <-> NHWC layout change',
-    'test_transpose_default': 'a Transpose that is not an NCHW <-> NHWC layout change',
+    'test_training_dropout': 'training-mode Dropout',
+    'test_training_dropout_default': 'training-mode Dropout',
+    'test_training_dropout_default_mask': 'a second graph output (Dropout mask, MaxPool indices)',
+    'test_training_dropout_mask': 'a second graph output (Dropout mask, MaxPool indices)',
+    'test_training_dropout_zero_ratio': 'training-mode Dropout',
+    'test_training_dropout_zero_ratio_mask': 'a second graph output (Dropout mask, MaxPool indices)',
+    'test_transpose_all_permutations_2': 'a Transpose that moves the batch axis',
+    'test_transpose_all_permutations_3': 'a Transpose that moves the batch axis',
+    'test_transpose_all_permutations_4': 'a Transpose that moves the batch axis',
+    'test_transpose_all_permutations_5': 'a Transpose that moves the batch axis',
+    'test_transpose_default': 'a Transpose that moves the batch axis',
     'test_unsqueeze_axis_0': 'an operation along the batch axis',
     'test_wrap_pad': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
 }
@@ -256,7 +271,8 @@ def _cases():
         collected = collect_testcases("")
     for case in collected:
         types = {n.op_type for n in case.model.graph.node}
-        plain = case.data_sets and all(isinstance(a, np.ndarray) and a.dtype != object for a in case.data_sets[0][0])
+        plain = case.data_sets and all(isinstance(a, (np.ndarray, np.generic)) and np.asarray(a).dtype != object
+                                       for a in case.data_sets[0][0])
         if plain and types <= _OPS and types - {"Constant", "Identity"}:  # tensors only (no sequences, optionals)
             cases[case.name] = case
     return cases
