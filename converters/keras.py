@@ -227,10 +227,21 @@ def _conv2d(ctx: Builder, lay, inputs: list[str]) -> str:
     _check_channels_last(lay)
     kernel, bias = _weights(lay)
     bias = np.zeros(kernel.shape[3], np.float32) if bias is None else bias
+    groups = int(getattr(lay, "groups", 1))
+    kh, kw, cin_group, cout = kernel.shape
+    if groups > 1 and cin_group == 1:  # one input channel per group: a depthwise convolution (ConvNeXt's)
+        channels = groups
+        out = ctx.add(
+            ir.DepthwiseConv2D(
+                lay.name, tuple(inputs), kernel=np.ascontiguousarray(kernel.reshape(kh, kw, channels, cout // channels)),
+                bias=bias, strides=tuple(lay.strides), padding=lay.padding, dilation=tuple(lay.dilation_rate),
+            )
+        )
+        return _activation(ctx, lay, out, lay.activation)
     out = ctx.add(
         ir.Conv2D(
             lay.name, tuple(inputs), kernel=kernel, bias=bias, strides=tuple(lay.strides),
-            padding=lay.padding, dilation=tuple(lay.dilation_rate), groups=int(getattr(lay, "groups", 1)),
+            padding=lay.padding, dilation=tuple(lay.dilation_rate), groups=groups,
         )
     )
     return _activation(ctx, lay, out, lay.activation)

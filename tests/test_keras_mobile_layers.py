@@ -42,7 +42,8 @@ def assert_matches_keras(model, x):
 
 
 def efficient_block():
-    """EfficientNet / MobileNetV3 blocks: Rescaling, Normalization, swish and hard_silu
+    """EfficientNet / MobileNetV3 blocks: Rescaling, Normalization, depthwise and grouped Conv2D,
+    swish and hard_silu
     activations, squeeze-excite with a hard_sigmoid gate and Multiply, keras.ops arithmetic on
     tensors, Cropping2D, UpSampling2D (nearest, bilinear), LayerNormalization, gelu."""
     keras = _keras()
@@ -52,6 +53,8 @@ def efficient_block():
     x = layers.Normalization(mean=[0.1, -0.2, 0.3], variance=[0.5, 2.0, 1.5])(x)
     x = layers.Conv2D(8, 3, padding="same", activation="swish")(x)
     x = layers.DepthwiseConv2D(3, padding="same")(x)
+    x = layers.Conv2D(8, 3, padding="same", groups=8)(x)  # ConvNeXt's depthwise spelling
+    x = layers.Conv2D(8, 3, padding="same", groups=2)(x)  # a grouped convolution
     x = layers.Activation("hard_silu")(x)
     s = layers.GlobalAveragePooling2D(keepdims=True)(x)
     s = layers.Conv2D(4, 1, activation="relu")(s)
@@ -83,6 +86,8 @@ def test_mobile_layers_match_keras():
     graph = assert_matches_keras(model, RNG.uniform(0, 255, (6, 20, 20, 3)).astype(np.float32))
     kinds = {type(n).__name__ for n in graph}
     assert {"Swish", "HardSwish", "HardSigmoid", "Multiply", "Slice", "Resize", "LayerNorm", "Gelu"} <= kinds
+    assert [n.groups for n in graph if type(n).__name__ == "Conv2D"].count(2) == 1
+    assert sum(type(n).__name__ == "DepthwiseConv2D" for n in graph) == 2
 
 
 def test_gelu_tanh_and_hard_sigmoid_match_keras():
