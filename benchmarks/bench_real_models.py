@@ -24,6 +24,8 @@ other images (mean over images), top-1 agreement, conversion seconds. npukit con
 ``allow_cpu_fallback`` so a model that is not fully delegable is still measured (the table
 says so).
 
+``--onnx2tf-once`` converts each torchvision model with onnx2tf from the ``dynamo=False`` export
+only and compares both exports' npukit files with that one (the same network and weights).
 ``--remeasure RESULTS.jsonl`` measures the latencies of a finished run again (the conversions
 are slow, and a busy machine skews single timings; the ratios here come from such a pass on an
 otherwise idle machine) and prints a Markdown table.
@@ -188,6 +190,9 @@ def ort_outputs(model: Path, x_nchw: np.ndarray) -> np.ndarray:
     return np.concatenate([session.run(None, {name: x_nchw[i : i + 1]})[0] for i in range(len(x_nchw))])
 
 
+_ONNX2TF: dict[str, tuple[Path, float]] = {}  # torchvision name -> onnx2tf's file of the legacy export, seconds
+
+
 def run_onnx(name: str, exporter: str, images: dict, folder: Path, args) -> dict:
     model = folder / f"{name}.{exporter}.onnx"
     calib_nchw, eval_nchw = images["calib_nchw"], images["eval_nchw"]
@@ -200,7 +205,12 @@ def run_onnx(name: str, exporter: str, images: dict, folder: Path, args) -> dict
     ours = describe(ours_path, eval_nhwc, reference, time.perf_counter() - start)
     row = {"model": f"torchvision {name} ({exporter})", "baseline": "onnx2tf", "npukit": ours, "other": None}
     try:
-        theirs_path, seconds = onnx2tf(args.onnx2tf, model, calib_nchw.transpose(0, 2, 3, 1), folder)
+        if args.onnx2tf_once and name in _ONNX2TF:  # the same network: onnx2tf's file of the legacy export
+            theirs_path, seconds = _ONNX2TF[name]
+            row["baseline_from"] = "legacy export"
+        else:
+            theirs_path, seconds = onnx2tf(args.onnx2tf, model, calib_nchw.transpose(0, 2, 3, 1), folder)
+            _ONNX2TF[name] = (theirs_path, seconds)
         row["other"] = describe(theirs_path, eval_nhwc, reference, seconds)
         ours["ms"], row["other"]["ms"] = latency([ours_path, theirs_path], args.rounds, args.runs)
     except RuntimeError as exc:
@@ -238,7 +248,8 @@ def _files(row: dict, folder: Path) -> list[Path]:
     name, exporter = rest.rstrip(")").split(" (")
     files = [folder / f"{name}.{exporter}.npukit.tflite"]
     if row.get("other") is not None:
-        files += list((folder / f"{name}.{exporter}.onnx2tf").glob("*_full_integer_quant.tflite"))
+        source = "legacy" if row.get("baseline_from") else exporter
+        files += list((folder / f"{name}.{source}.onnx2tf").glob("*_full_integer_quant.tflite"))
     return files
 
 
@@ -284,6 +295,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--json", type=Path, default=None, help="append one JSON line per model here")
+    parser.add_argument("--onnx2tf-once", action="store_true",
+                        help="run onnx2tf on the dynamo=False export only and compare both exports' npukit files with it "
+                             "(onnx2tf takes minutes per model)")
     parser.add_argument("--remeasure", type=Path, default=None,
                         help="only measure latency again for the rows of this JSON-lines file (files in --work); "
                              "print the table and a Markdown version")
@@ -318,7 +332,7 @@ def main() -> None:
         subprocess.run([args.torch_python, str(Path(__file__).parent / "export_torchvision.py"), str(folder), *missing],
                        check=True, capture_output=True)
     for name in names:
-        for exporter in ("dynamo", "legacy"):
+        for exporter in ("legacy", "dynamo"):
             rows.append(run_onnx(name, exporter, images, folder, args))
             print_row(rows[-1])
             _save(args.json, rows[-1])
