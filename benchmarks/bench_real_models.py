@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from real_images import crops  # noqa: E402
 
 import npukit  # noqa: E402
+import npukit.errors  # noqa: E402
 from npukit.nnapi.check import check_model  # noqa: E402
 from npukit.profile.latency import cpu_name, measure_latency  # noqa: E402
 from npukit.runtime import run_tflite  # noqa: E402
@@ -213,8 +214,9 @@ def run_onnx(name: str, exporter: str, images: dict, folder: Path, args) -> dict
             _ONNX2TF[name] = (theirs_path, seconds)
         row["other"] = describe(theirs_path, eval_nhwc, reference, seconds)
         ours["ms"], row["other"]["ms"] = latency([ours_path, theirs_path], args.rounds, args.runs)
-    except RuntimeError as exc:
-        row["other_error"] = str(exc)
+    except (RuntimeError, npukit.errors.BadInputError) as exc:  # onnx2tf failed, or wrote a model LiteRT refuses
+        row["other"] = None
+        row["other_error"] = str(exc)[:300]
         ours["ms"] = latency([ours_path], args.rounds, args.runs)[0]
     return row
 
