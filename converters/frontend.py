@@ -41,6 +41,9 @@ class Value:
     layout: str = "plain"
     flat_from: tuple[int, int, int] | None = None
     const: np.ndarray | None = None
+    #: a batch of one flattened whole (ONNX ``Reshape(x, [-1])``, torch's ``as_strided``): the
+    #: ONNX tensor has no batch axis; ``shape`` is its only axis
+    batchless: bool = False
 
 
 class Registry:

@@ -435,6 +435,9 @@ def reshape(b: Builder, node, args, attrs):
         b.fail(node, "allowzero with a zero in the shape is not supported")
     full = (1, *x.shape)
     target = [full[i] if v == 0 and i < len(full) else v for i, v in enumerate(target)]
+    if target in ([-1], [int(np.prod(full))]) and b.batch == 1:  # the whole batch of one, flattened
+        flat = onnx_order(b, reshape_to(b, node, x, (int(np.prod(x.shape)),)), node.name or node.output[0])
+        return T(flat.name, flat.shape, batchless=True)
     if not target or target[0] not in (1, -1):
         b.fail(node, f"the first entry of the target shape {target} must be the batch (1, 0 or -1)")
     per_sample = target[1:]

@@ -115,9 +115,26 @@ def shape_(b: Builder, node, args, attrs):
 @op("Gather", 13)
 def gather(b: Builder, node, args, attrs):
     data, indices = args[0], args[1]
+    if data is not None and data.batchless and indices is not None and indices.name is None:
+        return _strided_view(b, node, data, indices.const, int(attrs.get("axis", 0)))
     if data is None or indices is None or data.name is not None or indices.name is not None:
-        b.fail(node, "Gather is supported on constants only (shape arithmetic)")
+        b.fail(node, "Gather is supported on constants only (shape arithmetic), and on a flattened batch of one")
     return T(const=np.take(data.const, indices.const, axis=int(attrs.get("axis", 0))))
+
+
+def _strided_view(b: Builder, node, flat: T, indices: np.ndarray, axis: int) -> T:
+    """torch's ``as_strided`` as the dynamo exporter writes it: the batch of one flattened
+    (``Reshape(x, [-1])``), then a Gather of constant indices shaped (1, ...). Supported when the
+    indices visit every element once (a view that reorders, as ConvNeXt's pooled (1, C, 1, 1)):
+    a reshape, with a channel permutation when the order changes."""
+    size = flat.shape[0]
+    order = np.asarray(indices).reshape(-1) % size if indices.size else indices.reshape(-1)
+    if axis != 0 or indices.ndim < 2 or indices.shape[0] != 1 or sorted(order.tolist()) != list(range(size)):
+        b.fail(node, f"a Gather of indices shaped {indices.shape} from a flattened batch: only a view visiting every element once")
+    src = flat.name
+    if order.tolist() != list(range(size)):
+        src = b.add(ir.PermuteChannels(_name(b, node, ".order"), (flat.name,), order=tuple(int(v) for v in order)))
+    return reshape_to(b, node, T(src, (size,)), tuple(int(d) for d in indices.shape[1:]))
 
 
 @op("Cast", 19)

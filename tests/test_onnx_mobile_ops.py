@@ -216,3 +216,19 @@ def test_unsupported_variants_are_refused_with_the_reason(tmp_path):
     onnx.save(m, str(path))
     with pytest.raises(UnsupportedError, match="batch included"):
         load_onnx(path)
+
+
+def test_as_strided_view_of_a_flattened_batch(tmp_path):
+    """torch's as_strided as the dynamo exporter writes it (ConvNeXt's pooling): Reshape(x, [-1])
+    of the batch of one, then a Gather of constant indices shaped (1, C, 1, 1)."""
+    c = 6
+    indices = np.arange(c, dtype=np.int64)[::-1].reshape(1, c, 1, 1)  # a reordering view
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["x"], ["g"]),
+        helper.make_node("Reshape", ["g", "minus1"], ["flat"]),
+        helper.make_node("Gather", ["flat", "idx"], ["view"], axis=0),
+        helper.make_node("Flatten", ["view"], ["f"]),
+        helper.make_node("Gemm", ["f", "w"], ["y"]),
+    ]
+    inits = [const("minus1", np.array([-1], np.int64)), const("idx", indices), const("w", w(c, 3))]
+    float_check(model(nodes, [1, c, 5, 5], inits, 20), RNG.normal(size=(3, c, 5, 5)).astype(np.float32), tmp_path, "strided")
