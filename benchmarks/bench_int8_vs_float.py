@@ -1,6 +1,6 @@
 """int8 against float32 TFLite of the same network: latency and size ratios, 1 and 2 threads.
 
-    python benchmarks/bench_int8_vs_float.py [--runs 50] [--skip-mobilenet]
+    python benchmarks/bench_int8_vs_float.py [--runs 50] [--rounds 5] [--skip-mobilenet]
 
 Networks, each converted by npukit twice (int8 full-integer, and --quantize none):
 * the shipped digits CNN (Keras), rate mode;
@@ -9,7 +9,8 @@ Networks, each converted by npukit twice (int8 full-integer, and --quantize none
   depend on them), calibrated on 16 random images.
 
 Latency: ``npukit.profile.latency.measure_latency`` (a fresh process per measurement, LiteRT
-with its default XNNPACK delegate), mean of the steady-state invokes. Also printed: the float
+with its default XNNPACK delegate), mean of the steady-state invokes; the int8 and float32
+files of a network are measured alternately for ``--rounds`` rounds and the medians printed. Also printed: the float
 IR evaluator against Keras on MobileNetV2 (max abs difference), and whether each int8 model is
 fully delegated to NN-API at API 30.
 """
@@ -51,9 +52,20 @@ def mobilenet(folder: Path) -> tuple[Path, Path, float]:
     return path, data, diff
 
 
+def interleaved(files: dict, rounds: int, runs: int, threads: int) -> dict[str, float]:
+    """Median over ``rounds`` of the mean latency (ms) of each file, the files measured
+    alternately within each round (a busy moment of a shared machine hits both)."""
+    times: dict[str, list[float]] = {q: [] for q in files}
+    for _ in range(rounds):
+        for q, r in files.items():
+            times[q].append(measure_latency(r.path, runs=runs, warmup=5, threads=threads)["latency_ms"]["mean"])
+    return {q: float(np.median(t)) for q, t in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per pair; medians are printed")
     parser.add_argument("--skip-mobilenet", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,7 +80,8 @@ def main() -> None:
             path, data, diff = mobilenet(folder)
             cases.append(("MobileNetV2 224", path, str(data), {"mode": "rate", "calibration_samples": 16}))
             note = f"MobileNetV2: float IR evaluator vs Keras, max abs difference {diff:.2e} on 2 images"
-        print(f"machine: {cpu_name()}, {os.cpu_count()} cores; LiteRT via ai_edge_litert, XNNPACK on, {args.runs} runs")
+        print(f"machine: {cpu_name()}, {os.cpu_count()} cores; LiteRT via ai_edge_litert, XNNPACK on, {args.rounds} "
+              f"alternating rounds of {args.runs} runs, medians of the round means")
         header = f"{'network':38} {'int8 KB':>9} {'f32 KB':>9} {'size':>6} {'f32 ms 1t':>10} {'i8 ms 1t':>9} {'ratio':>6} {'f32 ms 2t':>10} {'i8 ms 2t':>9} {'ratio':>6}  NN-API@30"
         print(header)
         for name, source, data, options in cases:
@@ -79,7 +92,7 @@ def main() -> None:
             sizes = {q: r.model_bytes for q, r in files.items()}
             row = f"{name:38} {sizes['int8'] / 1024:9.1f} {sizes['none'] / 1024:9.1f} {sizes['int8'] / sizes['none']:6.2f}"
             for threads in (1, 2):
-                times = {q: measure_latency(r.path, runs=args.runs, warmup=5, threads=threads)["latency_ms"]["mean"] for q, r in files.items()}
+                times = interleaved(files, args.rounds, args.runs, threads)
                 row += f" {times['none']:10.3f} {times['int8']:9.3f} {times['int8'] / times['none']:6.2f}"
             delegated = files["int8"].delegation
             row += f"  {delegated.delegated_ops}/{len(delegated.ops)}{' whole' if delegated.fully_delegated else ''}"

@@ -20,12 +20,15 @@ from npukit.ir.graph import ordering_inputs
 from npukit.errors import UnsupportedError
 from npukit.passes.fold_batchnorm import fold_batchnorm
 from npukit.passes.fold_constants import fold_constants
+from npukit.passes.fold_shuffles import fold_shuffles
+from npukit.passes.fuse_gelu import fuse_gelu
 from npukit.passes.recurrence import settle_delays
 
-#: run on every imported graph, in order: constants (Scale/Offset after a weighted layer) into
-#: its weights, inference BatchNorm into the layer before it, recurrent delays next to the neuron
-#: layers they delay (``npukit.passes.recurrence``)
-PASSES: tuple[Callable[[ir.Graph], ir.Graph], ...] = (fold_constants, fold_batchnorm, settle_delays)
+#: run on every imported graph, in order: GELU written with erf into one node, channel shuffles
+#: (Reshape / Transpose chains) into one channel permutation, constants (Scale/Offset after a
+#: weighted layer) into its weights, inference BatchNorm into the layer before it, recurrent
+#: delays next to the neuron layers they delay (``npukit.passes.recurrence``)
+PASSES: tuple[Callable[[ir.Graph], ir.Graph], ...] = (fuse_gelu, fold_shuffles, fold_constants, fold_batchnorm, settle_delays)
 
 
 @dataclass
@@ -41,6 +44,9 @@ class Value:
     layout: str = "plain"
     flat_from: tuple[int, int, int] | None = None
     const: np.ndarray | None = None
+    #: a batch of one flattened whole (ONNX ``Reshape(x, [-1])``, torch's ``as_strided``): the
+    #: ONNX tensor has no batch axis; ``shape`` is its only axis
+    batchless: bool = False
 
 
 class Registry:
@@ -134,8 +140,14 @@ class Builder:
         return name
 
     def finish(self, output: str, meta: dict[str, Any]) -> ir.Graph:
-        """The IR graph of the nodes built so far, after the shared clean-up ``PASSES``."""
-        graph = ir.Graph(self.nodes, output, meta)
+        """The IR graph of the nodes that reach ``output`` (a Split part nobody reads is dropped),
+        after the shared clean-up ``PASSES``."""
+        needed = {output}
+        for node in reversed(self.nodes):
+            if node.name in needed:
+                needed.update(node.inputs)
+        used = [n for n in self.nodes if n.name in needed or isinstance(n, ir.Input)]
+        graph = ir.Graph(used, output, meta)
         for clean_up in PASSES:
             graph = clean_up(graph)
         return graph

@@ -13,9 +13,10 @@ weight is read (a Dense with 10^9 units in a 1 KB file). So, first:
   assets' total once (Keras writes them to disk). The weights file is then checked like any
   HDF5 file (``npukit.hdf5_probe``, in a child process) or, as .npz, by its arrays' headers.
 * .h5: the HDF5 probe, then its ``model_config`` attribute.
-* The config: a Sequential or functional model whose layers are all classes npukit converts
-  (the frontend's registry: every unknown class named in one error; a Lambda, a custom class, a
-  nested model is refused before Keras instantiates anything), and the bytes of the variables it
+* The config: a Sequential or functional model whose layers (nested models' too) are all
+  classes npukit converts (the frontend's registries of layers and keras.ops operations: every
+  unknown class named in one error; a Lambda or a custom class is refused before Keras
+  instantiates anything), and the bytes of the variables it
   declares, computed by Keras itself with no memory behind them (a ``StatelessScope`` that
   leaves variables uninitialized), charged to the budget.
 """
@@ -48,10 +49,11 @@ LAMBDA_REFUSAL = (
 )
 
 
-def check_keras_file(path: Path, budget: LoadBudget, check_layers: Callable[[list[tuple[str, str]], str], None]) -> None:
+def check_keras_file(path: Path, budget: LoadBudget, check_layers: Callable[[list[tuple[str, str, bool]], str], None]) -> None:
     """Run the checks of the module docstring on a .keras or .h5 file; raise BadInputError.
-    ``check_layers(found, source)`` gets (layer class, where) for every layer of the config and
-    raises for the classes the frontend does not convert (all of them in one error)."""
+    ``check_layers(found, source)`` gets (class name, where, is a keras.ops operation) for every
+    layer of the config, nested models' included, and raises for the classes the frontend does
+    not convert (all of them in one error)."""
     if zipfile.is_zipfile(path):
         _check_archive(path, budget, check_layers)
     else:
@@ -178,10 +180,22 @@ def check_model_config(config: Any, source: str, budget: LoadBudget, check_layer
     root = config.get("class_name") if isinstance(config, dict) else None
     if root not in MODEL_CLASSES:
         raise UnsupportedError(f"{source}: the model is a {str(root)[:60]!r}; npukit reads Sequential and functional Keras models")
+    found: list[tuple[str, str, bool]] = []
+    _collect_layers(config, source, found, 0)
+    check_layers(found, source)
+    budget.charge(declared_variable_bytes(config, source, legacy), "the variables the model config declares")
+
+
+#: nested models (a model used as a layer) deeper than this are refused
+MAX_NESTING = 8
+
+
+def _collect_layers(config: dict, source: str, found: list, depth: int) -> None:
+    """(class name, where, is a keras.ops operation) of every layer of ``config``, nested models'
+    layers included; a Lambda or custom class is refused at once."""
     layers = (config.get("config") or {}).get("layers") if isinstance(config.get("config"), dict) else None
     if not isinstance(layers, list):
         raise BadInputError(f"{source}: the model config lists no layers")
-    found: list[tuple[str, str]] = []
     for layer in layers:
         if not isinstance(layer, dict):
             raise BadInputError(f"{source}: a layer of the model config is not an object")
@@ -189,14 +203,15 @@ def check_model_config(config: Any, source: str, budget: LoadBudget, check_layer
         name = (layer.get("config") or {}).get("name") if isinstance(layer.get("config"), dict) else None
         if cls == "Lambda":
             raise BadInputError(f"{source}: {LAMBDA_REFUSAL}")
-        if cls in MODEL_CLASSES:
-            raise UnsupportedError(f"{source}: layer {name!r} is a nested model ({cls}); flatten it into one model")
         module, registered = layer.get("module"), layer.get("registered_name")
+        if cls in MODEL_CLASSES:
+            if depth >= MAX_NESTING:
+                raise BadInputError(f"{source}: models nested more than {MAX_NESTING} deep")
+            _collect_layers(layer, source, found, depth + 1)
+            continue
         if registered not in (None, cls) or (module is not None and not str(module).startswith("keras")):
             raise UnsupportedError(f"{source}: layer {name!r} is a custom object ({str(registered or module)[:60]}); not supported")
-        found.append((str(cls)[:60], f"layer {name!r}"))
-    check_layers(found, source)
-    budget.charge(declared_variable_bytes(config, source, legacy), "the variables the model config declares")
+        found.append((str(cls)[:60], f"layer {name!r}", str(module or "").startswith("keras.src.ops")))
 
 
 def declared_variable_bytes(config: dict, source: str, legacy: bool = False) -> int:

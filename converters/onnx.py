@@ -30,6 +30,7 @@ import numpy as np
 from npukit import ir
 from npukit.converters.onnx_graph import OnnxBuilder, T, onnx_order
 from npukit.converters.onnx_ops import OPS
+from npukit.converters import onnx_ops_tensor  # noqa: F401  (registers the opset-18 era ops in OPS)
 from npukit.errors import BadInputError, UnsupportedError
 
 OPSETS = range(13, 22)

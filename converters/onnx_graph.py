@@ -42,6 +42,8 @@ def ir_constant(b: OnnxBuilder, node, value: np.ndarray, t: T) -> np.ndarray:
         np.broadcast_shapes(value.shape, t.shape)
     except ValueError:
         b.fail(node, f"a constant of shape {value.shape} does not broadcast to {t.shape}")
+    if t.layout != "nchw" and t.flat_from is None:  # a plain tensor is held in ONNX's order
+        return value.reshape(()) if value.size == 1 else value
     return values_to_ir(value, t.shape, t.flat_from)
 
 

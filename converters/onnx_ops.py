@@ -12,9 +12,12 @@ Layout and constants: see ``converters/onnx.py``. Rules worth knowing:
 * AveragePool: count_include_pad 1 pads zeros and divides by the window; 0 divides by the
   window's real cells ('same', or a sum pool times the reciprocal count per cell).
 * Clip(0, m) is a clipped ReLU; Gemm needs transA = 0; MatMul needs a constant right operand;
-  Add/Sub/Mul/Div take one constant operand (Add and Sub also two tensors of one shape).
+  Add/Sub/Mul/Div take a constant operand, or two tensors held alike (both image maps, or both
+  plain), broadcasting.
 * Flatten with axis 0 or 1 flattens the sample; Reshape takes a constant shape whose first
-  entry is the batch; Transpose only where it changes layout (NCHW <-> NHWC).
+  entry is the batch; Transpose keeps the batch first (NCHW <-> NHWC costs nothing).
+* Opset 18 ops (Reduce*, Split, Squeeze, Resize, Pad, LayerNormalization, Gelu...) are in
+  ``converters/onnx_ops_tensor.py``.
 """
 
 from __future__ import annotations
@@ -167,8 +170,11 @@ def conv(b: Builder, node, args, attrs):
     elif groups == cin and cin_g == 1 and cout % cin == 0:
         layer = ir.DepthwiseConv2D(_name(b, node), (src,), kernel=depthwise_weight_to_ir(weight, cin), bias=bias, strides=strides, padding=padding,
                                    dilation=dilation)
+    elif groups > 1 and cin_g * groups == cin and cout % groups == 0:
+        layer = ir.Conv2D(_name(b, node), (src,), kernel=conv_weight_to_ir(weight), bias=bias, strides=strides,
+                          padding=padding, dilation=dilation, groups=groups)
     else:
-        b.fail(node, f"grouped convolution with group={groups} is not supported (1 or depthwise)")
+        b.fail(node, f"group={groups} does not fit {cin} input channels and a weight of shape {weight.shape}")
     return _image(b, b.add(layer), x)
 
 
@@ -208,6 +214,12 @@ def matmul(b: Builder, node, args, attrs):
     weight = _const(b, node, args[1], "the right operand")
     if weight.ndim != 2:
         b.fail(node, f"the right operand must be a 2-D constant (received {weight.shape})")
+    if len(x.shape) == 3 and x.layout == "plain" and x.flat_from is None:  # (H, W, C) @ (C, K): a 1x1 convolution
+        if weight.shape[0] != x.shape[2]:
+            b.fail(node, f"weight expects {weight.shape[0]} inputs, the input has {x.shape[2]}")
+        kernel = np.ascontiguousarray(weight.astype(np.float32)[None, None])
+        name = b.add(ir.Conv2D(_name(b, node), (x.name,), kernel=kernel, bias=np.zeros(weight.shape[1], np.float32)))
+        return T(name, (*x.shape[:2], weight.shape[1]))
     return _dense(b, node, x, weight.astype(np.float64), np.zeros(weight.shape[1]))
 
 
@@ -219,12 +231,7 @@ def _binary(kind: str):
         if left.name is None and right.name is None:
             return T(const=_fold(kind, left.const, right.const))
         if left.name is not None and right.name is not None:
-            if kind not in ("Add", "Sub") or left.shape != right.shape or left.layout != right.layout or left.flat_from != right.flat_from:
-                b.fail(node, f"{kind} of two tensors is supported for Add and Sub of one shape and layout only")
-            other = right.name
-            if kind == "Sub":
-                other = b.add(ir.Scale(_name(b, node, ".negate"), (right.name,), scale=np.array(-1.0, np.float32)))
-            return _same(left, b.add(ir.Add(_name(b, node), (left.name, other))))
+            return _two_tensors(b, node, kind, left, right)
         tensor, value, tensor_first = (left, right.const, True) if left.name is not None else (right, left.const, False)
         value = ir_constant(b, node, value, tensor)
         name = _name(b, node)
@@ -248,7 +255,33 @@ def _binary(kind: str):
     return convert
 
 
+def _two_tensors(b: Builder, node, kind: str, left: T, right: T) -> T:
+    """Add / Sub / Mul / Div of two tensors, broadcasting as ONNX does (numpy rules) when both are
+    held alike: both image maps (squeeze-excite: (C, H, W) times (C, 1, 1)), or both plain of one
+    rank without a flattening order."""
+    alike = left.layout == right.layout and len(left.shape) == len(right.shape) and left.flat_from == right.flat_from
+    if not alike:
+        b.fail(node, f"{kind} of tensors of shapes {left.shape} and {right.shape} held in different layouts")
+    try:
+        shape = tuple(np.broadcast_shapes(left.shape, right.shape))
+    except ValueError:
+        b.fail(node, f"shapes {left.shape} and {right.shape} do not broadcast")
+    name = _name(b, node)
+    if kind == "Add":
+        result = b.add(ir.Add(name, (left.name, right.name)))
+    elif kind == "Sub":
+        negated = b.add(ir.Scale(_name(b, node, ".negate"), (right.name,), scale=np.array(-1.0, np.float32)))
+        result = b.add(ir.Add(name, (left.name, negated)))
+    elif kind == "Mul":
+        result = b.add(ir.Multiply(name, (left.name, right.name)))
+    else:
+        result = b.add(ir.Divide(name, (left.name, right.name)))
+    return T(result, shape, left.layout, left.flat_from)
+
+
 def _fold(kind: str, a: np.ndarray, c: np.ndarray) -> np.ndarray:
+    if kind == "Div" and np.asarray(a).dtype.kind in "iu" and np.asarray(c).dtype.kind in "iu":
+        return np.trunc(np.divide(a, c)).astype(np.result_type(a, c))  # ONNX integer division truncates
     return {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[kind](a, c)
 
 
@@ -386,7 +419,12 @@ def flatten(b: Builder, node, args, attrs):
     if len(x.shape) == 1:
         return x
     name = b.add(ir.Flatten(_name(b, node), (x.name,)))  # an image flattens in NHWC order: remember it
-    return T(name, (int(np.prod(x.shape)),), "plain", x.shape if x.layout == "nchw" else None)
+    return T(name, (int(np.prod(x.shape)),), "plain", x.shape if _reorders(x) else None)
+
+
+def _reorders(x: T) -> bool:
+    """True when the IR's (H, W, C) flattening of ``x`` differs from ONNX's (C, H, W) one."""
+    return x.layout == "nchw" and x.shape[1] * x.shape[2] > 1
 
 
 @op("Reshape", 14)
@@ -397,6 +435,9 @@ def reshape(b: Builder, node, args, attrs):
         b.fail(node, "allowzero with a zero in the shape is not supported")
     full = (1, *x.shape)
     target = [full[i] if v == 0 and i < len(full) else v for i, v in enumerate(target)]
+    if target in ([-1], [int(np.prod(full))]) and b.batch == 1:  # the whole batch of one, flattened
+        flat = onnx_order(b, reshape_to(b, node, x, (int(np.prod(x.shape)),)), node.name or node.output[0])
+        return T(flat.name, flat.shape, batchless=True)
     if not target or target[0] not in (1, -1):
         b.fail(node, f"the first entry of the target shape {target} must be the batch (1, 0 or -1)")
     per_sample = target[1:]
@@ -408,11 +449,15 @@ def reshape(b: Builder, node, args, attrs):
         per_sample[per_sample.index(-1)] = size // known
     if int(np.prod(per_sample)) != size:
         raise BadInputError(f"{b.source}: Reshape {node.name or node.output[0]!r} cannot turn {x.shape} into {per_sample}")
-    per_sample = tuple(per_sample)
+    return reshape_to(b, node, x, tuple(per_sample))
+
+
+def reshape_to(b: Builder, node, x: T, per_sample: tuple[int, ...]) -> T:
+    """``x`` reshaped to the ONNX per-sample shape ``per_sample`` (same element count)."""
     if per_sample == x.shape:
         return x
     if len(per_sample) == 1 and x.layout == "nchw":  # the usual flatten: no data movement
-        return T(b.add(ir.Flatten(_name(b, node), (x.name,))), per_sample, "plain", x.shape)
+        return T(b.add(ir.Flatten(_name(b, node), (x.name,))), per_sample, "plain", x.shape if _reorders(x) else None)
     ordered = onnx_order(b, x, node.name or node.output[0])
     name = b.add(ir.Reshape(_name(b, node), (ordered.name,), shape=per_sample))
     if len(per_sample) == 3:  # an image again: back to the IR's NHWC
@@ -423,6 +468,8 @@ def reshape(b: Builder, node, args, attrs):
 
 @op("Concat", 13)
 def concat(b: Builder, node, args, attrs):
+    if args and all(a is not None and a.name is None for a in args):  # shape arithmetic
+        return T(const=np.concatenate([a.const for a in args], axis=int(attrs["axis"])))
     xs = [_tensor(b, node, a) for a in args]
     layouts = {(x.layout, x.flat_from) for x in xs}
     if len(layouts) != 1:
@@ -464,10 +511,15 @@ def transpose(b: Builder, node, args, attrs):
     if x.layout == "nchw" and perm == [0, 2, 3, 1]:  # to NHWC: exactly how the IR holds it
         c, h, w = x.shape
         return T(x.name, (h, w, c))
-    if x.layout == "plain" and len(x.shape) == 3 and perm == [0, 3, 1, 2]:  # NHWC data to NCHW
+    if x.layout == "plain" and len(x.shape) == 3 and perm == [0, 3, 1, 2] and x.flat_from is None:  # NHWC data to NCHW
         h, w, c = x.shape
         return T(x.name, (c, h, w), "nchw")
-    b.fail(node, f"perm {perm} is not a layout change the IR absorbs (only NCHW <-> NHWC)")
+    if perm[0] != 0 or sorted(perm) != list(range(len(x.shape) + 1)):
+        b.fail(node, f"perm {perm} moves the batch axis or is not a permutation")
+    ordered = onnx_order(b, x, node.name or node.output[0])  # a general permutation, in ONNX's order
+    sample_perm = tuple(p - 1 for p in perm[1:])
+    name = b.add(ir.Transpose(_name(b, node), (ordered.name,), perm=sample_perm))
+    return T(name, tuple(x.shape[p] for p in sample_perm))
 
 
 @op("Constant", 13)

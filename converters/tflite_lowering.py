@@ -28,6 +28,12 @@ def lower(node_type: type) -> Callable[[Callable], Callable]:
     return decorate
 
 
+#: rate-coded node types without a lowering, and why (``check_lowerable`` says it)
+NOT_LOWERED = {
+    "Erf": "TFLite has no ERF builtin; npukit lowers erf only inside a GELU (npukit.passes.fuse_gelu)",
+}
+
+
 def supported_nodes() -> list[str]:
     """IR node types the backends lower (neurons are lowered by the temporal backend itself)."""
     return sorted(t.__name__ for t in _LOWER) + ["Input"]
@@ -41,9 +47,10 @@ def check_lowerable(graph: ir.Graph, also: tuple[type, ...] = ()) -> None:
     """Refuse a graph with a node that has no lowering (``also``: types the caller lowers)."""
     for node in graph:
         if not isinstance(node, (ir.Input, *also)) and not lowerable(node):
+            kind = type(node).__name__
+            why = f" ({NOT_LOWERED[kind]})" if kind in NOT_LOWERED else ""
             raise UnsupportedError(
-                f"IR node {node.name!r} of type {type(node).__name__} has no TFLite lowering; "
-                f"supported: {', '.join(supported_nodes())}"
+                f"IR node {node.name!r} of type {kind} has no TFLite lowering{why}; supported: {', '.join(supported_nodes())}"
             )
 
 
@@ -68,6 +75,18 @@ def _dense(tf, node, inputs, name, batch, level):
 @lower(ir.Conv2D)
 def _conv(tf, node, inputs, name, batch, level):
     (x,) = inputs
+    if node.groups > 1:
+        # one grouped CONV_2D is operator version 6, which the NN-API delegate refuses (it takes
+        # versions <= 5): SPLIT the channels, one CONV_2D per group, CONCATENATION
+        parts = tf.split(x, node.groups, axis=3, name=name)
+        cout = node.kernel.shape[3] // node.groups
+        outs = [
+            tf.nn.bias_add(tf.nn.conv2d(part, node.kernel[..., k * cout : (k + 1) * cout], list(node.strides),
+                                        node.padding.upper(), dilations=list(node.dilation), name=name),
+                           node.bias[k * cout : (k + 1) * cout], name=name)
+            for k, part in enumerate(parts)
+        ]
+        return tf.concat(outs, axis=3, name=name)
     y = tf.nn.conv2d(x, node.kernel, list(node.strides), node.padding.upper(), dilations=list(node.dilation), name=name)
     return tf.nn.bias_add(y, node.bias, name=name)
 
@@ -174,6 +193,85 @@ def _reshape(tf, node, inputs, name, batch, level):
 @lower(ir.Identity)
 def _identity(tf, node, inputs, name, batch, level):
     return inputs[0]
+
+
+@lower(ir.Swish)
+def _swish(tf, node, inputs, name, batch, level):
+    (x,) = inputs
+    return tf.multiply(x, tf.sigmoid(x, name=name), name=name)  # LOGISTIC and MUL, both delegable
+
+
+@lower(ir.Gelu)
+def _gelu(tf, node, inputs, name, batch, level):
+    # TFLite's GELU builtin: exact (erf) or tanh form, as the node says. NN-API has no GELU (nor
+    # erf); a delegable rewrite (x * sigmoid(1.702 x)) is off by up to 0.02, outside the float
+    # tier, so the op stays the builtin and ``npukit check`` names it as the CPU op.
+    (x,) = inputs
+    return tf.nn.gelu(x, approximate=node.approximate == "tanh", name=name)
+
+
+@lower(ir.Multiply)
+def _multiply(tf, node, inputs, name, batch, level):
+    return tf.multiply(inputs[0], inputs[1], name=name)
+
+
+@lower(ir.Divide)
+def _divide(tf, node, inputs, name, batch, level):
+    return tf.divide(inputs[0], inputs[1], name=name)
+
+
+@lower(ir.LayerNorm)
+def _layer_norm(tf, node, inputs, name, batch, level):
+    # the ops TensorFlow's converter writes for Keras' LayerNormalization: MEAN, SQUARED_DIFFERENCE,
+    # RSQRT (int8 in NN-API only from feature level 7), MUL, SUB, ADD
+    (x,) = inputs
+    mean = tf.reduce_mean(x, axis=-1, keepdims=True, name=name)
+    var = tf.reduce_mean(tf.math.squared_difference(x, mean, name=name), axis=-1, keepdims=True, name=name)
+    inv = tf.math.rsqrt(tf.add(var, np.float32(node.epsilon), name=name), name=name)
+    centred = tf.subtract(x, mean, name=name)
+    return tf.add(tf.multiply(tf.multiply(centred, inv, name=name), node.gamma, name=name), node.beta, name=name)
+
+
+@lower(ir.Reduce)
+def _reduce(tf, node, inputs, name, batch, level):
+    (x,) = inputs
+    axes = [a + 1 for a in node.axes]
+    if node.op == "max":
+        return tf.reduce_max(x, axis=axes, keepdims=node.keepdims, name=name)
+    mean = tf.reduce_mean(x, axis=axes, keepdims=node.keepdims, name=name)
+    if node.op == "mean":
+        return mean
+    # NN-API's SUM takes float32 only: a mean times the cell count is the same sum, and delegable
+    count = int(np.prod([x.shape[a] for a in axes]))
+    return tf.multiply(mean, np.float32(count), name=name)
+
+
+@lower(ir.Pad)
+def _pad_constant(tf, node, inputs, name, batch, level):
+    (x,) = inputs
+    return tf.pad(x, [[0, 0], *map(list, node.pads)], constant_values=np.float32(node.value), name=name)
+
+
+@lower(ir.Slice)
+def _slice(tf, node, inputs, name, batch, level):
+    (x,) = inputs
+    return tf.strided_slice(x, [0, *node.begin], [batch, *node.end], [1, *node.strides], name=name)
+
+
+@lower(ir.PermuteChannels)
+def _permute_channels(tf, node, inputs, name, batch, level):
+    (x,) = inputs
+    return tf.gather(x, np.asarray(node.order, np.int32), axis=len(x.shape) - 1, name=name)
+
+
+@lower(ir.Resize)
+def _resize(tf, node, inputs, name, batch, level):
+    (x,) = inputs
+    flags = {"align_corners": node.coordinates == "align_corners", "half_pixel_centers": node.coordinates == "half_pixel"}
+    size = np.asarray(node.size, np.int32)
+    if node.method == "nearest":
+        return tf.raw_ops.ResizeNearestNeighbor(images=x, size=size, name=name, **flags)
+    return tf.raw_ops.ResizeBilinear(images=x, size=size, name=name, **flags)
 
 
 @lower(ir.Add)

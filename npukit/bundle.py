@@ -136,7 +136,8 @@ def _frames(meta, mode, x, frame, timesteps):
 
     n = x.shape[0]
     lead = 2 if has_time_axis(x, frame) else 1
-    if len(frame) == 3 and tuple(x.shape[lead:]) == chw(frame) and chw(frame) != frame:
+    channels_first = meta.get("input_layout", "CHW") == "CHW"  # NIR, ONNX sources (older files: allowed)
+    if channels_first and len(frame) == 3 and tuple(x.shape[lead:]) == chw(frame) and chw(frame) != frame:
         x = data_to_ir(x, lead)  # channels-first samples (NIR, ONNX) in the model's NHWC layout
     if mode == "rate":
         if timesteps is not None:
@@ -144,7 +145,8 @@ def _frames(meta, mode, x, frame, timesteps):
         if lead == 2:  # a rate-mode model sees a time series' mean over T (docs/snn.md)
             x = np.ascontiguousarray(x.mean(axis=1, dtype=np.float32))
         if tuple(x.shape[1:]) != frame:
-            raise BadInputError(f"data samples have shape {tuple(x.shape[1:])} but the model's input is {frame}")
+            also = f" or {chw(frame)} (C, H, W, the source model's layout)" if meta.get("input_layout") == "CHW" else ""
+            raise BadInputError(f"data samples have shape {tuple(x.shape[1:])} but the model's input is {frame}{also}")
         return x.reshape(n, 1, -1), 1, 1, "none", x
     series = has_time_axis(x, frame)
     # a time axis in the data fixes T; else the timesteps asked for, else the model's own T

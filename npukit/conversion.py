@@ -261,6 +261,7 @@ def _metadata(graph: Graph, data, calib: Dataset | None, mode: str, timesteps: i
         "input_preprocessing": described.preprocessing if described else None,
         "calibration": {"data": calib.name, "samples": len(calib)} if calib else None,
         "api_level": level,
+        "input_layout": graph.meta.get("input_layout") or "plain",
     }
 
 

@@ -165,7 +165,7 @@ def _page(model, info, conv, delegation, rep, prof, sweep_png, latency_png, ener
     if rep["layers"]:
         parts.append(_table(
             ["layer", "type", "SNN cosine", "SNN max err", "TFLite cosine", "TFLite max err"],
-            [[r["name"], r["type"], r["snn"]["cosine"], r["snn"]["max_abs_error"],
+            [[r["name"], r["type"], (r["snn"] or {}).get("cosine"), (r["snn"] or {}).get("max_abs_error"),
               (r["tflite"] or {}).get("cosine"), (r["tflite"] or {}).get("max_abs_error")] for r in rep["layers"]],
         ))
     parts += [

@@ -61,7 +61,15 @@ def dense(node, inputs, block):
 
 @implements(ir.Conv2D)
 def conv(node, inputs, block):
-    return conv2d(inputs[0], node.kernel, node.bias, node.strides, node.padding, node.dilation, block)
+    x = inputs[0]
+    if node.groups == 1:
+        return conv2d(x, node.kernel, node.bias, node.strides, node.padding, node.dilation, block)
+    cin, cout = node.kernel.shape[2], node.kernel.shape[3] // node.groups
+    return np.concatenate([  # group k: input channels [k cin, (k+1) cin) -> output block k
+        conv2d(x[..., k * cin : (k + 1) * cin], node.kernel[..., k * cout : (k + 1) * cout],
+               node.bias[k * cout : (k + 1) * cout], node.strides, node.padding, node.dilation, block)
+        for k in range(node.groups)
+    ], axis=-1)
 
 
 @implements(ir.DepthwiseConv2D)
@@ -114,9 +122,9 @@ def reshape(node, inputs, block):
 
 @implements(ir.Add)
 def add(node, inputs, block):
-    out = inputs[0].copy()
+    out = inputs[0]
     for x in inputs[1:]:
-        out += x
+        out = out + x  # broadcasting per sample: the batch axes are equal
     return out
 
 
@@ -180,3 +188,106 @@ def softmax(node, inputs, block):
     x = inputs[0]
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
+
+
+@implements(ir.Swish)
+def swish(node, inputs, block):
+    x = inputs[0]
+    return x / (1 + np.exp(-x))
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    from scipy.special import erf  # scipy comes with scikit-learn, a dependency
+
+    return erf(x).astype(x.dtype, copy=False)
+
+
+@implements(ir.Erf)
+def erf(node, inputs, block):
+    return _erf(inputs[0])
+
+
+@implements(ir.Gelu)
+def gelu(node, inputs, block):
+    x = inputs[0]
+    if node.approximate == "tanh":
+        return x / 2 * (1 + np.tanh(np.sqrt(2 / np.pi).astype(x.dtype) * (x + x.dtype.type(0.044715) * x**3)))
+    return x / 2 * (1 + _erf(x / np.sqrt(x.dtype.type(2))))
+
+
+@implements(ir.Multiply)
+def multiply(node, inputs, block):
+    return inputs[0] * inputs[1]
+
+
+@implements(ir.Divide)
+def divide(node, inputs, block):
+    return inputs[0] / inputs[1]
+
+
+@implements(ir.LayerNorm)
+def layer_norm(node, inputs, block):
+    x = inputs[0]
+    mean = x.mean(axis=-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    normed = (x - mean) / np.sqrt(var + x.dtype.type(node.epsilon))
+    return normed * node.gamma.astype(x.dtype, copy=False) + node.beta.astype(x.dtype, copy=False)
+
+
+@implements(ir.Reduce)
+def reduce(node, inputs, block):
+    fn = {"mean": np.mean, "max": np.max, "sum": np.sum}[node.op]
+    return fn(inputs[0], axis=tuple(a + 1 for a in node.axes), keepdims=node.keepdims)
+
+
+@implements(ir.Pad)
+def pad_constant(node, inputs, block):
+    return np.pad(inputs[0], ((0, 0), *node.pads), constant_values=node.value)
+
+
+@implements(ir.Slice)
+def slice_(node, inputs, block):
+    x = inputs[0]
+    return x[(slice(None), *(slice(b, e, s) for b, e, s in zip(node.begin, node.end, node.strides)))]
+
+
+@implements(ir.PermuteChannels)
+def permute_channels(node, inputs, block):
+    return inputs[0][..., list(node.order)]
+
+
+def _source_cells(n: int, m: int, coordinates: str) -> np.ndarray:
+    """Source coordinate of each of the m output cells along an axis of n input cells."""
+    i = np.arange(m, dtype=np.float64)
+    if coordinates == "half_pixel":
+        return (i + 0.5) * n / m - 0.5
+    if coordinates == "align_corners":
+        return i * (n - 1) / (m - 1) if m > 1 else np.zeros(m)
+    return i * n / m
+
+
+def _axis_weights(n: int, m: int, method: str, coordinates: str) -> np.ndarray:
+    """(m, n) matrix taking an axis of n cells to m cells (nearest: one-hot rows)."""
+    src = _source_cells(n, m, coordinates)
+    out = np.zeros((m, n))
+    rows = np.arange(m)
+    if method == "nearest":
+        cell = np.floor(src) if coordinates == "asymmetric" else np.floor(src + 0.5)
+        out[rows, np.clip(cell, 0, n - 1).astype(int)] = 1.0
+        return out
+    src = np.clip(src, 0, n - 1)
+    low = np.floor(src).astype(int)
+    high = np.minimum(low + 1, n - 1)
+    frac = src - low
+    np.add.at(out, (rows, low), 1 - frac)
+    np.add.at(out, (rows, high), frac)
+    return out
+
+
+@implements(ir.Resize)
+def resize(node, inputs, block):
+    x = inputs[0]
+    _, h, w, _ = x.shape
+    rows = _axis_weights(h, node.size[0], node.method, node.coordinates).astype(x.dtype)
+    cols = _axis_weights(w, node.size[1], node.method, node.coordinates).astype(x.dtype)
+    return np.einsum("ih,bhwc,jw->bijc", rows, x, cols, optimize=True)

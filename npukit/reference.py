@@ -33,8 +33,12 @@ def check_input(graph: Graph, x: np.ndarray, time_axis: bool = False) -> np.ndar
         got = tuple(x.shape[lead:])
     if x.ndim != len(want) + lead or got != want:
         axes = "the first axis counts samples, the second timesteps" if time_axis else "the first axis counts samples"
+        if graph.meta.get("input_layout") == "CHW" and len(want) == 3:
+            expected = f"{(want[2], want[0], want[1])} (C, H, W, the model's own layout) or {want} (H, W, C)"
+        else:
+            expected = f"{want}"
         raise BadInputError(
-            f"data samples have shape {got} but the model expects {want} (data array shape {tuple(x.shape)}; {axes})"
+            f"data samples have shape {got} but the model expects {expected} (data array shape {tuple(x.shape)}; {axes})"
         )
     if x.shape[0] == 0:
         raise BadInputError("the data holds no samples")

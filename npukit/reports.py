@@ -130,10 +130,12 @@ def render_parity(report: dict[str, Any]) -> str:
     acc, agree = report["accuracy"], report["agreement"]
     mode = report.get("mode", "rate")
     lines = [f"{report['data']}, T={report['timesteps']} ({report['encoding']} encoding), {mode}-mode TFLite"]
+    if report.get("snn_unavailable"):
+        lines.append(f"SNN: not compared: {report['snn_unavailable']}")
     if acc:
-        lines.append("top-1 accuracy: " + ", ".join(f"{_NAMES[k]} {_pct(v)}" for k, v in acc.items()))
+        lines.append("top-1 accuracy: " + ", ".join(f"{_NAMES[k]} {_pct(v)}" for k, v in acc.items() if v is not None))
     pairs = {"snn_vs_reference": "SNN vs float", "tflite_vs_reference": "TFLite vs float", "tflite_vs_snn": "TFLite vs SNN"}
-    lines.append("top-1 agreement: " + ", ".join(f"{pairs[k]} {_pct(v)}" for k, v in agree.items()))
+    lines.append("top-1 agreement: " + ", ".join(f"{pairs[k]} {_pct(v)}" for k, v in agree.items() if v is not None))
     if report.get("output"):
         o = report["output"]
         lines.append(f"TFLite readout vs SNN readout: cosine {o['cosine']:.5f}, max abs error {o['max_abs_error']:.3g}")
@@ -144,12 +146,15 @@ def render_parity(report: dict[str, Any]) -> str:
         for layer in report["layers"]:
             snn, tfl = layer["snn"], layer["tflite"]
             rows.append(
-                [layer["name"], layer["type"], f"{snn['cosine']:.5f}", f"{snn['max_abs_error']:.3g}",
+                [layer["name"], layer["type"], "-" if snn is None else f"{snn['cosine']:.5f}",
+                 "-" if snn is None else f"{snn['max_abs_error']:.3g}",
                  "-" if tfl is None else f"{tfl['cosine']:.5f}", "-" if tfl is None else f"{tfl['max_abs_error']:.3g}"]
             )
         lines.append(_table(["layer", "type", "SNN cosine", "SNN max err", "TFLite cosine", "TFLite max err"], rows))
         first = report["first_divergent_layer"]
         for key, label in (("snn", "SNN"), ("tflite", "TFLite")):
+            if key == "snn" and report.get("snn_unavailable"):
+                continue
             where = first[key]
             lines.append(
                 f"{label}: " + (f"diverges first at {where} (cosine < {report['divergence_cosine']})" if where

@@ -1,5 +1,6 @@
-"""Element-wise nodes of the IR: affine maps with constants (BatchNorm, Scale, Offset) and
-activations (ReLU, LeakyReLU, Sigmoid, HardSigmoid, HardSwish, Softmax).
+"""Element-wise nodes of the IR: affine maps with constants (BatchNorm, Scale, Offset),
+activations (ReLU, LeakyReLU, Sigmoid, HardSigmoid, HardSwish, Swish, Gelu, Erf, Softmax),
+products and quotients of two tensors (Multiply, Divide) and LayerNorm.
 """
 
 from __future__ import annotations
@@ -156,3 +157,110 @@ class Softmax(Node):
 
     def output_shape(self, in_shapes: list[Shape]) -> Shape:
         return in_shapes[0]
+
+
+@register
+@dataclasses.dataclass(eq=False)
+class Swish(Node):
+    """y = x * sigmoid(x) (SiLU; Keras ``swish`` / ``silu``)."""
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        return in_shapes[0]
+
+
+GELU_APPROXIMATIONS = ("none", "tanh")
+
+
+@register
+@dataclasses.dataclass(eq=False)
+class Gelu(Node):
+    """GELU. ``approximate`` "none": y = x / 2 * (1 + erf(x / sqrt(2))); "tanh":
+    y = x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))) (ONNX Gelu, Keras ``gelu``)."""
+
+    approximate: str = "none"
+
+    def validate(self) -> None:
+        if self.approximate not in GELU_APPROXIMATIONS:
+            raise BadInputError(
+                f"{self.name}: approximate must be one of {', '.join(GELU_APPROXIMATIONS)}. Received: {self.approximate!r}"
+            )
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        return in_shapes[0]
+
+
+@register
+@dataclasses.dataclass(eq=False)
+class Erf(Node):
+    """y = erf(x). TFLite has no builtin for it: it is lowered only as part of a GELU
+    (``npukit.passes.fuse_gelu`` finds x / 2 * (1 + erf(x / sqrt(2))) in imported graphs)."""
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        return in_shapes[0]
+
+
+def _broadcast(node: Node, in_shapes: list[Shape]) -> Shape:
+    """The broadcast of the per-sample input shapes (numpy rules)."""
+    try:
+        out = tuple(np.broadcast_shapes(*in_shapes))
+    except ValueError:
+        raise BadInputError(f"{type(node).__name__} {node.name!r}: input shapes {in_shapes} do not broadcast")
+    return out
+
+
+@register
+@dataclasses.dataclass(eq=False)
+class Multiply(Node):
+    """Element-wise product of two tensors, broadcasting per sample (squeeze-excite: (H, W, C)
+    times (1, 1, C))."""
+
+    arity = 2
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        return _broadcast(self, in_shapes)
+
+    def macs(self, in_shapes: list[Shape], out_shape: Shape) -> int:
+        return int(math.prod(out_shape))
+
+
+@register
+@dataclasses.dataclass(eq=False)
+class Divide(Node):
+    """Element-wise quotient of two tensors, broadcasting per sample: y = a / b."""
+
+    arity = 2
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        return _broadcast(self, in_shapes)
+
+    def macs(self, in_shapes: list[Shape], out_shape: Shape) -> int:
+        return int(math.prod(out_shape))
+
+
+@register
+@dataclasses.dataclass(eq=False)
+class LayerNorm(Node):
+    """Layer normalization over the last axis: y = (x - mean) / sqrt(var + epsilon) * gamma + beta,
+    mean and (biased) variance taken over the last axis of each position; gamma, beta: (C,)."""
+
+    gamma: np.ndarray = None
+    beta: np.ndarray = None
+    epsilon: float = 1e-5
+
+    def validate(self) -> None:
+        g = as_array(self, "gamma", 1)
+        b = as_array(self, "beta", 1)
+        if g.shape != b.shape:
+            raise BadInputError(f"{self.name}: gamma.shape={g.shape} and beta.shape={b.shape} differ")
+        self.epsilon = float(self.epsilon)
+        if not (math.isfinite(self.epsilon) and self.epsilon >= 0):
+            raise BadInputError(f"{self.name}: epsilon must be a non-negative number. Received: {self.epsilon!r}")
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        (shape,) = in_shapes
+        if shape[-1] != self.gamma.shape[0]:
+            raise BadInputError(f"LayerNorm {self.name!r} normalizes {self.gamma.shape[0]} channels. Received: shape {shape}")
+        return shape
+
+    def macs(self, in_shapes: list[Shape], out_shape: Shape) -> int:
+        return 4 * int(math.prod(out_shape))

@@ -98,16 +98,27 @@ class _Windowed(Node):
 @register
 @dataclasses.dataclass(eq=False)
 class Conv2D(_Windowed):
-    """2-D convolution (cross-correlation, as in TF). kernel: (kh, kw, in, out); bias: (out,)."""
+    """2-D convolution (cross-correlation, as in TF). kernel: (kh, kw, in / groups, out); bias: (out,).
+
+    With ``groups`` g > 1 (a grouped convolution, as TFLite's CONV_2D and ONNX's Conv with
+    group g), input and output channels split into g consecutive blocks; output block k reads
+    input block k only.
+    """
 
     kernel: np.ndarray = None
     bias: np.ndarray = None
+    groups: int = 1
 
     def validate(self) -> None:
         k = as_array(self, "kernel", 4)
         b = as_array(self, "bias", 1)
         if b.shape[0] != k.shape[3]:
             raise BadInputError(f"{self.name}: bias.shape={b.shape} does not match kernel.shape={k.shape}")
+        if not isinstance(self.groups, (int, np.integer)) or self.groups < 1 or k.shape[3] % self.groups:
+            raise BadInputError(
+                f"{self.name}: groups must be a positive divisor of the {k.shape[3]} output channels. Received: {self.groups!r}"
+            )
+        self.groups = int(self.groups)
         self._check_window()
 
     def window(self) -> tuple[int, int]:
@@ -116,9 +127,9 @@ class Conv2D(_Windowed):
     def output_shape(self, in_shapes: list[Shape]) -> Shape:
         (shape,) = in_shapes
         oh, ow = self._spatial(shape)
-        if shape[2] != self.kernel.shape[2]:
+        if shape[2] != self.kernel.shape[2] * self.groups:
             raise BadInputError(
-                f"Conv2D {self.name!r} expects {self.kernel.shape[2]} input channels. Received: shape {shape}"
+                f"Conv2D {self.name!r} expects {self.kernel.shape[2] * self.groups} input channels. Received: shape {shape}"
             )
         return (oh, ow, self.kernel.shape[3])
 

@@ -1,4 +1,5 @@
-"""Pooling nodes of the IR: AveragePool2D, SumPool2D, MaxPool2D, GlobalAveragePool (NHWC).
+"""Pooling nodes of the IR: AveragePool2D, SumPool2D, MaxPool2D, GlobalAveragePool (NHWC), and
+Reduce (mean, max, sum over any axes).
 """
 
 from __future__ import annotations
@@ -63,6 +64,46 @@ class GlobalAveragePool(Node):
         (shape,) = in_shapes
         require_rank(self, shape, 3)
         return (1, 1, shape[2]) if self.keepdims else (shape[2],)
+
+    def macs(self, in_shapes: list[Shape], out_shape: Shape) -> int:
+        return int(math.prod(in_shapes[0]))
+
+
+REDUCTIONS = ("mean", "max", "sum")
+
+
+@register
+@dataclasses.dataclass(eq=False)
+class Reduce(Node):
+    """Mean, max or sum over ``axes`` (per-sample axes, 0-based, no batch); ``keepdims`` keeps
+    them with size 1. GlobalAveragePool is the mean over (0, 1) of an (H, W, C) map."""
+
+    op: str = "mean"
+    axes: tuple[int, ...] = ()
+    keepdims: bool = False
+
+    def validate(self) -> None:
+        if self.op not in REDUCTIONS:
+            raise BadInputError(f"{self.name}: op must be one of {', '.join(REDUCTIONS)}. Received: {self.op!r}")
+        try:
+            axes = tuple(sorted({int(a) for a in self.axes}))
+        except (TypeError, ValueError):
+            raise BadInputError(f"{self.name}: axes must be integers. Received: {self.axes!r}")
+        if not axes or axes[0] < 0:
+            raise BadInputError(f"{self.name}: axes must be non-negative per-sample axes. Received: {self.axes!r}")
+        self.axes = axes
+        self.keepdims = bool(self.keepdims)
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        (shape,) = in_shapes
+        if self.axes[-1] >= len(shape):
+            raise BadInputError(f"Reduce {self.name!r}: axes {self.axes} do not fit shape {shape}")
+        if self.keepdims:
+            return tuple(1 if i in self.axes else d for i, d in enumerate(shape))
+        out = tuple(d for i, d in enumerate(shape) if i not in self.axes)
+        if not out:
+            raise BadInputError(f"Reduce {self.name!r}: reducing every axis of {shape} leaves no sample axis; keep dims")
+        return out
 
     def macs(self, in_shapes: list[Shape], out_shape: Shape) -> int:
         return int(math.prod(in_shapes[0]))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from npukit.data import data_for, load_data
-from npukit.errors import BadInputError
+from npukit.errors import BadInputError, UnsupportedError
 from npukit.ir import Graph
 from npukit.loading import load, source_of
 from npukit.parity.ann import ann_parity
@@ -86,6 +86,9 @@ def parity(
     converted from another model is refused (its figures would compare two different
     networks) unless ``allow_source_mismatch``, which compares them anyway with a warning in
     ``warnings``; a .tflite without npukit metadata is compared with a warning.
+    A rate-coded source with a layer that has no spiking equivalent
+    (``npukit.passes.ann_to_snn``) is compared float vs TFLite only: the SNN figures are None and
+    ``snn_unavailable`` says why.
     """
     number_in_range("divergence cosine", divergence_cosine, 0, 1, low_open=True)
     sweep = sorted({positive_int("sweep timesteps", t, MAX_TIMESTEPS) for t in (sweep or ())})
@@ -106,8 +109,15 @@ def parity(
         "samples": len(dataset),
         "warnings": warnings,
     }
-    snn = spiking_version(graph, data, calibration, calibration_samples, percentile, progress)
-    compare_with = snn_parity if graph.is_spiking or meta.get("mode") == "temporal" else ann_parity
+    temporal = graph.is_spiking or meta.get("mode") == "temporal"
+    try:
+        snn = spiking_version(graph, data, calibration, calibration_samples, percentile, progress)
+    except UnsupportedError as exc:  # an ANN with no spiking form (SiLU, GELU, squeeze-excite...)
+        if temporal:
+            raise
+        snn = None
+        header["snn_unavailable"] = str(exc)  # float vs TFLite is still compared
+    compare_with = snn_parity if temporal else ann_parity
     figures = compare_with(
         graph, snn, tflite, info, meta, dataset, x, timesteps=timesteps, encoding=encoding, seed=seed,
         batch_size=batch_size, sweep=sweep, divergence_cosine=divergence_cosine, progress=progress,

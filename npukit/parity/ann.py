@@ -5,7 +5,8 @@ Per layer, both the SNN (each node's output averaged over T steps; for IF layers
 threshold) and the TFLite model (the intermediate tensor npukit traced to that node, int8
 values dequantized) are compared with the float activations of the source model (``cosine``
 and ``max_abs_error``: ``npukit.parity.metrics``). The first layer, in topological order, whose
-cosine falls below ``divergence_cosine`` is named as where that pipeline diverges.
+cosine falls below ``divergence_cosine`` is named as where that pipeline diverges. Without a
+spiking version (``snn`` None: a layer has no spiking equivalent) every SNN figure is None.
 """
 
 from __future__ import annotations
@@ -38,10 +39,12 @@ def ann_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: n
     seconds["reference"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    result = simulate_graph(
-        snn, x, timesteps, encoding=encoding, seed=seed, batch_size=batch_size, keep=layers,
-        progress=progress("simulating", len(x)),
-    )
+    result = None
+    if snn is not None:  # None: the model has no spiking equivalent (parity() says why)
+        result = simulate_graph(
+            snn, x, timesteps, encoding=encoding, seed=seed, batch_size=batch_size, keep=layers,
+            progress=progress("simulating", len(x)),
+        )
     seconds["snn"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -50,15 +53,15 @@ def ann_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: n
     seconds["tflite"] = time.perf_counter() - start
 
     ref_top1 = top1(reference[graph.output])
-    snn_top1 = result.predictions()
+    snn_top1 = result.predictions() if result is not None else None
     tfl_top1 = top1(tfl_out)
-    snn_means = dict(result.layer_means)
-    # the readout at T is the SNN's view of the output layer
-    snn_means[graph.output] = result.outputs
+    snn_means = dict(result.layer_means) if result is not None else {}
+    if result is not None:  # the readout at T is the SNN's view of the output layer
+        snn_means[graph.output] = result.outputs
     rows, first = [], {"snn": None, "tflite": None}
     for name in layers:
         row: dict[str, Any] = {"name": name, "type": type(graph[name]).__name__, "shape": list(graph.shapes[name])}
-        row["snn"] = compare(reference[name], snn_means[name])
+        row["snn"] = compare(reference[name], snn_means[name]) if result is not None else None
         row["tflite"] = compare(reference[name], tfl_layers[name]) if name in tfl_layers else None
         for key in ("snn", "tflite"):
             if row[key] is not None and first[key] is None and row[key]["cosine"] < divergence_cosine:
@@ -73,14 +76,14 @@ def ann_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: n
         "seed": seed,
         "accuracy": None,
         "agreement": {
-            "snn_vs_reference": agreement(snn_top1, ref_top1),
+            "snn_vs_reference": agreement(snn_top1, ref_top1) if result is not None else None,
             "tflite_vs_reference": agreement(tfl_top1, ref_top1),
-            "tflite_vs_snn": agreement(tfl_top1, snn_top1),
+            "tflite_vs_snn": agreement(tfl_top1, snn_top1) if result is not None else None,
         },
         "layers": rows,
         "divergence_cosine": divergence_cosine,
         "first_divergent_layer": first,
-        "snn": {
+        "snn": None if result is None else {
             "thresholds": snn.meta.get("snn", {}).get("thresholds"),
             "percentile": snn.meta.get("snn", {}).get("percentile"),
             "calibration": snn.meta.get("snn", {}).get("calibration_data"),
@@ -101,10 +104,10 @@ def ann_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: n
         y = dataset.y
         figures["accuracy"] = {
             "reference": float(np.mean(ref_top1 == y)),
-            "snn": float(np.mean(snn_top1 == y)),
+            "snn": float(np.mean(snn_top1 == y)) if result is not None else None,
             "tflite": float(np.mean(tfl_top1 == y)),
         }
-    if sweep:
+    if sweep and snn is not None:
         figures["sweep"] = sweep_figures(snn, x, sweep, dataset.y, ref_top1, encoding=encoding, seed=seed,
                                          batch_size=batch_size, progress=progress)
     return figures

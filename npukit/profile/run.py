@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from npukit.errors import BadInputError
+import numpy as np
+
+from npukit.errors import BadInputError, UnsupportedError
 from npukit.files import read_json
 from npukit.progress import Reporter, silent
 from npukit.profile.counts import layer_counts, tflite_counts
@@ -88,12 +90,16 @@ def profile(
     if data is not None:
         dataset = load_data(data, "test")
         frame = tuple(info.tensors[info.inputs[0]].shape[1:])
-        if tuple(dataset.x.shape[1:]) == frame:
-            samples = dataset.x[: info.tensors[info.inputs[0]].shape[0]]
+        x = dataset.x
+        if meta.get("input_layout") == "CHW" and x.ndim == 4 and x.shape[1:] == (frame[2], frame[0], frame[1]):
+            x = np.moveaxis(x, 1, -1)  # the source's (C, H, W) samples, as the .tflite takes them
+        if tuple(x.shape[1:]) == frame:
+            samples = x[: info.tensors[info.inputs[0]].shape[0]]
     advance = progress("timing", 1)
     latency = measure_latency(tflite, runs, warmup, threads, use_xnnpack, samples, steps if temporal else None)
     advance(1)
     spiking = False
+    snn_unavailable = None
     first: set[str] = set()
     counted_from = "tflite"
     if source is not None:
@@ -101,10 +107,14 @@ def profile(
 
         graph = load(source, dt, input_shape, framework, reset)
         counted_from = "source model"
+        rows = None
         if dataset is not None:  # simulate the spiking version to count spikes
-            rows, first, steps = _snn_rows(graph, data, dataset, steps, progress)
-            spiking = True
-        else:
+            try:
+                rows, first, steps = _snn_rows(graph, data, dataset, steps, progress)
+                spiking = True
+            except UnsupportedError as exc:  # no spiking form (SiLU, GELU...): the ANN's counts
+                snn_unavailable = str(exc)
+        if rows is None:
             rows = layer_counts(graph)
     else:
         rows = tflite_counts(info)
@@ -121,6 +131,7 @@ def profile(
         "neuron_updates": updates,
         "timesteps": steps if spiking or temporal else None,
         "counted_from": counted_from,
+        "snn_unavailable": snn_unavailable,
         "energy_uj": energy,
         "energy_note": tables["note"],
         "layers": rows,
