@@ -41,6 +41,19 @@ def resolve_timesteps(x: np.ndarray, input_shape: tuple[int, ...], timesteps: in
     return timesteps, encoding
 
 
+def event_unit(x: np.ndarray, encoding: str, input_max: float) -> float | None:
+    """The unit of event input (``npukit.snn.plan``): 1 for a time series of integers (event
+    frames, counts), the spike size of Bernoulli/Poisson input when it is a power of two (the
+    values are then integers times it); None for analog input."""
+    if encoding == TIME_SERIES:
+        x = np.asarray(x)
+        return 1.0 if x.dtype.kind in "uib" or bool(np.all(np.equal(np.mod(x, 1), 0))) else None
+    if encoding in ("bernoulli", "poisson"):
+        amp = float(np.float32(input_max if input_max > 0 else 1.0))
+        return amp if np.frexp(amp)[0] == 0.5 else None
+    return None
+
+
 def encode(
     x: np.ndarray, timesteps: int, encoding: str, input_max: float, seed: int = 0, first_index: int = 0
 ) -> np.ndarray:

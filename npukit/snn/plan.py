@@ -13,11 +13,20 @@ Every node falls in one of three regions, fixed by the graph and the input encod
   steps, i.e. the mean of its input over time (``sum_{s<=t} x(s) / t`` at each checkpoint t).
   Readout nodes then compute on those means; affine layers commute with the mean, so a Dense
   readout equals a Dense integrator, and analog ops after it (softmax, a final ReLU) act on it.
+
+Spike-valued signals: a temporal node whose values are always integers times a power of two
+(its ``unit``): spiking neurons' outputs (0/1 events, or counts, amplitude folded away), event
+input (integer time series, or Bernoulli/Poisson spikes of a power-of-two amplitude), and what
+routing nodes make of them (padding, flatten, reshape, sum pooling, gated max pooling, Add and
+Concatenate of equal units; average pooling over a power-of-two window, unit / window). A
+weighted layer reading one (``Plan.synapses``) computes its input exactly
+(``npukit.snn.synapses``), event-driven where the input is sparse.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -40,10 +49,15 @@ class Plan:
     boundary: tuple[str, ...]
     timesteps: int
     checkpoints: tuple[int, ...]
+    #: spike-valued temporal nodes -> their unit (module docstring)
+    units: dict[str, float] = field(default_factory=dict)
+    #: weighted temporal nodes reading a spike-valued input -> that input's unit
+    synapses: dict[str, float] = field(default_factory=dict)
 
 
-def make_plan(graph: ir.Graph, timesteps: int, encoding: str, checkpoints=None) -> Plan:
-    """Fold amplitudes, then assign each node its region (see the module docstring)."""
+def make_plan(graph: ir.Graph, timesteps: int, encoding: str, checkpoints=None, input_unit: float | None = None) -> Plan:
+    """Fold amplitudes, then assign each node its region (see the module docstring).
+    ``input_unit``: the unit of event input (``npukit.snn.encoders.event_unit``), None if analog."""
     if not isinstance(timesteps, (int, np.integer)) or timesteps <= 0:
         raise BadInputError(f"timesteps must be a positive integer. Received: {timesteps!r}")
     timesteps = int(timesteps)
@@ -70,7 +84,44 @@ def make_plan(graph: ir.Graph, timesteps: int, encoding: str, checkpoints=None) 
     )
     if region[graph.output] != READOUT and not isinstance(graph[graph.output], ir.NEURONS):
         raise UnsupportedError("the graph output must be a readout layer or a neuron layer")
-    return Plan(graph, scales, region, boundary, timesteps, tuple(points))
+    units = spike_units(graph, region, input_unit)
+    synapses = {
+        n.name: units[n.inputs[0]] for n in graph
+        if isinstance(n, ir.WEIGHTED) and region[n.name] == TEMPORAL and n.inputs[0] in units
+    }
+    return Plan(graph, scales, region, boundary, timesteps, tuple(points), units, synapses)
+
+
+#: nodes whose output holds input values (or zeros, or sums of them) unchanged in unit
+_KEEPS_UNIT = (ir.Identity, ir.Flatten, ir.Reshape, ir.Pad2D, ir.SumPool2D, ir.MaxPool2D, ir.Add, ir.Concatenate)
+
+
+def _power_of_two(value: float) -> bool:
+    return value > 0 and math.isfinite(value) and math.frexp(value)[0] == 0.5
+
+
+def spike_units(graph: ir.Graph, region: dict[str, str], input_unit: float | None) -> dict[str, float]:
+    """Temporal nodes whose values are integers times a power of two -> that unit."""
+    units: dict[str, float] = {}
+    for node in graph:
+        if region[node.name] != TEMPORAL:
+            continue
+        unit = None
+        if isinstance(node, ir.Input):
+            unit = input_unit
+        elif isinstance(node, ir.SPIKING):
+            amplitude = getattr(node, "amplitude", None)
+            unit = 1.0 if amplitude is None or not np.any(np.asarray(amplitude) != 1) else None
+        elif isinstance(node, _KEEPS_UNIT):
+            found = {units.get(i) for i in node.inputs}
+            unit = found.pop() if len(found) == 1 else None
+        elif isinstance(node, ir.AveragePool2D) and node.padding == "valid":
+            window = int(node.pool_size[0]) * int(node.pool_size[1])
+            unit = units.get(node.inputs[0])
+            unit = unit / window if unit is not None and _power_of_two(float(window)) else None
+        if unit is not None and _power_of_two(float(unit)):
+            units[node.name] = float(unit)
+    return units
 
 
 class RunningMean:
