@@ -142,3 +142,64 @@ def channels_last(counts: np.ndarray) -> np.ndarray:
     """(N, C, H, W) counts as npukit's (N, H, W, C); vectors unchanged."""
     counts = np.asarray(counts)
     return counts.transpose(0, 2, 3, 1) if counts.ndim == 4 else counts
+
+
+def digits_snntorch_runner(snn, x: np.ndarray, timesteps: int, hoist_first: bool):
+    """A callable simulating the digits IF network ``snn`` (an npukit IR graph from
+    ``ann_to_snn``) with snnTorch, and the spike counts it fills: Leaky(beta=1,
+    reset_mechanism="subtract") neurons, membranes started at threshold / 2.
+
+    ``hoist_first=False`` is snnTorch as usually written (every layer at every step);
+    ``True`` computes the constant-current first layer once, as npukit does."""
+    import snntorch
+    import torch
+
+    torch.set_num_threads(2)
+    layers = []
+    for node in snn:
+        kind = type(node).__name__
+        if kind == "Conv2D":
+            conv = torch.nn.Conv2d(node.kernel.shape[2], node.kernel.shape[3], node.kernel.shape[:2], padding="same")
+            conv.weight.data = torch.from_numpy(node.kernel.transpose(3, 2, 0, 1).copy())
+            conv.bias.data = torch.from_numpy(node.bias.copy())
+            layers.append(("linear", conv))
+        elif kind == "Dense":
+            fc = torch.nn.Linear(*node.kernel.shape)
+            fc.weight.data = torch.from_numpy(node.kernel.T.copy())
+            fc.bias.data = torch.from_numpy(node.bias.copy())
+            layers.append(("linear", fc))
+        elif kind == "AveragePool2D":
+            layers.append(("linear", torch.nn.AvgPool2d(node.pool_size)))
+        elif kind == "Flatten":  # NHWC flatten order: permute back before flattening
+            layers.append(("linear", lambda t: t.permute(0, 2, 3, 1).reshape(t.shape[0], -1)))
+        elif kind == "IF":
+            theta = float(node.v_threshold)
+            leaky = snntorch.Leaky(beta=1.0, threshold=theta, reset_mechanism="subtract")
+            layers.append(("if", (leaky, theta, float(node.amplitude), node.name)))
+        elif kind != "Input":
+            raise SystemExit(f"benchmark network has an unexpected layer {kind}")
+    xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+    counts: dict[str, torch.Tensor] = {}
+
+    @torch.no_grad()
+    def run():
+        first = layers[0][1](xt) if hoist_first else None
+        mems = {}
+        total = 0.0
+        for _ in range(timesteps):
+            h = first if hoist_first else layers[0][1](xt)
+            for kind, layer in layers[1:]:
+                if kind == "linear":
+                    h = layer(h)
+                    continue
+                leaky, theta, amplitude, name = layer
+                if name not in mems:
+                    mems[name] = torch.full_like(h, theta / 2)
+                    counts[name] = torch.zeros_like(h)
+                spk, mems[name] = leaky(h, mems[name])
+                counts[name] += spk
+                h = spk * amplitude
+            total = total + h
+        return total / timesteps
+
+    return run, counts

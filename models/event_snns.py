@@ -8,8 +8,8 @@ workloads of ``benchmarks/bench_simulator.py`` and of the simulator's exactness 
   SumPool 2 -> Conv 3x3 256 -> IF -> SumPool 2 -> Flatten -> Affine 4096->10 -> IF.
 
 IF neurons are NIR's (r = 1, threshold 1, reset to 0; npukit reads them with ``dt = 1``: one
-step per frame). Weights are drawn so that hidden layers fire sparsely on 5-10% input events
-(a few percent of neurons per step), like trained event networks; they are not trained.
+step per frame). Weights are drawn so that on 5% random input events the hidden layers fire
+sparsely (3-10% of their neurons per step), like trained event networks; they are not trained.
 ``events`` draws (N, T, C, H, W) 0/1 frames, channels-first like the NIR graph.
 """
 
@@ -83,8 +83,8 @@ def vgg_cnn(seed: int = 0):
     return _chain(
         {
             "conv1": _conv(rng, 3, 64, 3, 1, 4.0, 0.0), "if1": _if((64, 32, 32)), "pool1": _pool(),
-            "conv2": _conv(rng, 64, 128, 3, 1, 1.0, -0.02), "if2": _if((128, 16, 16)), "pool2": _pool(),
-            "conv3": _conv(rng, 128, 256, 3, 1, 0.5, -0.02), "if3": _if((256, 8, 8)), "pool3": _pool(),
+            "conv2": _conv(rng, 64, 128, 3, 1, 0.7, -0.02), "if2": _if((128, 16, 16)), "pool2": _pool(),
+            "conv3": _conv(rng, 128, 256, 3, 1, 0.4, -0.02), "if3": _if((256, 8, 8)), "pool3": _pool(),
             "flat": nir.Flatten(input_type={"input": np.array([256, 4, 4])}, start_dim=0),
             "fc": _affine(rng, 4096, 10, 1.0, 0.0), "if4": _if((10,)),
         },

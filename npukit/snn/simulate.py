@@ -109,7 +109,7 @@ def simulate(
         raise BadInputError(f"batch size must be a positive integer. Received: {batch_size!r}")
     input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
     plan = make_plan(graph, timesteps, encoding, checkpoints, event_unit(x, encoding, input_max))
-    batch_size = fit_batch(plan.graph, plan.timesteps, batch_size)  # refuses what cannot fit in memory
+    batch_size = fit_batch(plan, batch_size)  # refuses what cannot fit in memory
     keep = list(keep)
     missing = [k for k in keep if k not in graph.nodes]
     if missing:
