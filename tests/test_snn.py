@@ -268,29 +268,6 @@ def _as_ann(graph):
     )
 
 
-def test_memory_guard_lowers_the_batch_and_refuses_what_cannot_fit(snn_models, monkeypatch):
-    from npukit.snn import memory
-
-    graph, x = snn_models["digits_cnn"]
-    # widest array: conv2's im2col patches, 4 x 4 positions x (3 x 3 x 16) values per step
-    assert memory.largest_step_values(graph)[1] == 4 * 4 * 3 * 3 * 16
-    per = memory.bytes_per_sample(graph, 10)
-    assert per == 10 * 2304 * 4 * memory.LIVE_COPIES
-    assert memory.fit_batch(graph, 10, 256, budget=per * 5 + 1) == 5
-    assert memory.fit_batch(graph, 10, 3, budget=per * 5) == 3
-    with pytest.raises(BadInputError, match=r"MiB per sample .*layer .* lower -T"):
-        memory.fit_batch(graph, 10, 1, budget=per - 1)
-    full = simulate(graph, x[:20], 10, batch_size=256)
-    monkeypatch.setattr(memory, "available_bytes", lambda: 2 * per * 7)  # room for 7 samples
-    lowered = simulate(graph, x[:20], 10, batch_size=256)  # runs in batches of 7: same result
-    np.testing.assert_allclose(lowered.readouts, full.readouts, atol=1e-5)  # BLAS sums by size
-    for layer, counts in full.spike_counts.items():
-        np.testing.assert_array_equal(lowered.spike_counts[layer], counts)
-    monkeypatch.setattr(memory, "available_bytes", lambda: per)  # budget: half a sample
-    with pytest.raises(BadInputError, match="lower -T"):
-        simulate(graph, x[:4], 10)
-
-
 @pytest.mark.parametrize("encoding", ["bernoulli", "poisson"])
 def test_same_seed_same_spikes_other_seed_other_spikes(snn_models, encoding):
     graph, x = snn_models["digits_cnn"]

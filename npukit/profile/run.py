@@ -65,7 +65,8 @@ def profile(
     estimates. With ``source`` (the model it was converted from) the counts come from the IR;
     with ``data`` too, the spiking version is simulated (``SOP_SAMPLES`` samples, T =
     ``timesteps`` or the model's) to count spikes, SOPs and neuron updates for the neuromorphic
-    estimates. Without ``source``, MACs are counted from the .tflite alone.
+    estimates (SOPs as the simulator counted them). Without ``source``, MACs are counted from the
+    .tflite alone.
 
     ``dt`` (seconds, NIR only) and ``input_shape`` (ONNX only: batch-first, replaces symbolic
     dimensions) go to :func:`npukit.loading.load`.
@@ -132,7 +133,8 @@ def _snn_rows(graph, data, dataset, steps: int, progress):
     snn = spiking_version(graph, data, None, 512, 99.9, progress)
     x = check_input(snn, dataset.x[:SOP_SAMPLES])
     result = simulate(snn, x, steps, progress=progress("counting spikes", len(x)))
-    return layer_counts(snn, result.spike_counts, steps), _first_layers(snn)
+    # a layer reading input events counts as SOPs, not as analog MACs
+    return layer_counts(snn, result.spike_counts, steps, sops=result.sops), _first_layers(snn) - set(result.sops)
 
 
 def compare_device(host: dict[str, Any], path: str | Path) -> dict[str, Any]:

@@ -24,11 +24,13 @@ import numpy as np
 
 from npukit import ir
 from npukit.errors import BadInputError
+from npukit.snn.synapses import DENSE_CHUNK_BYTES
 
 BUDGET_FRACTION = 0.5  # of the memory available when the simulation starts
-#: per simulation, independent of the batch: chunk buffers of the synaptic kernels, BLAS work
-#: space (measured: 5-8 MiB on the benchmark workloads)
-FIXED_BYTES = 8 << 20
+#: per simulation, independent of the batch: the chunk buffers of the synaptic kernels (the
+#: float64 input and output of a dense-path chunk, each at most DENSE_CHUNK_BYTES) and BLAS
+#: work space
+FIXED_BYTES = 2 * DENSE_CHUNK_BYTES + (2 << 20)
 
 #: nodes whose output keeps its input's element type (uint8 spikes stay uint8)
 _SAME_TYPE = (ir.Pad2D, ir.Flatten, ir.Reshape, ir.Identity, ir.MaxPool2D, ir.Concatenate)

@@ -120,8 +120,9 @@ def simulate(
     parts: list[tuple] = []
     for first in range(0, x.shape[0], batch_size):
         xb = x[first : first + batch_size]
-        encoded = encode(xb, plan.timesteps, encoding, input_max, seed, first)
-        parts.append(_run_batch(plan, encoded, xb.shape[0], keep, synapses, counters))
+        # no reference kept here: _run_batch frees the encoded input after its last reader
+        parts.append(_run_batch(plan, encode(xb, plan.timesteps, encoding, input_max, seed, first), xb.shape[0], keep,
+                                synapses, counters))
         if progress:
             progress(xb.shape[0])
     readouts = np.concatenate([p[0] for p in parts], axis=1)
@@ -157,6 +158,7 @@ def _run_batch(plan: Plan, encoded: np.ndarray, batch: int, keep: list[str], syn
         if isinstance(node, ir.Input):
             kind = CONSTANT if region == CONSTANT else TEMPORAL
             sig = _Signal(encoded if kind == CONSTANT else encoded.reshape((T * batch,) + encoded.shape[2:]), kind)
+            encoded = None  # the signal holds the only reference now
         elif region == READOUT:
             inputs = [_readout_input(values[i], integrators, i, plan, batch, counters) for i in node.inputs]
             sig = _Signal(forward(node, inputs, block=batch), READOUT)
