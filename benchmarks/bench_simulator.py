@@ -158,9 +158,33 @@ def _figures(name, samples, timesteps, times, ours, agree, labels, note) -> dict
     }
 
 
+def dense_path(repeats: int, batch: int = 256, timesteps: int = 32) -> dict:
+    """The digits CNN's conv2 (the benchmarks' one layer on the dense path) four ways, on its input
+    as the simulator sees it: 2x2-average-pooled 0/1 spikes at the measured 20% firing rate, T x B
+    rows. float32 GEMMs in one-step blocks (the previous exactness rule, kept for analog inputs),
+    one float32 call (fast, but not bit-identical across batch sizes), the exact float64 dense
+    path, and the exact event path."""
+    from npukit.kernels.conv import conv2d
+    from npukit.snn.synapses import Synapses
+
+    snn, _ = digits_workload(8)
+    node = snn["conv2"]
+    rng = np.random.default_rng(0)
+    spikes = rng.random((timesteps * batch, 8, 8, 16)) < 0.2
+    x = spikes.reshape(timesteps * batch, 4, 2, 4, 2, 16).sum(axis=(2, 4)).astype(np.float32) / 4
+    syn = Synapses(node, (4, 4, 16), 0.25)
+    conv = lambda block: conv2d(x, node.kernel, node.bias, node.strides, node.padding, node.dilation, block)  # noqa: E731
+    times = timed_rounds({
+        "float32, one-step blocks": lambda: conv(batch), "float32, one call": lambda: conv(None),
+        "exact float64, dense": lambda: syn(x, "dense"), "exact, event-driven": lambda: syn(x, "event"),
+    }, repeats)
+    seconds = {k: statistics.median(v) for k, v in times.items()}
+    return {"rows": timesteps * batch, "seconds": seconds, "seconds_min_max": {k: [min(v), max(v)] for k, v in times.items()}}
+
+
 def rss_child(name: str) -> None:
     """Measure one npukit simulation's peak resident memory (run in a fresh process)."""
-    from npukit.snn.encoders import event_unit
+    from npukit.snn.encoders import event_input
     from npukit.snn.memory import FIXED_BYTES, bytes_per_sample
     from npukit.snn.plan import make_plan
 
@@ -172,7 +196,7 @@ def rss_child(name: str) -> None:
         steps, encoding = None, "time_series"
         x = np.ascontiguousarray(np.moveaxis(x, 2, -1))  # channels-last, as simulate takes it
     simulate(graph, x[:2], steps, batch_size=2)  # load the kernels and BLAS before measuring
-    plan = make_plan(graph, steps or x.shape[1], encoding, None, event_unit(x, encoding, 1.0))
+    plan = make_plan(graph, steps or x.shape[1], encoding, None, *event_input(x, encoding, 1.0))
     with open("/proc/self/clear_refs", "w") as handle:  # reset VmHWM to the current RSS
         handle.write("5")
     before = _status_kib("VmRSS")
@@ -243,11 +267,17 @@ def main() -> None:
         result = run_digits(args.repeats) if name == "digits" else run_event(name, args.repeats)
         result["memory"] = memory(name)
         results.append(result)
+    dense = dense_path(args.repeats)
     header = f"machine: {cpu_name()}, {os.cpu_count()} cores, numpy {np.__version__}, npukit {npukit.__version__}"
     if args.json:
-        print(json.dumps({"machine": header, "workloads": results}, indent=1))
-    else:
-        print_table(results, header)
+        print(json.dumps({"machine": header, "workloads": results, "dense_path": dense}, indent=1))
+        return
+    print_table(results, header)
+    print(f"\ndense path: digits conv2 on {dense['rows']:,} rows (T x B) of pooled spikes")
+    base = dense["seconds"]["float32, one-step blocks"]
+    for k, s in dense["seconds"].items():
+        lo, hi = dense["seconds_min_max"][k]
+        print(f"  {k:<26} {s * 1e3:8.1f} ms  (min {lo * 1e3:.1f}, max {hi * 1e3:.1f})  {s / base:5.2f}x the blocks")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from npukit.errors import BadInputError
 from npukit.kernels.exact import lowest_bits, split_bands
 from npukit.models.event_snns import events, nmnist_cnn, vgg_cnn
 from npukit.snn import memory
-from npukit.snn.encoders import event_unit
+from npukit.snn.encoders import event_input
 from npukit.snn.plan import make_plan
 from npukit.snn.simulate import simulate
 from npukit.snn.stepwise import simulate_stepwise
@@ -99,7 +99,7 @@ def test_conv_paths_equal_the_exactly_rounded_sum(kind, strides, padding, dilati
     node = ir.Conv2D("c", ("x",), kernel=kernel, bias=bias, strides=strides, padding=padding, dilation=dilation)
     unit = 0.25 if kind == "quarters" else 1.0
     syn = Synapses(node, (7, 6, 3), unit)
-    assert not len(syn.bands.residual_index)
+    assert syn.bands.count == 1
     x = spikes(rng, (5, 7, 6, 3), kind)
     got = both_paths(syn, x)
     np.testing.assert_array_equal(got, conv_reference(x, kernel, bias, strides, padding, dilation))
@@ -109,6 +109,7 @@ def test_conv_paths_equal_the_exactly_rounded_sum(kind, strides, padding, dilati
 def test_depthwise_and_dense_paths_equal_the_exactly_rounded_sum(strides, padding):
     rng = np.random.default_rng(7)
     kernel = (rng.standard_normal((3, 3, 4, 2)) * 0.3).astype(np.float32)
+    kernel[1, 2, 3, 1] = 1e-35  # a second band, kept per channel
     bias = rng.standard_normal(8).astype(np.float32)
     node = ir.DepthwiseConv2D("d", ("x",), kernel=kernel, bias=bias, strides=strides, padding=padding, dilation=(1, 1))
     x = spikes(rng, (4, 6, 6, 4), "counts")
@@ -122,42 +123,44 @@ def test_depthwise_and_dense_paths_equal_the_exactly_rounded_sum(strides, paddin
         np.testing.assert_array_equal(got, dense_reference(x, dense_kernel, bias[:5]))
 
 
-def test_tiny_weights_go_to_the_residual_and_paths_still_agree():
+def test_tiny_weights_get_their_own_bands_and_paths_still_agree():
     rng = np.random.default_rng(3)
     kernel = (rng.standard_normal((40, 6)) * 0.2).astype(np.float32)
     kernel[[3, 17, 29], [0, 2, 5]] = [1e-30, -3e-25, 7e-38]  # lowest bits far below the others'
     bias = np.zeros(6, np.float32)
     syn = Synapses(ir.Dense("f", ("x",), kernel=kernel, bias=bias), (40,), 1.0)
-    assert set(syn.bands.residual_index) == {3 * 6 + 0, 17 * 6 + 2, 29 * 6 + 5}
+    # band 2: the two weights within 2**52 / 255 of each other's scale; band 3: 7e-38 alone
+    assert syn.bands.count == 3 and [list(c) for c in syn.bands.columns] == [[0, 2], [5]]
     x = spikes(rng, (9, 40), "counts")
     got = both_paths(syn, x)
     reference = dense_reference(x, kernel, bias)
-    np.testing.assert_allclose(got, reference, rtol=2**-23, atol=1e-30)  # the residual adds at most a rounding
+    np.testing.assert_allclose(got, reference, rtol=2**-23, atol=1e-30)  # adding the bands rounds at most once more
 
 
 def test_lowest_bits_and_band_floor():
     np.testing.assert_array_equal(lowest_bits(np.array([1.0, 0.75, 3 * 2.0**-10, -6.0])), [0, -2, -10, 1])
     bands = split_bands(np.array([[0.5], [0.25]], np.float32), (0,))
     # 255 x (0.5 + 0.25) < 2**8: main-band bits may go down to 2**(8 - 52)
-    assert bands.floor == 8 - 52 and not len(bands.residual_index)
+    assert bands.floors == (8 - 52,) and bands.count == 1
 
 
 def test_units_follow_spikes_through_routing(digits_snn):
     graph, _ = digits_snn
     plan = make_plan(graph, 4, "current")
-    assert plan.synapses == {"conv2": 0.25, "fc1": 0.25}  # 2x2 average pools of 0/1 spikes
+    # 2x2 average pools of 0/1 spikes: quarters, up to 4 of them
+    assert plan.synapses == {"conv2": (0.25, 4), "fc1": (0.25, 4)}
     nmnist = from_nir_graph(nmnist_cnn(), dt=1.0)
-    plan = make_plan(nmnist, 4, "time_series", input_unit=1.0)
-    assert plan.synapses == {"conv1": 1.0, "conv2": 1.0, "conv3": 1.0, "fc1": 1.0, "fc2": 1.0}
+    plan = make_plan(nmnist, 4, "time_series", input_unit=1.0, input_bound=3)
+    assert plan.synapses == {"conv1": (1.0, 3), "conv2": (1.0, 1), "conv3": (1.0, 4), "fc1": (1.0, 4), "fc2": (1.0, 1)}
     assert set(make_plan(nmnist, 4, "time_series").synapses) == {"conv2", "conv3", "fc1", "fc2"}
 
 
-def test_event_unit_of_inputs():
-    assert event_unit(np.array([[0.0, 2.0, 1.0]]), "time_series", 1.0) == 1.0
-    assert event_unit(np.array([[0.0, 0.5]]), "time_series", 1.0) is None
-    assert event_unit(np.zeros(3), "bernoulli", 16.0) == 16.0
-    assert event_unit(np.zeros(3), "poisson", 0.9) is None
-    assert event_unit(np.zeros(3), "current", 1.0) is None
+def test_event_input_unit_and_bound():
+    assert event_input(np.array([[0.0, 2.0, 1.0]]), "time_series", 1.0) == (1.0, 2)
+    assert event_input(np.array([[0.0, 0.5]]), "time_series", 1.0)[0] is None
+    assert event_input(np.zeros(3), "bernoulli", 16.0) == (16.0, 1)
+    assert event_input(np.zeros(3), "poisson", 0.9)[0] is None
+    assert event_input(np.zeros(3), "current", 1.0)[0] is None
 
 
 @pytest.mark.parametrize("workload", ["nmnist", "vgg"])
@@ -205,7 +208,7 @@ def test_memory_estimate_follows_traced_allocations():
     graph = from_nir_graph(nmnist_cnn(), dt=1.0)
     x = np.ascontiguousarray(np.moveaxis(events(16, 30, (2, 34, 34), 0.05, seed=5), 2, -1))
     simulate(graph, x[:2], None, batch_size=2)  # kernels loaded, caches filled
-    estimate = memory.bytes_per_sample(make_plan(graph, 30, "time_series", input_unit=1.0)) * len(x)
+    estimate = memory.bytes_per_sample(make_plan(graph, 30, "time_series", input_unit=1.0, input_bound=1)) * len(x)
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]

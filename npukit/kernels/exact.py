@@ -5,17 +5,24 @@ sum-pooled spikes, 2x2 average-pooled spikes with unit 1/4). Its products with f
 are exact in float64, and so is every partial sum as long as it stays below 2**53 units of its
 lowest bit. ``split_bands`` arranges that:
 
-* inputs are cut into base-256 digits (``digits``), so one product is at most 255 x unit x |w|;
-* the weights go to a **main** band, every weight whose lowest set bit is at least ``floor``,
-  chosen so that 255 x (the largest sum of |w| over one output's inputs) / 2**floor <= 2**52;
-  the few weights with lower bits (tiny values next to large ones) go to a **residual** list.
+* inputs are cut into digits (``digits``) of at most ``bound`` units (``bound`` <= 255: the
+  largest value the input is expected to hold, e.g. 1 for 0/1 spikes, 4 for their 2x2 sums; a
+  larger value is split, so the bound only affects speed), so one product is at most
+  bound x unit x |w|;
+* the weights are split into **bands** by the position of their lowest set bit: the first band
+  takes every weight whose lowest bit is at least a floor chosen so that bound x (the largest sum
+  of |w| over one output's inputs, in the band) / 2**floor <= 2**52; the next band does the same
+  with the weights left (tiny values beside large ones, e.g. weights a training drove to 1e-31),
+  and so on. Most layers have one band.
 
-Then any algorithm that sums the main band's products (a float64 BLAS GEMM with any blocking,
-FMA or threading; a sparse product over the active inputs only; any number of rows per call)
-returns the same exact value. The residual entries are added to it one by one in a fixed order
-(``add_residual``), the same for every path; the float64 result is rounded to float32 once and
-the float32 bias added. Each output element is therefore a function of its own input row only:
-identical for the event-driven and dense paths, any batch size, any chunking.
+Within a band, any algorithm that sums the products (a float64 BLAS GEMM with any blocking, FMA
+or threading; a sparse product over the active inputs only; any number of rows per call)
+returns the same exact value. The bands are laid side by side as extra output columns of one
+kernel (a later band only needs the outputs it has weights for), summed by the same product,
+then added together in band order (``combine_bands``), the same on every path. The float64
+result is rounded to float32 once and the float32 bias added. Each output element is therefore
+a function of its own input row only: identical for the event-driven and dense paths, any batch
+size, any chunking.
 """
 
 from __future__ import annotations
@@ -25,10 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from npukit.errors import UnsupportedError
 from npukit.ir.geometry import window_2d
 
-#: inputs are split into base-DIGIT digits, so |digit| <= DIGIT - 1
-DIGIT = 256
+#: the largest input digit (in units): inputs are split into digits of at most this
+MAX_BOUND = 255
 #: partial sums stay below 2**HEADROOM_BITS units of their lowest bit (float64 holds 2**53 exactly)
 HEADROOM_BITS = 52
 
@@ -43,48 +51,99 @@ def lowest_bits(values: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Bands:
-    """A kernel split for exact summation (module docstring)."""
+    """A kernel split for exact summation (module docstring).
 
-    main: np.ndarray  # float64, the kernel's shape, residual weights set to 0
-    residual_index: np.ndarray  # flat indices into the kernel, ascending
-    residual_value: np.ndarray  # float64 weights at those indices
-    floor: int  # lowest bit exponent the main band allows
+    kernel: float64, the layer's kernel with its last (output) axis extended: the first band's
+        full outputs, then each later band's columns for the outputs in ``columns[b]``.
+        Depthwise kernels (``per_channel``) keep all multiplier columns for every band.
+    columns: per band after the first, the output indices (last kernel axis) its columns add to.
+    floors: per band, the lowest bit exponent it allows.
+    """
 
+    kernel: np.ndarray
+    outputs: int
+    columns: tuple[np.ndarray, ...]
+    floors: tuple[int, ...]
+    per_channel: bool = False
 
-def split_bands(kernel: np.ndarray, fan_in_axes: tuple[int, ...]) -> Bands:
-    """Split ``kernel`` (float32) for exact sums; ``fan_in_axes`` are the axes one output sums over."""
-    k = np.asarray(kernel, dtype=np.float32).astype(np.float64)
-    l1 = float(np.abs(k).sum(axis=fan_in_axes).max()) if k.size else 0.0
-    if l1 == 0.0:
-        return Bands(k, np.zeros(0, np.int64), np.zeros(0), 0)
-    floor = math.ceil(math.log2((DIGIT - 1) * l1)) - HEADROOM_BITS
-    flat = k.reshape(-1)
-    nonzero = np.flatnonzero(flat)
-    low = nonzero[lowest_bits(flat[nonzero]) < floor]
-    main = flat.copy()
-    main[low] = 0.0
-    return Bands(main.reshape(k.shape), low, flat[low].copy(), floor)
+    @property
+    def count(self) -> int:
+        return 1 + len(self.columns)
 
 
-def digits(x: np.ndarray, unit: float) -> list[tuple[float, np.ndarray]]:
-    """[(scale, part)] with x = sum(scale * part) exactly and every |part| <= (DIGIT-1) x unit.
+def split_bands(kernel: np.ndarray, fan_in_axes: tuple[int, ...], bound: int = MAX_BOUND, per_channel: bool = False) -> Bands:
+    """Split ``kernel`` (float32; outputs on the last axis) for exact sums of inputs whose digits
+    are at most ``bound`` units; ``fan_in_axes`` are the axes one output sums over.
+    ``per_channel`` (depthwise kernels): later bands keep every output column."""
+    remaining = np.asarray(kernel, dtype=np.float32).astype(np.float64)
+    outputs = remaining.shape[-1]
+    bits = np.zeros(remaining.shape, np.int64)
+    nonzero = remaining != 0
+    bits[nonzero] = lowest_bits(remaining[nonzero])
+    blocks, columns, floors = [], [], []
+    while True:
+        l1 = float(np.abs(remaining).sum(axis=fan_in_axes).max()) if remaining.size else 0.0
+        if l1 == 0.0:
+            break
+        floor = math.ceil(math.log2(bound * l1)) - HEADROOM_BITS
+        take = (remaining != 0) & (bits >= floor)
+        if not take.any():  # only when one output sums more than 2**19 inputs
+            raise UnsupportedError(f"a layer whose outputs sum {l1:g} in |weights| cannot be summed exactly")
+        band = np.where(take, remaining, 0.0)
+        remaining = np.where(take, 0.0, remaining)
+        if blocks and not per_channel:
+            used = np.flatnonzero(np.any(band != 0, axis=tuple(range(band.ndim - 1))))
+            band = band[..., used]
+            columns.append(used)
+        elif blocks:
+            columns.append(np.arange(outputs))
+        blocks.append(band)
+        floors.append(floor)
+    if not blocks:
+        blocks, floors = [remaining], [0]
+    return Bands(np.ascontiguousarray(np.concatenate(blocks, axis=-1)), outputs, tuple(columns), tuple(floors), per_channel)
 
-    One part, ``x`` itself, when it is small enough (always for uint8 spikes); else base-256
-    digits of |x| / unit with x's sign. A part that is 0 for a row adds exactly 0 to that row, so
-    a row's result does not depend on how many parts the other rows of a call needed."""
-    if x.dtype == np.uint8 and unit >= 1:
+
+def combine_bands(sums: np.ndarray, bands: Bands) -> np.ndarray:
+    """The band columns of ``sums`` (..., kernel columns) added into the first band's outputs, in
+    band order: (..., outputs) float64. Depthwise sums are (..., C, bands x M)."""
+    if bands.count == 1:
+        return sums
+    if bands.per_channel:
+        split = sums.reshape(sums.shape[:-1] + (bands.count, bands.outputs))
+        total = split[..., 0, :].copy()
+        for b in range(1, bands.count):
+            total += split[..., b, :]
+        return total
+    total = sums[..., : bands.outputs].copy()
+    start = bands.outputs
+    for used in bands.columns:
+        total[..., used] += sums[..., start : start + len(used)]
+        start += len(used)
+    return total
+
+
+def digits(x: np.ndarray, unit: float, bound: int = MAX_BOUND) -> list[tuple[float, np.ndarray]]:
+    """[(scale, part)] with x = sum(scale * part) exactly and every |part| <= bound x unit.
+
+    One part, ``x`` itself, when it is small enough (always for uint8 spikes with bound 255);
+    else base-(bound + 1) digits of |x| / unit with x's sign. A part that is 0 for a row adds
+    exactly 0 to that row, so a row's result does not depend on how many parts the other rows of
+    a call needed."""
+    if x.dtype == np.uint8 and unit >= 1 and bound >= 255:
         return [(1.0, x)]
-    top = float(np.max(np.abs(x))) if x.size else 0.0
-    if top <= (DIGIT - 1) * unit:
+    top = float(np.max(x) if x.dtype.kind == "u" else np.max(np.abs(x))) if x.size else 0.0
+    if top <= bound * unit:
         return [(1.0, x)]
+    base = bound + 1
     magnitude = np.abs(x.astype(np.float64)) / unit  # integers, exactly
     sign = np.sign(x).astype(np.float64) * unit
     parts, scale = [], 1.0
     while np.any(magnitude):
-        digit = np.mod(magnitude, DIGIT)
+        digit = np.mod(magnitude, base)
         parts.append((scale, digit * sign))
-        magnitude = (magnitude - digit) / DIGIT
-        scale *= DIGIT
+        magnitude = (magnitude - digit) / base
+        scale *= base
     return parts
 
 
@@ -139,24 +198,4 @@ class ConvGeometry:
         return xp[:, r0 : r0 + sh * (self.oh - 1) + 1 : sh, c0 : c0 + sw * (self.ow - 1) + 1 : sw, :]
 
 
-def add_residual_dense(total: np.ndarray, x: np.ndarray, bands: Bands, n_out: int) -> None:
-    """total (B, N) += x (B, K) @ residual weights, entry by entry in ascending index order."""
-    for index, value in zip(bands.residual_index, bands.residual_value):
-        k, n = divmod(int(index), n_out)
-        total[:, n] += x[:, k] * value
-
-
-def add_residual_conv(total: np.ndarray, x: np.ndarray, bands: Bands, geometry: ConvGeometry, depthwise: bool) -> None:
-    """total (B, OH, OW, Cout) += the residual weights' convolution of x (B, H, W, C), entry by
-    entry in ascending index order of the (kh, kw, C, Cout or multiplier) kernel."""
-    if not len(bands.residual_index):
-        return
-    xp = geometry.padded(x)
-    shape = bands.main.shape
-    for index, value in zip(bands.residual_index, bands.residual_value):
-        i, j, c, o = np.unravel_index(int(index), shape)
-        out = c * shape[3] + o if depthwise else o
-        total[..., out] += geometry.window(xp, i, j)[..., c] * value
-
-
-__all__ = ["Bands", "split_bands", "digits", "combine", "lowest_bits", "ConvGeometry", "DIGIT"]
+__all__ = ["Bands", "split_bands", "combine_bands", "digits", "combine", "lowest_bits", "ConvGeometry", "MAX_BOUND"]

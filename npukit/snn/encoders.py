@@ -41,17 +41,22 @@ def resolve_timesteps(x: np.ndarray, input_shape: tuple[int, ...], timesteps: in
     return timesteps, encoding
 
 
-def event_unit(x: np.ndarray, encoding: str, input_max: float) -> float | None:
-    """The unit of event input (``npukit.snn.plan``): 1 for a time series of integers (event
-    frames, counts), the spike size of Bernoulli/Poisson input when it is a power of two (the
-    values are then integers times it); None for analog input."""
+def event_input(x: np.ndarray, encoding: str, input_max: float) -> tuple[float | None, int]:
+    """(unit, bound) of event input (``npukit.snn.plan``): unit 1 for a time series of integers
+    (event frames, counts), the spike size of Bernoulli/Poisson input when it is a power of two
+    (the values are then integers times it), None for analog input; bound: the largest value in
+    units (the data's for a time series, 1 for Bernoulli, 255 for Poisson: not bounded)."""
     if encoding == TIME_SERIES:
         x = np.asarray(x)
-        return 1.0 if x.dtype.kind in "uib" or bool(np.all(np.equal(np.mod(x, 1), 0))) else None
+        top = float(np.max(np.abs(x))) if x.size else 0.0
+        if x.dtype.kind in "uib" or bool(np.all(np.equal(np.mod(x, 1), 0))):
+            return 1.0, int(min(max(top, 1.0), 255))
+        return None, 255
     if encoding in ("bernoulli", "poisson"):
         amp = float(np.float32(input_max if input_max > 0 else 1.0))
-        return amp if np.frexp(amp)[0] == 0.5 else None
-    return None
+        unit = amp if np.frexp(amp)[0] == 0.5 else None
+        return unit, 1 if encoding == "bernoulli" else 255
+    return None, 255
 
 
 def encode(

@@ -32,6 +32,7 @@ import numpy as np
 
 from npukit import ir
 from npukit.errors import BadInputError, UnsupportedError
+from npukit.kernels.exact import MAX_BOUND
 from npukit.passes.fold_amplitudes import fold_amplitudes
 
 CONSTANT, TEMPORAL, READOUT = "constant", "temporal", "readout"
@@ -51,13 +52,17 @@ class Plan:
     checkpoints: tuple[int, ...]
     #: spike-valued temporal nodes -> their unit (module docstring)
     units: dict[str, float] = field(default_factory=dict)
-    #: weighted temporal nodes reading a spike-valued input -> that input's unit
-    synapses: dict[str, float] = field(default_factory=dict)
+    #: spike-valued temporal nodes -> the largest value they hold, in units (at most 255)
+    bounds: dict[str, int] = field(default_factory=dict)
+    #: weighted temporal nodes reading a spike-valued input -> that input's (unit, bound)
+    synapses: dict[str, tuple[float, int]] = field(default_factory=dict)
 
 
-def make_plan(graph: ir.Graph, timesteps: int, encoding: str, checkpoints=None, input_unit: float | None = None) -> Plan:
+def make_plan(graph: ir.Graph, timesteps: int, encoding: str, checkpoints=None, input_unit: float | None = None,
+              input_bound: int = 255) -> Plan:
     """Fold amplitudes, then assign each node its region (see the module docstring).
-    ``input_unit``: the unit of event input (``npukit.snn.encoders.event_unit``), None if analog."""
+    ``input_unit``, ``input_bound``: event input's unit and largest value in units
+    (``npukit.snn.encoders.event_input``); unit None for analog input."""
     if not isinstance(timesteps, (int, np.integer)) or timesteps <= 0:
         raise BadInputError(f"timesteps must be a positive integer. Received: {timesteps!r}")
     timesteps = int(timesteps)
@@ -84,12 +89,12 @@ def make_plan(graph: ir.Graph, timesteps: int, encoding: str, checkpoints=None, 
     )
     if region[graph.output] != READOUT and not isinstance(graph[graph.output], ir.NEURONS):
         raise UnsupportedError("the graph output must be a readout layer or a neuron layer")
-    units = spike_units(graph, region, input_unit)
+    units, bounds = spike_units(graph, region, input_unit, input_bound)
     synapses = {
-        n.name: units[n.inputs[0]] for n in graph
+        n.name: (units[n.inputs[0]], bounds[n.inputs[0]]) for n in graph
         if isinstance(n, ir.WEIGHTED) and region[n.name] == TEMPORAL and n.inputs[0] in units
     }
-    return Plan(graph, scales, region, boundary, timesteps, tuple(points), units, synapses)
+    return Plan(graph, scales, region, boundary, timesteps, tuple(points), units, bounds, synapses)
 
 
 #: nodes whose output holds input values (or zeros, or sums of them) unchanged in unit
@@ -100,28 +105,38 @@ def _power_of_two(value: float) -> bool:
     return value > 0 and math.isfinite(value) and math.frexp(value)[0] == 0.5
 
 
-def spike_units(graph: ir.Graph, region: dict[str, str], input_unit: float | None) -> dict[str, float]:
-    """Temporal nodes whose values are integers times a power of two -> that unit."""
+def spike_units(graph: ir.Graph, region: dict[str, str], input_unit: float | None,
+                input_bound: int = MAX_BOUND) -> tuple[dict[str, float], dict[str, int]]:
+    """Temporal nodes whose values are integers times a power of two -> (that unit, the largest
+    value in units, capped at MAX_BOUND). Single-spike neurons hold 0 or 1; a bound that turns
+    out too small only costs speed (``npukit.kernels.exact.digits`` splits larger values)."""
     units: dict[str, float] = {}
+    bounds: dict[str, int] = {}
     for node in graph:
         if region[node.name] != TEMPORAL:
             continue
-        unit = None
+        unit, bound = None, MAX_BOUND
+        inputs = [i for i in node.inputs if i in units]
         if isinstance(node, ir.Input):
-            unit = input_unit
+            unit, bound = input_unit, input_bound
         elif isinstance(node, ir.SPIKING):
             amplitude = getattr(node, "amplitude", None)
-            unit = 1.0 if amplitude is None or not np.any(np.asarray(amplitude) != 1) else None
-        elif isinstance(node, _KEEPS_UNIT):
-            found = {units.get(i) for i in node.inputs}
+            unit, bound = (1.0 if amplitude is None or not np.any(np.asarray(amplitude) != 1) else None), 1
+        elif isinstance(node, _KEEPS_UNIT) and len(inputs) == len(node.inputs):
+            found = {units[i] for i in inputs}
             unit = found.pop() if len(found) == 1 else None
-        elif isinstance(node, ir.AveragePool2D) and node.padding == "valid":
+            bound = max(bounds[i] for i in inputs)
+            if isinstance(node, ir.SumPool2D):
+                bound *= int(node.pool_size[0]) * int(node.pool_size[1])
+            elif isinstance(node, ir.Add):
+                bound = sum(bounds[i] for i in inputs)
+        elif isinstance(node, ir.AveragePool2D) and node.padding == "valid" and len(inputs) == 1:
             window = int(node.pool_size[0]) * int(node.pool_size[1])
-            unit = units.get(node.inputs[0])
-            unit = unit / window if unit is not None and _power_of_two(float(window)) else None
+            unit = units[inputs[0]] / window if _power_of_two(float(window)) else None
+            bound = bounds[inputs[0]] * window
         if unit is not None and _power_of_two(float(unit)):
-            units[node.name] = float(unit)
-    return units
+            units[node.name], bounds[node.name] = float(unit), int(min(bound, MAX_BOUND))
+    return units, bounds
 
 
 class RunningMean:

@@ -24,7 +24,7 @@ from npukit.kernels.parallel import run_shards
 from npukit.kernels.pool import argmax_pool_gather
 from npukit.ops import forward
 from npukit.reference import check_input
-from npukit.snn.encoders import TIME_SERIES, encode, event_unit, resolve_timesteps
+from npukit.snn.encoders import TIME_SERIES, encode, event_input, resolve_timesteps
 from npukit.snn.memory import fit_batch
 from npukit.snn.neurons import NeuronLayer
 from npukit.snn.plan import CONSTANT, READOUT, TEMPORAL, Plan, RunningMean, make_plan
@@ -108,7 +108,7 @@ def simulate(
     if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
         raise BadInputError(f"batch size must be a positive integer. Received: {batch_size!r}")
     input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
-    plan = make_plan(graph, timesteps, encoding, checkpoints, event_unit(x, encoding, input_max))
+    plan = make_plan(graph, timesteps, encoding, checkpoints, *event_input(x, encoding, input_max))
     batch_size = fit_batch(plan, batch_size)  # refuses what cannot fit in memory
     keep = list(keep)
     missing = [k for k in keep if k not in graph.nodes]

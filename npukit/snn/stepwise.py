@@ -16,7 +16,7 @@ from npukit import ir
 from npukit.kernels.pool import argmax_pool_gather, max_pool2d
 from npukit.ops import forward
 from npukit.reference import check_input
-from npukit.snn.encoders import TIME_SERIES, encode, event_unit, resolve_timesteps
+from npukit.snn.encoders import TIME_SERIES, encode, event_input, resolve_timesteps
 from npukit.snn.neurons import init_state, step
 from npukit.snn.plan import CONSTANT, READOUT, RunningMean, make_plan
 from npukit.snn.simulate import SimulationResult
@@ -41,7 +41,7 @@ def simulate_stepwise(
     timesteps, encoding = resolve_timesteps(x, graph.input_shape, timesteps, encoding)
     x = check_input(graph, x, time_axis=encoding == TIME_SERIES)
     input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
-    plan = make_plan(graph, timesteps, encoding, checkpoints, event_unit(x, encoding, input_max))
+    plan = make_plan(graph, timesteps, encoding, checkpoints, *event_input(x, encoding, input_max))
     start = time.perf_counter()
     synapses = make_synapses(plan)
     readouts, counts = [], []

@@ -5,8 +5,8 @@ A Dense, Conv2D or DepthwiseConv2D node in the temporal region whose input is sp
 
     current = float32(exact sum of input x weight) + bias           (bias added in float32)
 
-with the sum exact in float64 (``npukit.kernels.exact``: weight bands, base-256 input digits)
-and a few tiny residual weights added after it in a fixed order. Each call picks a path from the
+with the sum exact in float64 (``npukit.kernels.exact``: weight bands, base-256 input digits).
+Each call picks a path from the
 density it measures on its input (``EVENT_COST_NS`` and friends below): event-driven, where only
 the active inputs are visited, or dense float64 GEMMs. Both give the same bits, whatever the batch,
 the number of steps per call or the chunking, so the time-folded simulator (all T steps in one
@@ -23,7 +23,7 @@ import numpy as np
 
 from npukit import ir
 from npukit.kernels import events as kernels
-from npukit.kernels.exact import ConvGeometry, add_residual_conv, add_residual_dense, combine, digits, split_bands
+from npukit.kernels.exact import MAX_BOUND, ConvGeometry, combine, combine_bands, digits, split_bands
 
 #: cost model of the path choice (ns), fitted to timings of both paths on nine layer shapes at
 #: densities 2-25% on a 2-core AMD EPYC (docs/snn.md): the event path costs EVENT_ENTRY_NS +
@@ -43,30 +43,31 @@ DENSE_CHUNK_BYTES = 4 << 20
 
 
 class Synapses:
-    """One weighted layer reading spike-valued input with values in multiples of ``unit``."""
+    """One weighted layer reading spike-valued input: integers times ``unit``, expected to be at
+    most ``bound`` units (larger values are split into digits: slower, same results)."""
 
-    def __init__(self, node: ir.Node, in_shape: tuple[int, ...], unit: float):
-        self.node, self.unit = node, float(unit)
+    def __init__(self, node: ir.Node, in_shape: tuple[int, ...], unit: float, bound: int = MAX_BOUND):
+        self.node, self.unit, self.bound = node, float(unit), int(bound)
         self.bias = np.asarray(node.bias, np.float32)
         self.depthwise = isinstance(node, ir.DepthwiseConv2D)
         self.fan_out = fan_out(node, in_shape)
         inputs = self.fan_out.size
         if isinstance(node, ir.Dense):
-            self.bands = split_bands(node.kernel, (0,))
-            k, n = node.kernel.shape
-            self.out_shape = (n,)
+            self.bands = split_bands(node.kernel, (0,), self.bound)
+            k, n = self.bands.kernel.shape
+            self.out_shape = (node.kernel.shape[1],)
             reach, macs, im2col = 1.0, k * n, 0
             event_row_bytes, dense_row_bytes = 8 * n, 8 * (k + n)
         else:
-            kh, kw, c, n = node.kernel.shape
-            self.geometry = g = ConvGeometry(in_shape, (kh, kw), node.strides, node.dilation, node.padding)
-            self.bands = split_bands(node.kernel, (0, 1) if self.depthwise else (0, 1, 2))
-            self.events = kernels.ConvEvents(g, self.bands.main, self.depthwise, self.fan_out)
-            self.out_shape = (g.oh, g.ow, self.events.out_width)
+            self.geometry = g = ConvGeometry(in_shape, node.kernel.shape[:2], node.strides, node.dilation, node.padding)
+            self.bands = split_bands(node.kernel, (0, 1) if self.depthwise else (0, 1, 2), self.bound, self.depthwise)
+            kh, kw, c, n = self.bands.kernel.shape
+            self.events = kernels.ConvEvents(g, self.bands.kernel, self.depthwise, self.fan_out)
+            self.out_shape = (g.oh, g.ow, node.bias.shape[0])
             reach = float(self.events.reach.mean())
             if self.depthwise:
                 macs, im2col = g.positions * kh * kw * c * n, 0
-            elif kernels.uses_conv_matrix(g, node.kernel.shape):
+            elif kernels.uses_conv_matrix(g, self.bands.kernel.shape):
                 macs, im2col, n = inputs * g.positions * n, 0, g.positions * n
             else:
                 macs, im2col = g.positions * kh * kw * c * n, g.positions * kh * kw * c
@@ -100,24 +101,22 @@ class Synapses:
         for lo in range(0, rows, step):
             chunk = x[lo : lo + step]
             partials = []
-            for scale, part in digits(chunk, self.unit):
+            for scale, part in digits(chunk, self.unit, self.bound):
                 partial, part_sops = self._main(part, path)
                 partials.append((scale, partial))
                 sops += scale * part_sops
             total = combine(partials)
-            if isinstance(self.node, ir.Dense):
-                add_residual_dense(total, chunk, self.bands, self.node.kernel.shape[1])
-            else:
-                add_residual_conv(total, chunk, self.bands, self.geometry, self.depthwise)
-            out[lo : lo + step] = total  # the one rounding to float32
+            if self.depthwise:  # (rows, OH, OW, C, bands x M)
+                total = total.reshape(total.shape[:3] + (self.geometry.c, -1))
+            out[lo : lo + step] = combine_bands(total, self.bands).reshape((-1,) + self.out_shape)  # one rounding
         out += self.bias
         self.rows[path] += rows
         self.sops += sops / self.unit
         return out
 
     def _main(self, x: np.ndarray, path: str) -> tuple[np.ndarray, float]:
-        """(float64 sums of the main band, synaptic operations x unit) for one input part."""
-        main = self.bands.main
+        """(float64 sums of every band's columns, synaptic operations x unit) for one input part."""
+        main = self.bands.kernel
         if path == "event":
             return kernels.dense_events(x, main, self.fan_out) if isinstance(self.node, ir.Dense) else self.events(x)
         magnitude = x if x.dtype.kind in "ub" else np.abs(x)
@@ -141,7 +140,10 @@ def fan_out(node: ir.Node, in_shape: tuple[int, ...]) -> np.ndarray:
 def make_synapses(plan) -> dict[str, Synapses]:
     """A ``Synapses`` for each weighted temporal layer of the plan that reads spikes."""
     shapes = plan.graph.shapes
-    return {name: Synapses(plan.graph[name], shapes[plan.graph[name].inputs[0]], unit) for name, unit in plan.synapses.items()}
+    return {
+        name: Synapses(plan.graph[name], shapes[plan.graph[name].inputs[0]], unit, bound)
+        for name, (unit, bound) in plan.synapses.items()
+    }
 
 
 #: readout-side nodes that pass a boundary signal through element by element
