@@ -237,3 +237,15 @@ def test_memory_guard_lowers_the_batch_and_refuses_what_cannot_fit(digits_snn, m
     monkeypatch.setattr(memory, "available_bytes", lambda: per)
     with pytest.raises(BadInputError, match="lower -T"):
         simulate(graph, x[:4], 10)
+
+
+def test_public_scipy_product_gives_the_same_sums(monkeypatch):
+    from npukit.kernels import events as kernels
+
+    rng = np.random.default_rng(11)
+    node = ir.Conv2D("c", ("x",), kernel=(rng.standard_normal((3, 3, 4, 5)) * 0.3).astype(np.float32),
+                     bias=np.zeros(5, np.float32), strides=(2, 2), padding="same", dilation=(1, 1))
+    x = spikes(rng, (6, 9, 9, 4), "binary")
+    fast = Synapses(node, (9, 9, 4), 1.0, 1)(x, "event")
+    monkeypatch.setattr(kernels, "_accumulate", None)  # scipy < 1.15: coo_array @ weights, then add
+    np.testing.assert_array_equal(Synapses(node, (9, 9, 4), 1.0, 1)(x, "event"), fast)
