@@ -48,8 +48,10 @@ def event_input(x: np.ndarray, encoding: str, input_max: float) -> tuple[float |
     units (the data's for a time series, 1 for Bernoulli, 255 for Poisson: not bounded)."""
     if encoding == TIME_SERIES:
         x = np.asarray(x)
-        top = float(np.max(np.abs(x))) if x.size else 0.0
-        if x.dtype.kind in "uib" or bool(np.all(np.equal(np.mod(x, 1), 0))):
+        if x.dtype.kind == "b" or not x.size:
+            return 1.0, 1
+        top = max(float(np.max(x)), -float(np.min(x)))
+        if x.dtype.kind in "ui" or all(np.array_equal(part, np.rint(part)) for part in x.reshape(len(x), -1)):
             return 1.0, int(min(max(top, 1.0), 255))
         return None, 255
     if encoding in ("bernoulli", "poisson"):
