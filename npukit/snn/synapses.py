@@ -7,7 +7,7 @@ A Dense, Conv2D or DepthwiseConv2D node in the temporal region whose input is sp
 
 with the sum exact in float64 (``npukit.kernels.exact``: weight bands, base-256 input digits).
 Each call picks a path from the
-density it measures on its input (``EVENT_COST_NS`` and friends below): event-driven, where only
+density it measures on its input (the cost model below): event-driven, where only
 the active inputs are visited, or dense float64 GEMMs. Both give the same bits, whatever the batch,
 the number of steps per call or the chunking, so the time-folded simulator (all T steps in one
 call) equals the step loop (one call per step) spike for spike.
@@ -26,16 +26,16 @@ from npukit.kernels import events as kernels
 from npukit.kernels.exact import MAX_BOUND, ConvGeometry, combine, combine_bands, digits, split_bands
 
 #: cost model of the path choice (ns), fitted to timings of both paths on nine layer shapes at
-#: densities 2-25% on a 2-core AMD EPYC (docs/snn.md): the event path costs EVENT_ENTRY_NS +
+#: densities 2-25% on a 2-core AMD EPYC (docs/snn.md; the measurements were noisy, a shared machine): the event path costs EVENT_ENTRY_NS +
 #: EVENT_COLUMN_NS x N per (active input, kernel offset) entry, N the columns it updates, plus
 #: SCAN_NS per input value; the dense path GEMM_MAC_NS x (1 + GEMM_NARROW / N) per
 #: multiply-accumulate (float64 BLAS slows down on narrow outputs) plus IM2COL_NS per im2col value.
 #: Only speed depends on the choice: both paths give the same bits.
-EVENT_ENTRY_NS = 40.0
-EVENT_COLUMN_NS = 0.3
+EVENT_ENTRY_NS = 20.0
+EVENT_COLUMN_NS = 0.35
 SCAN_NS = 1.0
-GEMM_MAC_NS = 0.12
-GEMM_NARROW = 100.0
+GEMM_MAC_NS = 0.1
+GEMM_NARROW = 200.0
 IM2COL_NS = 2.0
 #: float64 buffer per chunk of rows: small enough to stay in cache on the event path (measured best
 #: among 64 KiB - 4 MiB on the benchmark workloads)
