@@ -87,16 +87,26 @@ class ConvEvents:
         sh, sw = g.strides
         dh, dw = g.dilation
         cells = np.arange(g.h * g.w)
-        self.phase = ((cells // g.w + g.top) % sh) * sw + (cells % g.w + g.left) % sw
-        self.groups: list[tuple[np.ndarray, np.ndarray]] = []  # per phase: offsets, (H*W, offsets) targets
+        phase = ((cells // g.w + g.top) % sh) * sw + (cells % g.w + g.left) % sw
+        self.phase = np.repeat(phase, c).astype(np.uint8)  # per input element (cell, channel)
+        chan = np.tile(np.arange(c), g.h * g.w)[:, None]
+        cell = np.repeat(cells, c)
+        # per phase: for every input element, its output row in ``out`` and its kernel row, for
+        # each kernel offset of the phase (elements of other phases are never looked up)
+        self.groups: list[tuple[np.ndarray, np.ndarray]] = []
+        reach = []
         for py in range(sh):
             for px in range(sw):
-                offsets = [i * kw + j for i in range(kh) for j in range(kw)
-                           if (i * dh) % sh == py and (j * dw) % sw == px]
-                targets = [g.targets(o // kw, o % kw) for o in offsets]
-                table = np.stack([np.where(t < 0, g.positions, t) for t in targets], axis=1) if offsets else np.zeros((g.h * g.w, 0))
-                self.groups.append((np.array(offsets, np.int64), table.astype(np.int64)))
-        self.reach = np.array([len(offsets) for offsets, _ in self.groups])[self.phase]  # offsets per cell
+                offsets = np.array([i * kw + j for i in range(kh) for j in range(kw)
+                                    if (i * dh) % sh == py and (j * dw) % sw == px], np.int64)
+                targets = np.stack([g.targets(o // kw, o % kw) for o in offsets], axis=1) if len(offsets) else np.zeros((g.h * g.w, 0), np.int64)
+                rows = np.where(targets < 0, g.positions, targets)[cell]
+                if depthwise:
+                    rows = rows * c + chan
+                self.groups.append((rows.astype(np.int32), (offsets[None, :] * c + chan).astype(np.int32)))
+                reach.append(len(offsets))
+        self.reach = np.array(reach)[phase]  # offsets per cell
+        self.frame_rows = self.slots * (c if depthwise else 1)  # rows of ``out`` per frame
 
     @property
     def out_width(self) -> int:
@@ -104,33 +114,29 @@ class ConvEvents:
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, float]:
         """x (B, H, W, C) -> (float64 (B, OH, OW, columns or C * M), synaptic operations)."""
-        g, c, slots = self.geometry, self.channels, self.slots
-        b = x.shape[0]
+        g, b = self.geometry, x.shape[0]
         index, values = _active(x)
-        frame, element = np.divmod(index, g.h * g.w * c)
+        frame, element = np.divmod(index, g.h * g.w * self.channels)
         sops = _weighted_count(values, self.fan_out[element])
-        cell, channel = np.divmod(element, c)
         if len(self.groups) > 1:  # strided: group events by phase
-            phase = self.phase[cell]
+            phase = self.phase[element]
             order = np.argsort(phase, kind="stable")
-            frame, cell, channel, values = frame[order], cell[order], channel[order], values[order]
+            frame, element, values = frame[order], element[order], values[order]
             bounds = np.concatenate([[0], np.cumsum(np.bincount(phase, minlength=len(self.groups)))])
         else:
             bounds = np.array([0, len(values)])
-        out = np.zeros((b * slots * (c if self.depthwise else 1), self.columns), np.float64)
-        for k, (offsets, table) in enumerate(self.groups):
+        base = (frame * self.frame_rows).astype(np.int32)
+        out = np.zeros((b * self.frame_rows, self.columns), np.float64)
+        for k, (rows, cols) in enumerate(self.groups):
             lo, hi = bounds[k], bounds[k + 1]
-            if hi == lo or not len(offsets):
+            if hi == lo or not rows.shape[1]:
                 continue
             # event-major entries: an event's offsets reach neighbouring outputs, so consecutive
             # entries update nearby rows of ``out`` (cache-friendly), in one sparse product
-            chan = channel[lo:hi, None]
-            rows = table[cell[lo:hi]] + (frame[lo:hi] * slots)[:, None]  # (events, offsets)
-            if self.depthwise:
-                rows = rows * c + chan
-            cols = offsets[None, :] * c + chan
-            _add_products(out, rows.reshape(-1), cols.reshape(-1), np.repeat(values[lo:hi], len(offsets)), self.weights)
-        out = out.reshape(b, slots, -1)[:, : g.positions]
+            where = element[lo:hi]
+            _add_products(out, (rows[where] + base[lo:hi, None]).reshape(-1), cols[where].reshape(-1),
+                          np.repeat(values[lo:hi], rows.shape[1]), self.weights)
+        out = out.reshape(b, self.slots, -1)[:, : g.positions]
         return out.reshape(b, g.oh, g.ow, self.out_width), sops
 
 

@@ -37,9 +37,9 @@ SCAN_NS = 1.0
 GEMM_MAC_NS = 0.1
 GEMM_NARROW = 200.0
 IM2COL_NS = 2.0
-#: float64 buffer per chunk of rows: small enough to stay in cache on the event path (measured best
-#: among 64 KiB - 4 MiB on the benchmark workloads)
-EVENT_CHUNK_BYTES = 512 << 10
+#: float64 output buffer per chunk of rows (event path: 2 MiB measured best among 512 KiB - 8 MiB
+#: on the benchmark workloads; dense path: im2col input and output together)
+EVENT_CHUNK_BYTES = 2 << 20
 DENSE_CHUNK_BYTES = 4 << 20
 
 
