@@ -24,13 +24,12 @@ import numpy as np
 
 from npukit import ir
 from npukit.errors import BadInputError
-from npukit.snn.synapses import DENSE_CHUNK_BYTES
+from npukit.snn.synapses import CHUNK_WORK_BYTES
 
 BUDGET_FRACTION = 0.5  # of the memory available when the simulation starts
-#: per simulation, independent of the batch: the chunk buffers of the synaptic kernels (the
-#: float64 input and output of a dense-path chunk, each at most DENSE_CHUNK_BYTES) and BLAS
-#: work space
-FIXED_BYTES = 2 * DENSE_CHUNK_BYTES + (2 << 20)
+#: per simulation, independent of the batch: the chunk buffers of the synaptic kernels
+#: (``npukit.snn.synapses.CHUNK_WORK_BYTES``) and BLAS work space
+FIXED_BYTES = CHUNK_WORK_BYTES + (2 << 20)
 
 #: nodes whose output keeps its input's element type (uint8 spikes stay uint8)
 _SAME_TYPE = (ir.Pad2D, ir.Flatten, ir.Reshape, ir.Identity, ir.MaxPool2D, ir.Concatenate)

@@ -41,6 +41,12 @@ IM2COL_NS = 2.0
 #: on the benchmark workloads; dense path: im2col input and output together)
 EVENT_CHUNK_BYTES = 2 << 20
 DENSE_CHUNK_BYTES = 4 << 20
+#: event path: at most this many (active input, kernel offset) entries per chunk; each takes about
+#: ENTRY_BYTES in index, value and temporary arrays
+EVENT_CHUNK_ENTRIES = 1 << 17
+ENTRY_BYTES = 40
+#: the most memory the chunk buffers of one call take, whatever the batch (npukit.snn.memory)
+CHUNK_WORK_BYTES = max(2 * DENSE_CHUNK_BYTES, EVENT_CHUNK_BYTES + ENTRY_BYTES * EVENT_CHUNK_ENTRIES)
 
 
 class Synapses:
@@ -93,11 +99,13 @@ class Synapses:
     def __call__(self, x: np.ndarray, path: str | None = None) -> np.ndarray:
         """The float32 synaptic input for x (rows, *in_shape); ``path`` forces "event" or "dense"."""
         rows = x.shape[0]
+        density = np.count_nonzero(x) / max(x.size, 1)
         if path is None:
-            density = np.count_nonzero(x) / max(x.size, 1)
             path = "event" if density <= self.max_event_density() else "dense"
         out = np.empty((rows,) + self.out_shape, np.float32)
         step = self.chunk_rows[path]
+        if path == "event":  # bound the entries of a chunk too
+            step = max(1, min(step, int(EVENT_CHUNK_ENTRIES / max(density * self.event_entries_per_row, 1.0))))
         sops = 0.0
         for lo in range(0, rows, step):
             chunk = x[lo : lo + step]
