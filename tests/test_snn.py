@@ -139,6 +139,19 @@ def test_time_folded_equals_step_loop_exactly(snn_models, name, encoding):
     assert sum(int(c.sum()) for c in folded.spike_counts.values()) > 0
 
 
+@pytest.mark.parametrize("name", ["digits_cnn", "sequential_cnn", "functional", "mlp"])
+def test_event_and_dense_synaptic_paths_both_equal_the_step_loop(snn_models, name):
+    graph, x = snn_models[name]
+    folded = simulate(graph, x[:24], 12, encoding="poisson", seed=2, batch_size=16)
+    assert folded.paths, "the network has layers reading spikes"
+    for path in ("event", "dense"):
+        stepped = simulate_stepwise(graph, x[:24], 12, encoding="poisson", seed=2, batch_size=16, path=path)
+        assert all(rows[path] > 0 for rows in stepped.paths.values())
+        for layer, counts in folded.spike_counts.items():
+            np.testing.assert_array_equal(stepped.spike_counts[layer], counts, err_msg=f"{path} {layer}")
+        np.testing.assert_array_equal(stepped.readouts, folded.readouts)
+
+
 def test_readout_after_t_steps_equals_a_t_step_simulation(snn_models):
     graph, x = snn_models["sequential_cnn"]
     long = simulate(graph, x[:40], 16, checkpoints=[1, 5, 8])

@@ -99,7 +99,9 @@ class ConvEvents:
             for px in range(sw):
                 offsets = np.array([i * kw + j for i in range(kh) for j in range(kw)
                                     if (i * dh) % sh == py and (j * dw) % sw == px], np.int64)
-                targets = np.stack([g.targets(o // kw, o % kw) for o in offsets], axis=1) if len(offsets) else np.zeros((g.h * g.w, 0), np.int64)
+                targets = np.zeros((g.h * g.w, 0), np.int64)
+                if len(offsets):
+                    targets = np.stack([g.targets(o // kw, o % kw) for o in offsets], axis=1)
                 rows = np.where(targets < 0, g.positions, targets)[cell]
                 if depthwise:
                     rows = rows * c + chan

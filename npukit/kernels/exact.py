@@ -71,7 +71,8 @@ class Bands:
         return 1 + len(self.columns)
 
 
-def split_bands(kernel: np.ndarray, fan_in_axes: tuple[int, ...], bound: int = MAX_BOUND, per_channel: bool = False) -> Bands:
+def split_bands(kernel: np.ndarray, fan_in_axes: tuple[int, ...], bound: int = MAX_BOUND,
+                per_channel: bool = False) -> Bands:
     """Split ``kernel`` (float32; outputs on the last axis) for exact sums of inputs whose digits
     are at most ``bound`` units; ``fan_in_axes`` are the axes one output sums over.
     ``per_channel`` (depthwise kernels): later bands keep every output column."""
@@ -101,7 +102,8 @@ def split_bands(kernel: np.ndarray, fan_in_axes: tuple[int, ...], bound: int = M
         floors.append(floor)
     if not blocks:
         blocks, floors = [remaining], [0]
-    return Bands(np.ascontiguousarray(np.concatenate(blocks, axis=-1)), outputs, tuple(columns), tuple(floors), per_channel)
+    kernel = np.ascontiguousarray(np.concatenate(blocks, axis=-1))
+    return Bands(kernel, outputs, tuple(columns), tuple(floors), per_channel)
 
 
 def combine_bands(sums: np.ndarray, bands: Bands) -> np.ndarray:

@@ -120,9 +120,9 @@ def simulate(
     parts: list[tuple] = []
     for first in range(0, x.shape[0], batch_size):
         xb = x[first : first + batch_size]
-        # no reference kept here: _run_batch frees the encoded input after its last reader
-        parts.append(_run_batch(plan, encode(xb, plan.timesteps, encoding, input_max, seed, first), xb.shape[0], keep,
-                                synapses, counters))
+        # the encoded input is passed without a reference kept here: _run_batch frees it early
+        encoded = [encode(xb, plan.timesteps, encoding, input_max, seed, first)]
+        parts.append(_run_batch(plan, encoded.pop(), xb.shape[0], keep, synapses, counters))
         if progress:
             progress(xb.shape[0])
     readouts = np.concatenate([p[0] for p in parts], axis=1)

@@ -5,12 +5,11 @@ A Dense, Conv2D or DepthwiseConv2D node in the temporal region whose input is sp
 
     current = float32(exact sum of input x weight) + bias           (bias added in float32)
 
-with the sum exact in float64 (``npukit.kernels.exact``: weight bands, base-256 input digits).
-Each call picks a path from the
-density it measures on its input (the cost model below): event-driven, where only
-the active inputs are visited, or dense float64 GEMMs. Both give the same bits, whatever the batch,
-the number of steps per call or the chunking, so the time-folded simulator (all T steps in one
-call) equals the step loop (one call per step) spike for spike.
+with the sum exact in float64 (``npukit.kernels.exact``: weight bands, input digits). Each call
+picks a path from the density it measures on its input (the cost model below): event-driven,
+where only the active inputs are visited, or dense float64 GEMMs. Both give the same bits,
+whatever the batch, the number of steps per call or the chunking, so the time-folded simulator
+(all T steps in one call) equals the step loop (one call per step) spike for spike.
 
 Each layer also counts its synaptic operations from the input it really receives: every input
 spike (a count k is k spikes; an input of value x holds x / unit spikes) times the number of
@@ -26,10 +25,11 @@ from npukit.kernels import events as kernels
 from npukit.kernels.exact import MAX_BOUND, ConvGeometry, combine, combine_bands, digits, split_bands
 
 #: cost model of the path choice (ns), fitted to timings of both paths on nine layer shapes at
-#: densities 2-25% on a 2-core AMD EPYC (docs/snn.md; the measurements were noisy, a shared machine): the event path costs EVENT_ENTRY_NS +
-#: EVENT_COLUMN_NS x N per (active input, kernel offset) entry, N the columns it updates, plus
-#: SCAN_NS per input value; the dense path GEMM_MAC_NS x (1 + GEMM_NARROW / N) per
-#: multiply-accumulate (float64 BLAS slows down on narrow outputs) plus IM2COL_NS per im2col value.
+#: densities 2-25% on a 2-core AMD EPYC (docs/snn.md; noisy: a shared machine): the event path
+#: costs EVENT_ENTRY_NS + EVENT_COLUMN_NS x N per (active input, kernel offset) entry, N the
+#: columns it updates, plus SCAN_NS per input value; the dense path GEMM_MAC_NS x (1 + GEMM_NARROW
+#: / N) per multiply-accumulate (float64 BLAS slows down on narrow outputs) plus IM2COL_NS per
+#: im2col value.
 #: Only speed depends on the choice: both paths give the same bits.
 EVENT_ENTRY_NS = 20.0
 EVENT_COLUMN_NS = 0.35
@@ -94,7 +94,8 @@ class Synapses:
 
     def max_event_density(self) -> float:
         """The input density (nonzero fraction) up to which the event path is expected to be faster."""
-        return max(0.0, self.dense_ns_per_row - self.scan_ns_per_row) / (self.event_entries_per_row * self.event_entry_ns)
+        dense = max(0.0, self.dense_ns_per_row - self.scan_ns_per_row)
+        return dense / (self.event_entries_per_row * self.event_entry_ns)
 
     def __call__(self, x: np.ndarray, path: str | None = None) -> np.ndarray:
         """The float32 synaptic input for x (rows, *in_shape); ``path`` forces "event" or "dense"."""
