@@ -99,24 +99,24 @@ def agreement(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray]) -> flo
 
 
 def run_event(name: str, repeats: int) -> dict:
-    import sinabs
-    import snntorch
-    import torch
-
     from snn_peers import sinabs_runner, snntorch_runner
 
     nir_graph, graph, x, batch = event_workload(name)
     ours = simulate(graph, x, None, batch_size=batch)
-    sin_run, sin_counts = sinabs_runner(nir_graph, x)
-    tor_run, tor_counts = snntorch_runner(nir_graph, x)
-    contenders = {"npukit": lambda: simulate(graph, x, None, batch_size=batch), "sinabs": sin_run, "snnTorch": tor_run}
+    contenders = {"npukit": lambda: simulate(graph, x, None, batch_size=batch)}
+    peers, labels, note = {}, {}, "peers not installed: pip install torch==2.13.0 sinabs snntorch"
+    for peer, module, runner, label in (("sinabs", "sinabs", sinabs_runner, "sinabs {}"),
+                                        ("snnTorch", "snntorch", snntorch_runner, "snnTorch {} step loop")):
+        try:
+            version = __import__(module).__version__
+        except ImportError:
+            continue
+        run, counts = runner(nir_graph, x)
+        contenders[peer], peers[peer], labels[peer] = run, counts, label.format(version)
+        note = f"torch {__import__('torch').__version__}, 2 threads"
     times = timed_rounds(contenders, repeats)
-    agree = {
-        "sinabs": agreement(ours.spike_counts, {k: v.numpy() for k, v in sin_counts.items()}),
-        "snnTorch": agreement(ours.spike_counts, {k: v.numpy() for k, v in tor_counts.items()}),
-    }
-    labels = {"sinabs": f"sinabs {sinabs.__version__}", "snnTorch": f"snnTorch {snntorch.__version__} step loop"}
-    return _figures(name, x.shape[0], x.shape[1], times, ours, agree, labels, f"torch {torch.__version__}, 2 threads")
+    agree = {peer: agreement(ours.spike_counts, {k: v.numpy() for k, v in counts.items()}) for peer, counts in peers.items()}
+    return _figures(name, x.shape[0], x.shape[1], times, ours, agree, labels, note)
 
 
 def run_digits(repeats: int, batch: int = 256, timesteps: int = 32) -> dict:
