@@ -79,6 +79,9 @@ class SimulationReport:
             "warnings": firing_warnings(self.snn, r.spike_counts, r.timesteps),
             "seconds": round(r.seconds, 4),
             "samples_x_timesteps_per_second": round(len(self.data) * r.timesteps / max(r.seconds, 1e-9), 1),
+            "sops": r.sops_per_sample(),
+            "layer_sops": dict(r.sops),
+            "synaptic_paths": dict(r.paths),
             **self.extra,
         }
 

@@ -117,6 +117,9 @@ def render_simulate(report: dict[str, Any]) -> str:
         _table(["spiking layer", "spikes/sample", "rate (spikes/neuron/step)", "threshold"], rows),
         f"simulated in {report['seconds']:.3f} s ({report['samples_x_timesteps_per_second']:,.0f} samples x timesteps / s)",
     ]
+    if report.get("sops") is not None:
+        layers = ", ".join(f"{k} {v:,.0f}" for k, v in report["layer_sops"].items())
+        lines.append(f"synaptic operations per sample: {report['sops']:,.0f} ({layers})")
     lines += [f"warning: {w}" for w in report.get("warnings") or ()]
     if report.get("saved"):
         lines.append(f"wrote {report['saved']} (outputs and per-layer spike counts)")

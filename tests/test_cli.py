@@ -68,6 +68,12 @@ def test_simulate_saves_outputs_and_spike_counts(tmp_path, shipped_model):
         counts = saved["spikes/conv1/relu"]
         assert counts.shape == (50, 8, 8, 16) and counts.max() <= 16
         assert counts.sum() / 50 == pytest.approx(figures["spikes_per_sample"]["conv1/relu"])
+    # SOPs from the run: every fc1 spike reaches the 10 logits, every conv2 spike (2x2-pooled) the 64 fc1 units
+    spikes = figures["spikes_per_sample"]
+    assert figures["layer_sops"]["logits"] == pytest.approx(spikes["fc1/relu"] * 10)
+    assert figures["layer_sops"]["fc1"] == pytest.approx(spikes["conv2/relu"] * 64)
+    assert figures["sops"] == pytest.approx(sum(figures["layer_sops"].values())) and figures["seconds"] > 0
+    assert set(figures["synaptic_paths"]) == {"conv2", "fc1"}
 
 
 def test_parity_json_and_plot(tmp_path, shipped_model, shipped_tflite):

@@ -90,6 +90,35 @@ def _batchnorm(input_shape, *layers):
 
 
 IMG = (8, 8, 3)
+SEQ = (9, 3)  # (steps, channels) for the 1-D layers
+
+
+def _layer_scale(channels):
+    """keras.layers.LayerScale (ConvNeXt's per-channel gain) with non-trivial gains."""
+    from keras.src.applications.convnext import LayerScale
+
+    layer = LayerScale(0.5, channels)
+    layer.build((None, 8, 8, channels))
+    layer.set_weights([np.linspace(-1.5, 2.0, channels).astype(np.float32)])
+    return layer
+
+
+def _normalization():
+    """Normalization with per-channel mean and variance adapted from data."""
+    layer = L().Normalization()
+    layer.adapt(np.random.default_rng(4).normal([0.5, -1.0, 2.0], [1.0, 0.5, 3.0], (64, *IMG)).astype(np.float32))
+    return layer
+
+
+def _stochastic_depth():
+    """ConvNeXt's residual with StochasticDepth (identity at inference)."""
+    from keras.src.applications.convnext import StochasticDepth
+
+    keras = _keras()
+    keras.utils.set_random_seed(0)
+    x = keras.Input(IMG)
+    y = StochasticDepth(0.5)(L().Conv2D(3, 3, padding="same")(x))
+    return keras.Model(x, L().Add()([x, y]))
 CASES = {
     "Activation": {
         "relu": lambda: chain((10,), dense(6), lambda: L().Activation("relu"), dense(3)),
@@ -184,6 +213,27 @@ CASES = {
         "symmetric": lambda: chain(IMG, lambda: L().ZeroPadding2D(1), conv(2, padding="valid")),
         "asymmetric": lambda: chain(IMG, lambda: L().ZeroPadding2D(((1, 2), (0, 3))), conv(2, padding="valid")),
     },
+    "AveragePooling1D": {"valid_2": lambda: chain(SEQ, lambda: L().AveragePooling1D(2)),
+                         "same_3_stride_2": lambda: chain((7, 3), lambda: L().AveragePooling1D(3, strides=2, padding="same"))},
+    "Conv1D": {"same": lambda: chain(SEQ, lambda: L().Conv1D(4, 3, padding="same")),
+               "valid_dilated_relu": lambda: chain(SEQ, lambda: L().Conv1D(4, 3, dilation_rate=2, activation="relu"))},
+    "Cropping2D": {"asymmetric": lambda: chain(IMG, lambda: L().Cropping2D(((1, 2), (0, 3))), conv(2))},
+    "GlobalAveragePooling1D": {"flat": lambda: chain(SEQ, lambda: L().Conv1D(4, 3), lambda: L().GlobalAveragePooling1D(), dense(3))},
+    "GlobalMaxPooling1D": {"flat": lambda: chain(SEQ, lambda: L().Conv1D(4, 3), lambda: L().GlobalMaxPooling1D(), dense(3))},
+    "GlobalMaxPooling2D": {"flat": lambda: chain(IMG, conv(4), lambda: L().GlobalMaxPooling2D(), dense(3)),
+                           "keepdims": lambda: chain(IMG, conv(4), lambda: L().GlobalMaxPooling2D(keepdims=True), conv(2, 1))},
+    "LayerNormalization": {"channels": lambda: chain(IMG, conv(4), lambda: L().LayerNormalization(epsilon=1e-3)),
+                           "vector": lambda: chain((10,), dense(6), lambda: L().LayerNormalization())},
+    "LayerScale": {"channels": lambda: chain(IMG, conv(4), lambda: _layer_scale(4))},
+    "MaxPooling1D": {"valid_2": lambda: chain(SEQ, lambda: L().MaxPooling1D(2)),
+                     "same_3_stride_1": lambda: chain(SEQ, lambda: L().MaxPooling1D(3, strides=1, padding="same"))},
+    "Multiply": {"two_convs": lambda: branches(IMG, conv(4), conv(4, 1), lambda: L().Multiply()),
+                 "vectors": lambda: branches((10,), dense(4), dense(4), lambda: L().Multiply())},
+    "Normalization": {"per_channel": lambda: chain(IMG, lambda: _normalization(), conv(2))},
+    "StochasticDepth": {"residual": lambda: _stochastic_depth()},
+    "Subtract": {"two_convs": lambda: branches(IMG, conv(4), conv(4, 1), lambda: L().Subtract())},
+    "UpSampling2D": {"nearest_2": lambda: chain(IMG, lambda: L().UpSampling2D(2), conv(2)),
+                     "bilinear_2x3": lambda: chain(IMG, lambda: L().UpSampling2D((2, 3), interpolation="bilinear"))},
 }
 
 

@@ -1,7 +1,9 @@
 """Every IR node type is complete: a float reference (npukit.ops), a TFLite lowering or a
 documented refusal (converters/tflite_lowering.NOT_LOWERED), and a place in the spiking
 runtime's groupings (AFFINE, ANALOG_ONLY, ReLU / MaxPool2D, or a neuron). Generated from the
-registries, so a new node type that misses one fails here."""
+registries, so a new node type that misses one fails here. Neurons and Delay hold state from
+step to step: the simulators and the temporal backend carry them (tests/test_snn.py,
+tests/test_recurrent.py), not these per-node registries."""
 
 from __future__ import annotations
 
@@ -11,8 +13,6 @@ from npukit import ir
 from npukit.converters import tflite_lowering
 from npukit.ops import _OPS
 
-#: a Delay holds state like a neuron: the step loops compute it (the simulators, the temporal
-#: backend, ``npukit.reference`` over a sequence), never ``forward``
 RATE_CODED = sorted(name for name, cls in ir.NODE_TYPES.items() if not issubclass(cls, (ir.Input, ir.Delay, *ir.NEURONS)))
 
 

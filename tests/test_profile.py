@@ -80,6 +80,17 @@ def test_sop_counts_are_spikes_times_fan_out():
     assert rows["s1"]["neuron_updates"] == 16 * 16 and rows["s2"]["neuron_updates"] == 7 * 16
 
 
+def test_runtime_sops_sit_on_the_weighted_layers_and_match_spikes_times_fan_out():
+    graph = dense_snn()
+    x = np.random.default_rng(3).uniform(0, 1, (20, 10)).astype(np.float32)
+    result = simulate(graph, x, 16)
+    assert set(result.sops) == {"b", "c"}  # "a" reads the analog input: MACs, not SOPs
+    rows = {r["name"]: r for r in layer_counts(graph, result.spike_counts, 16, sops=result.sops)}
+    assert rows["b"]["sops"] == pytest.approx(result.spike_counts["s1"].sum() / 20 * 7)  # counted, not estimated
+    assert rows["c"]["sops"] == pytest.approx(result.spike_counts["s2"].sum() / 20 * 3)  # the readout reads s2
+    assert rows["s1"]["sops"] is None and rows["s1"]["spikes"] == pytest.approx(result.spike_counts["s1"].sum() / 20)
+
+
 def test_fan_out_through_pooling_counts_the_next_convolution():
     rng = np.random.default_rng(4)
     nodes = [

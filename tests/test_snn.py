@@ -139,6 +139,19 @@ def test_time_folded_equals_step_loop_exactly(snn_models, name, encoding):
     assert sum(int(c.sum()) for c in folded.spike_counts.values()) > 0
 
 
+@pytest.mark.parametrize("name", ["digits_cnn", "sequential_cnn", "functional", "mlp"])
+def test_event_and_dense_synaptic_paths_both_equal_the_step_loop(snn_models, name):
+    graph, x = snn_models[name]
+    folded = simulate(graph, x[:24], 12, encoding="poisson", seed=2, batch_size=16)
+    assert folded.paths, "the network has layers reading spikes"
+    for path in ("event", "dense"):
+        stepped = simulate_stepwise(graph, x[:24], 12, encoding="poisson", seed=2, batch_size=16, path=path)
+        assert all(rows[path] > 0 for rows in stepped.paths.values())
+        for layer, counts in folded.spike_counts.items():
+            np.testing.assert_array_equal(stepped.spike_counts[layer], counts, err_msg=f"{path} {layer}")
+        np.testing.assert_array_equal(stepped.readouts, folded.readouts)
+
+
 def test_readout_after_t_steps_equals_a_t_step_simulation(snn_models):
     graph, x = snn_models["sequential_cnn"]
     long = simulate(graph, x[:40], 16, checkpoints=[1, 5, 8])
@@ -266,29 +279,6 @@ def _as_ann(graph):
         [ir.ReLU(n.name, n.inputs, max_value=float(n.v_threshold)) if isinstance(n, ir.IF) else n for n in graph],
         graph.output,
     )
-
-
-def test_memory_guard_lowers_the_batch_and_refuses_what_cannot_fit(snn_models, monkeypatch):
-    from npukit.snn import memory
-
-    graph, x = snn_models["digits_cnn"]
-    # widest array: conv2's im2col patches, 4 x 4 positions x (3 x 3 x 16) values per step
-    assert memory.largest_step_values(graph)[1] == 4 * 4 * 3 * 3 * 16
-    per = memory.bytes_per_sample(graph, 10)
-    assert per == 10 * 2304 * 4 * memory.LIVE_COPIES
-    assert memory.fit_batch(graph, 10, 256, budget=per * 5 + 1) == 5
-    assert memory.fit_batch(graph, 10, 3, budget=per * 5) == 3
-    with pytest.raises(BadInputError, match=r"MiB per sample .*layer .* lower -T"):
-        memory.fit_batch(graph, 10, 1, budget=per - 1)
-    full = simulate(graph, x[:20], 10, batch_size=256)
-    monkeypatch.setattr(memory, "available_bytes", lambda: 2 * per * 7)  # room for 7 samples
-    lowered = simulate(graph, x[:20], 10, batch_size=256)  # runs in batches of 7: same result
-    np.testing.assert_allclose(lowered.readouts, full.readouts, atol=1e-5)  # BLAS sums by size
-    for layer, counts in full.spike_counts.items():
-        np.testing.assert_array_equal(lowered.spike_counts[layer], counts)
-    monkeypatch.setattr(memory, "available_bytes", lambda: per)  # budget: half a sample
-    with pytest.raises(BadInputError, match="lower -T"):
-        simulate(graph, x[:4], 10)
 
 
 @pytest.mark.parametrize("encoding", ["bernoulli", "poisson"])

@@ -66,8 +66,8 @@ def keras_with_unsupported(path):
 
     L = keras.layers
     model = keras.Sequential([
-        keras.Input((8, 8, 1)), L.Conv2D(4, 3, name="conv"), L.LayerNormalization(name="norm_a"),
-        L.UpSampling2D(name="up"), L.LayerNormalization(name="norm_b"), L.Flatten(), L.Dense(3, name="out"),
+        keras.Input((8, 8, 1)), L.Conv2D(4, 3, name="conv"), L.GroupNormalization(2, name="norm_a"),
+        L.Conv2DTranspose(4, 3, name="up"), L.GroupNormalization(2, name="norm_b"), L.Flatten(), L.Dense(3, name="out"),
     ])
     model.save(path)
     return path
@@ -76,7 +76,7 @@ def keras_with_unsupported(path):
 @pytest.mark.parametrize("make, kinds, wheres", [
     (onnx_with_three_unsupported, ["Tanh", "Tanh", "Sin"], ["node 'tanh_a'", "node 'tanh_b'", "node 'sine'"]),
     (nir_with_two_unsupported, ["MaxPool1d", "Dropout"], ["node 'wait'", "node 'conv'"]),
-    (keras_with_unsupported, ["LayerNormalization", "UpSampling2D", "LayerNormalization"],
+    (keras_with_unsupported, ["GroupNormalization", "Conv2DTranspose", "GroupNormalization"],
      ["layer 'norm_a'", "layer 'up'", "layer 'norm_b'"]),
 ], ids=["onnx", "nir", "keras"])
 def test_every_unsupported_op_in_one_error_and_in_inspect(tmp_path, make, kinds, wheres):

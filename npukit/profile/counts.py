@@ -5,10 +5,13 @@ Conventions (the MAC counts of ``npukit inspect``):
 * MACs per sample: Dense in x out; Conv2D output elements x kh x kw x Cin; DepthwiseConv2D output
   elements x kh x kw; pooling one accumulate per window element; GlobalAveragePool one per
   input element; BatchNorm/Scale one per element; everything else 0.
-* SOPs (spiking networks, from a simulation on data): each spike a neuron emits is delivered to
-  its fan-out, the synapses leaving it: for every weighted layer it reaches (through pooling,
-  flatten, padding, add or concatenation, which route a spike to one element), the layer's MACs
-  divided by its input size. SOPs = sum over T of spikes x fan-out, per sample.
+* SOPs (spiking networks, from a simulation on data): the synaptic operations the simulator
+  counted (``npukit.snn.synapses``): for each weighted layer that reads spikes, every spike it
+  receives times the synapses leaving that input element (its exact fan-out, borders and
+  strides included), summed over T, per sample, in the weighted layer's row. Without those
+  figures (``sops`` not given), an estimate from spike counts, in the spiking layer's row: each
+  spike is delivered to the weighted layers it reaches (through pooling, flatten, padding, add or
+  concatenation), each counting its MACs divided by its input size.
 * Neuron updates: neurons of a layer x T, per sample.
 * Bytes: weights (parameters x bytes per value) read once per inference; activations, every
   layer's output written once and read by each reader.
@@ -49,8 +52,10 @@ def fan_out(graph: ir.Graph, name: str, macs: dict[str, int] | None = None) -> f
 
 
 def layer_counts(graph: ir.Graph, spike_counts: dict[str, np.ndarray] | None = None, timesteps: int | None = None,
-                 samples: int | None = None) -> list[dict[str, Any]]:
-    """Per node: macs, sops, neuron_updates, weight and activation elements (per sample)."""
+                 samples: int | None = None, sops: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """Per node: macs, sops, neuron_updates, weight and activation elements (per sample).
+    ``sops``: the simulator's counts per weighted layer (``SimulationResult.sops``); without
+    them SOPs are estimated from ``spike_counts``."""
     macs = graph.macs()
     rows = []
     for node in graph:
@@ -68,7 +73,10 @@ def layer_counts(graph: ir.Graph, spike_counts: dict[str, np.ndarray] | None = N
             counts = spike_counts[node.name]
             spikes = float(counts.reshape(counts.shape[0], -1).sum(axis=1).mean())
             row["spikes"] = spikes
-            row["sops"] = spikes * fan_out(graph, node.name, macs)
+            if sops is None:
+                row["sops"] = spikes * fan_out(graph, node.name, macs)
+        if sops is not None and node.name in sops:
+            row["sops"] = float(sops[node.name])
         rows.append(row)
     return rows
 

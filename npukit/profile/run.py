@@ -69,7 +69,8 @@ def profile(
     estimates. With ``source`` (the model it was converted from) the counts come from the IR;
     with ``data`` too, the spiking version is simulated (``SOP_SAMPLES`` samples, T =
     ``timesteps`` or the model's) to count spikes, SOPs and neuron updates for the neuromorphic
-    estimates. Without ``source``, MACs are counted from the .tflite alone.
+    estimates (SOPs as the simulator counted them). Without ``source``, MACs are counted from the
+    .tflite alone.
 
     ``dt`` (seconds), ``framework`` and ``reset`` (NIR only: the exporting framework's neuron
     convention, ``npukit.snn.frameworks``) and ``input_shape`` (ONNX only: batch-first, replaces
@@ -150,7 +151,8 @@ def _snn_rows(graph, data, dataset, steps: int, progress):
     series = has_time_axis(dataset.x, snn.input_shape)  # a time series runs for its own T
     x, steps, encoding = prepare(snn, dataset.x[:SOP_SAMPLES], None if series else steps)
     result = simulate(snn, x, steps, encoding=encoding, progress=progress("counting spikes", len(x)))
-    return layer_counts(snn, result.spike_counts, steps), _first_layers(snn), steps
+    # a layer reading input events counts as SOPs, not as analog MACs
+    return layer_counts(snn, result.spike_counts, steps, sops=result.sops), _first_layers(snn) - set(result.sops), steps
 
 
 def compare_device(host: dict[str, Any], path: str | Path) -> dict[str, Any]:

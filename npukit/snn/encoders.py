@@ -88,6 +88,26 @@ def rates(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(x, np.float32).mean(axis=1) if has_time_axis(x, input_shape) else x
 
 
+def event_input(x: np.ndarray, encoding: str, input_max: float) -> tuple[float | None, int]:
+    """(unit, bound) of event input (``npukit.snn.plan``): unit 1 for a time series of integers
+    (event frames, counts), the spike size of Bernoulli/Poisson input when it is a power of two
+    (the values are then integers times it), None for analog input; bound: the largest value in
+    units (the data's for a time series, 1 for Bernoulli, 255 for Poisson: not bounded)."""
+    if encoding == TIME_SERIES:
+        x = np.asarray(x)
+        if x.dtype.kind == "b" or not x.size:
+            return 1.0, 1
+        top = max(float(np.max(x)), -float(np.min(x)))
+        if x.dtype.kind in "ui" or all(np.array_equal(part, np.rint(part)) for part in x.reshape(len(x), -1)):
+            return 1.0, int(min(max(top, 1.0), 255))
+        return None, 255
+    if encoding in ("bernoulli", "poisson"):
+        amp = float(np.float32(input_max if input_max > 0 else 1.0))
+        unit = amp if np.frexp(amp)[0] == 0.5 else None
+        return unit, 1 if encoding == "bernoulli" else 255
+    return None, 255
+
+
 def encode(
     x: np.ndarray, timesteps: int, encoding: str, input_max: float, seed: int = 0, first_index: int = 0
 ) -> np.ndarray:

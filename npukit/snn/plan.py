@@ -13,16 +13,26 @@ Every node falls in one of three regions, fixed by the graph and the input encod
   steps, i.e. the mean of its input over time (``sum_{s<=t} x(s) / t`` at each checkpoint t).
   Readout nodes then compute on those means; affine layers commute with the mean, so a Dense
   readout equals a Dense integrator, and analog ops after it (softmax, a final ReLU) act on it.
+
+Spike-valued signals: a temporal node whose values are always integers times a power of two
+(its ``unit``): spiking neurons' outputs (0/1 events, or counts, amplitude folded away), event
+input (integer time series, or Bernoulli/Poisson spikes of a power-of-two amplitude), and what
+routing nodes make of them (padding, flatten, reshape, sum pooling, gated max pooling, Add and
+Concatenate of equal units; average pooling over a power-of-two window, unit / window). A
+weighted layer reading one (``Plan.synapses``) computes its input exactly
+(``npukit.snn.synapses``), event-driven where the input is sparse.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from npukit import ir
 from npukit.errors import BadInputError, UnsupportedError, show
+from npukit.kernels.exact import MAX_BOUND
 from npukit.passes.fold_amplitudes import fold_amplitudes
 from npukit.validation import positive_int
 
@@ -44,10 +54,19 @@ class Plan:
     #: recurrent loops: the nodes on a cycle through a Delay, in graph order; the time-folded
     #: simulator steps each loop in time (``npukit.snn.recurrent``)
     loops: tuple[tuple[str, ...], ...] = ()
+    #: spike-valued temporal nodes -> their unit (module docstring)
+    units: dict[str, float] = field(default_factory=dict)
+    #: spike-valued temporal nodes -> the largest value they hold, in units (at most 255)
+    bounds: dict[str, int] = field(default_factory=dict)
+    #: weighted temporal nodes reading a spike-valued input -> that input's (unit, bound)
+    synapses: dict[str, tuple[float, int]] = field(default_factory=dict)
 
 
-def make_plan(graph: ir.Graph, timesteps: int, encoding: str, checkpoints=None) -> Plan:
-    """Fold amplitudes, then assign each node its region (see the module docstring)."""
+def make_plan(graph: ir.Graph, timesteps: int, encoding: str, checkpoints=None, input_unit: float | None = None,
+              input_bound: int = 255) -> Plan:
+    """Fold amplitudes, then assign each node its region (see the module docstring).
+    ``input_unit``, ``input_bound``: event input's unit and largest value in units
+    (``npukit.snn.encoders.event_input``); unit None for analog input."""
     timesteps = positive_int("timesteps", timesteps)
     points = sorted({int(t) for t in (checkpoints or ())} | {timesteps})
     if points[0] <= 0 or points[-1] > timesteps:
@@ -72,7 +91,15 @@ def make_plan(graph: ir.Graph, timesteps: int, encoding: str, checkpoints=None) 
     )
     if region[graph.output] != READOUT and not isinstance(graph[graph.output], ir.NEURONS):
         raise UnsupportedError("the graph output must be a readout layer or a neuron layer")
-    return Plan(graph, scales, region, boundary, timesteps, tuple(points), recurrent_loops(graph))
+    loops = recurrent_loops(graph)
+    looped = {name for loop in loops for name in loop}
+    units, bounds = spike_units(graph, region, input_unit, input_bound)
+    # a recurrent loop is stepped as a whole in float32 (npukit.snn.recurrent), in both simulators
+    synapses = {
+        n.name: (units[n.inputs[0]], bounds[n.inputs[0]]) for n in graph
+        if isinstance(n, ir.WEIGHTED) and region[n.name] == TEMPORAL and n.inputs[0] in units and n.name not in looped
+    }
+    return Plan(graph, scales, region, boundary, timesteps, tuple(points), loops, units, bounds, synapses)
 
 
 def recurrent_loops(graph: ir.Graph) -> tuple[tuple[str, ...], ...]:
@@ -99,6 +126,53 @@ def recurrent_loops(graph: ir.Graph) -> tuple[tuple[str, ...], ...]:
             loop |= other
         loops.append(loop)
     return tuple(tuple(n for n in graph.nodes if n in loop) for loop in loops)
+
+
+
+
+#: nodes whose output holds input values (or zeros, or sums of them) unchanged in unit
+_KEEPS_UNIT = (ir.Identity, ir.Flatten, ir.Reshape, ir.Pad2D, ir.SumPool2D, ir.MaxPool2D, ir.Add, ir.Concatenate)
+
+
+def _power_of_two(value: float) -> bool:
+    return value > 0 and math.isfinite(value) and math.frexp(value)[0] == 0.5
+
+
+def spike_units(graph: ir.Graph, region: dict[str, str], input_unit: float | None,
+                input_bound: int = MAX_BOUND) -> tuple[dict[str, float], dict[str, int]]:
+    """Temporal nodes whose values are integers times a power of two -> (that unit, the largest
+    value in units, capped at MAX_BOUND). Single-spike neurons hold 0 or 1; a bound that turns
+    out too small only costs speed (``npukit.kernels.exact.digits`` splits larger values)."""
+    units: dict[str, float] = {}
+    bounds: dict[str, int] = {}
+    for node in graph:
+        if region[node.name] != TEMPORAL:
+            continue
+        unit, bound = None, MAX_BOUND
+        inputs = [i for i in node.inputs if i in units]
+        if isinstance(node, ir.Input):
+            unit, bound = input_unit, input_bound
+        elif isinstance(node, ir.SPIKING):
+            amplitude = getattr(node, "amplitude", None)
+            unit = 1.0 if amplitude is None or not np.any(np.asarray(amplitude) != 1) else None
+            bound = MAX_BOUND if getattr(node, "max_spikes", 1) == 0 else 1  # multi-spike: counts per step
+        elif isinstance(node, ir.Delay) and len(inputs) == 1 and not np.any(np.asarray(node.init)):
+            unit, bound = units[inputs[0]], bounds[inputs[0]]  # the input shifted in time, zeros first
+        elif isinstance(node, _KEEPS_UNIT) and len(inputs) == len(node.inputs):
+            found = {units[i] for i in inputs}
+            unit = found.pop() if len(found) == 1 else None
+            bound = max(bounds[i] for i in inputs)
+            if isinstance(node, ir.SumPool2D):
+                bound *= int(node.pool_size[0]) * int(node.pool_size[1])
+            elif isinstance(node, ir.Add):
+                bound = sum(bounds[i] for i in inputs)
+        elif isinstance(node, ir.AveragePool2D) and node.padding == "valid" and len(inputs) == 1:
+            window = int(node.pool_size[0]) * int(node.pool_size[1])
+            unit = units[inputs[0]] / window if _power_of_two(float(window)) else None
+            bound = bounds[inputs[0]] * window
+        if unit is not None and _power_of_two(float(unit)):
+            units[node.name], bounds[node.name] = float(unit), int(min(bound, MAX_BOUND))
+    return units, bounds
 
 
 class RunningMean:

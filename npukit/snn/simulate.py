@@ -1,9 +1,11 @@
 """Time-folded simulation of a spiking graph over T timesteps, in numpy.
 
 Layers are evaluated one after the other, each for all T steps at once: the synaptic input of
-a layer for every step comes from one pass over a (T*B, ...) array (time folded into the batch:
-one im2col, one bias add; GEMMs in blocks of one step, see ``npukit.kernels``), layers whose input
-does not change in time are computed once, and only the neuron recurrence is stepped in time.
+a layer for every step comes from one pass over a (T*B, ...) array (time folded into the batch),
+layers whose input does not change in time are computed once, and only the neuron recurrence (and
+recurrent loops, ``npukit.snn.recurrent``) is stepped in time. A weighted layer reading spikes
+computes its input exactly, event-driven where the spikes are sparse (``npukit.snn.synapses``);
+one reading an analog signal runs float32 GEMMs in blocks of one step (``npukit.kernels``).
 The regions and the readout are defined in ``npukit.snn.plan``; ``npukit.snn.stepwise`` is the
 plain step-by-step loop it must match spike for spike.
 """
@@ -22,12 +24,13 @@ from npukit.kernels.parallel import run_shards
 from npukit.kernels.pool import argmax_pool_gather
 from npukit.ops import forward
 from npukit.reference import check_input
-from npukit.snn.encoders import TIME_SERIES, encode, resolve_timesteps
+from npukit.snn.encoders import TIME_SERIES, encode, event_input, resolve_timesteps
 from npukit.snn.memory import fit_batch
 from npukit.snn.neurons import NeuronLayer, spike_dtype
 from npukit.snn.recurrent import run_loop
-from npukit.validation import positive_int
 from npukit.snn.plan import CONSTANT, READOUT, TEMPORAL, Plan, RunningMean, make_plan
+from npukit.snn.synapses import SopCounters, make_synapses
+from npukit.validation import positive_int
 
 
 @dataclass
@@ -43,6 +46,11 @@ class SimulationResult:
     seconds: wall time of the simulation proper (encoding included, conversion excluded).
     peak_spikes: spiking layer -> the most spikes one neuron emitted in one step (1 unless the
         layer emits several per step, ``max_spikes`` 0).
+    sops: weighted layer -> synaptic operations per sample (mean over samples), counted from the
+        spikes it received (``npukit.snn.synapses``): layers reading spikes, in the temporal region
+        or as readout of spike counts. Layers reading analog values have none.
+    paths: weighted layer reading spikes -> {"event": rows, "dense": rows}, the input rows
+        (sample x step) each path computed.
     """
 
     timesteps: int
@@ -53,6 +61,8 @@ class SimulationResult:
     layer_means: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: float = 0.0
     peak_spikes: dict[str, int] = field(default_factory=dict)
+    sops: dict[str, float] = field(default_factory=dict)
+    paths: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def outputs(self) -> np.ndarray:
@@ -97,27 +107,34 @@ def simulate(
     timesteps, encoding = resolve_timesteps(x, graph.input_shape, timesteps, encoding)
     x = check_input(graph, x, time_axis=encoding == TIME_SERIES)
     positive_int("batch size", batch_size)
-    plan = make_plan(graph, timesteps, encoding, checkpoints)
-    batch_size = fit_batch(plan.graph, plan.timesteps, batch_size)  # refuses what cannot fit in memory
+    input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
+    plan = make_plan(graph, timesteps, encoding, checkpoints, *event_input(x, encoding, input_max))
+    batch_size = fit_batch(plan, batch_size)  # refuses what cannot fit in memory
     keep = list(keep)
     missing = [k for k in keep if k not in graph.nodes]
     if missing:
         raise BadInputError(f"unknown node(s) {missing}")
-    input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
     start = time.perf_counter()
+    synapses = make_synapses(plan)
+    counters = SopCounters(plan)
     parts: list[tuple] = []
     for first in range(0, x.shape[0], batch_size):
         xb = x[first : first + batch_size]
-        encoded = encode(xb, plan.timesteps, encoding, input_max, seed, first)
-        parts.append(_run_batch(plan, encoded, xb.shape[0], keep))
+        # the encoded input is passed without a reference kept here: _run_batch frees it early
+        encoded = [encode(xb, plan.timesteps, encoding, input_max, seed, first)]
+        parts.append(_run_batch(plan, encoded.pop(), xb.shape[0], keep, synapses, counters))
         if progress:
             progress(xb.shape[0])
     readouts = np.concatenate([p[0] for p in parts], axis=1)
     counts = {k: np.concatenate([p[1][k][0] for p in parts]) for k in parts[0][1]}
     peaks = {k: max(p[1][k][1] for p in parts) for k in parts[0][1]}
     means = {k: np.concatenate([p[2][k] for p in parts]) for k in keep}
+    sops = {name: s.sops / x.shape[0] for name, s in synapses.items()}
+    sops.update({name: total / x.shape[0] for name, total in counters.sops.items()})
     return SimulationResult(
-        plan.timesteps, plan.checkpoints, encoding, readouts, counts, means, time.perf_counter() - start, peaks
+        plan.timesteps, plan.checkpoints, encoding, readouts, counts, means, time.perf_counter() - start, peaks,
+        {name: sops[name] for name in plan.graph.nodes if name in sops},
+        {name: dict(s.rows) for name, s in synapses.items()},
     )
 
 
@@ -130,7 +147,7 @@ class _Signal:
         self.data, self.kind = data, kind
 
 
-def _run_batch(plan: Plan, encoded: np.ndarray, batch: int, keep: list[str]):
+def _run_batch(plan: Plan, encoded: np.ndarray, batch: int, keep: list[str], synapses: dict, counters):
     graph, T, K = plan.graph, plan.timesteps, len(plan.checkpoints)
     remaining = {name: len(c) for name, c in graph.consumers.items()}
     values: dict[str, _Signal] = {}
@@ -148,14 +165,17 @@ def _run_batch(plan: Plan, encoded: np.ndarray, batch: int, keep: list[str]):
         elif isinstance(node, ir.Input):
             kind = CONSTANT if region == CONSTANT else TEMPORAL
             produced = {node.name: _Signal(encoded if kind == CONSTANT else encoded.reshape((T * batch,) + encoded.shape[2:]), kind)}
+            encoded = None  # the signal holds the only reference now
         elif region == READOUT:
-            inputs = [_readout_input(values[i], integrators, i, plan, batch) for i in node.inputs]
+            inputs = [_readout_input(values[i], integrators, i, plan, batch, counters) for i in node.inputs]
             produced = {node.name: _Signal(forward(node, inputs, block=batch), READOUT)}
         elif isinstance(node, ir.NEURONS):
             sig, spikes = _run_neuron(node, values[node.inputs[0]], T, batch)
             if spikes is not None:
                 counts[node.name] = spikes
             produced = {node.name: sig}
+        elif node.name in synapses:
+            produced = {node.name: _Signal(synapses[node.name](values[node.inputs[0]].data), TEMPORAL)}
         else:
             produced = {node.name: _run_temporal(node, [values[i] for i in node.inputs], T, batch)}
         values.update(produced)
@@ -169,7 +189,7 @@ def _run_batch(plan: Plan, encoded: np.ndarray, batch: int, keep: list[str]):
                 remaining[i] -= 1
                 if remaining[i] == 0 and i != graph.output:  # a loop's output may feed its own delay
                     del values[i]
-    out = _readout_input(values[graph.output], integrators, graph.output, plan, batch)
+    out = _readout_input(values[graph.output], integrators, graph.output, plan, batch, counters)
     readouts = out.reshape((K, batch) + out.shape[1:])
     return readouts, counts, means
 
@@ -234,7 +254,7 @@ def _repeat(data: np.ndarray, times: int) -> np.ndarray:
     return np.broadcast_to(data, (times,) + data.shape).reshape((times * data.shape[0],) + data.shape[1:])
 
 
-def _readout_input(sig: _Signal, integrators: dict, name: str, plan: Plan, batch: int) -> np.ndarray:
+def _readout_input(sig: _Signal, integrators: dict, name: str, plan: Plan, batch: int, counters=None) -> np.ndarray:
     """A signal as seen by the readout region: (K*B, ...) means at each checkpoint."""
     if sig.kind == READOUT:
         return sig.data
@@ -246,6 +266,8 @@ def _readout_input(sig: _Signal, integrators: dict, name: str, plan: Plan, batch
         for t in range(plan.timesteps):
             mean.add(t, steps[t])
         integrators[name] = mean.means()
+        if counters is not None:
+            counters.add_total(name, mean.total)
     return integrators[name]
 
 

@@ -3,7 +3,9 @@
 It is the executable definition the time-folded simulator (``npukit.snn.simulate``) is tested
 against (same spikes, exactly) and the baseline its speed is measured against. It computes every
 layer at every step, constant ones included, with the pure step functions of
-``npukit.snn.neurons``.
+``npukit.snn.neurons``; a weighted layer reading spikes gets its exact synaptic input from
+``npukit.snn.synapses`` one step at a time (the time-folded simulator asks it for all steps at
+once, and exactness makes the two agree).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from npukit import ir
 from npukit.kernels.pool import argmax_pool_gather, max_pool2d
 from npukit.ops import forward
 from npukit.reference import check_input
-from npukit.snn.encoders import TIME_SERIES, encode, resolve_timesteps
+from npukit.snn.encoders import TIME_SERIES, encode, event_input, resolve_timesteps
 from npukit.snn.neurons import init_state, spike_dtype, step
 from npukit.snn.plan import CONSTANT, READOUT, RunningMean, make_plan
 from npukit.snn.simulate import SimulationResult
+from npukit.snn.synapses import make_synapses
 
 
 def simulate_stepwise(
@@ -28,20 +31,24 @@ def simulate_stepwise(
     seed: int = 0,
     batch_size: int = 256,
     checkpoints=None,
+    path: str | None = None,
 ) -> SimulationResult:
-    """Same contract as ``npukit.snn.simulate.simulate`` (without ``keep``), one step at a time."""
+    """Same contract as ``npukit.snn.simulate.simulate`` (without ``keep``), one step at a time.
+    ``path`` ("event" or "dense") forces that path on every layer reading spikes (tests); by
+    default each call chooses from its input's density. Only temporal layers' SOPs are counted."""
     import time
 
     timesteps, encoding = resolve_timesteps(x, graph.input_shape, timesteps, encoding)
     x = check_input(graph, x, time_axis=encoding == TIME_SERIES)
-    plan = make_plan(graph, timesteps, encoding, checkpoints)
     input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
+    plan = make_plan(graph, timesteps, encoding, checkpoints, *event_input(x, encoding, input_max))
     start = time.perf_counter()
+    synapses = make_synapses(plan)
     readouts, counts, peaks = [], [], {}
     for first in range(0, x.shape[0], batch_size):
         xb = x[first : first + batch_size]
         encoded = encode(xb, plan.timesteps, encoding, input_max, seed, first)
-        r, c = _run_batch(plan, encoded, xb.shape[0], peaks)
+        r, c = _run_batch(plan, encoded, xb.shape[0], peaks, synapses, path)
         readouts.append(r)
         counts.append(c)
     return SimulationResult(
@@ -53,10 +60,12 @@ def simulate_stepwise(
         {},
         time.perf_counter() - start,
         peaks,
+        {name: s.sops / x.shape[0] for name, s in synapses.items()},
+        {name: dict(s.rows) for name, s in synapses.items()},
     )
 
 
-def _run_batch(plan, encoded, batch, peaks: dict[str, int]):
+def _run_batch(plan, encoded, batch, peaks: dict[str, int], synapses, path):
     graph, T = plan.graph, plan.timesteps
     stepped = [n for n in graph if plan.region[n.name] != READOUT]
     states: dict[str, dict] = {}
@@ -95,6 +104,8 @@ def _run_batch(plan, encoded, batch, peaks: dict[str, int]):
                 values[name] = argmax_pool_gather(scores[name], inputs[0], node.pool_size, node.strides, node.padding)
             elif isinstance(node, ir.MaxPool2D):
                 values[name] = max_pool2d(inputs[0], node.pool_size, node.strides, node.padding)
+            elif name in synapses:
+                values[name] = synapses[name](inputs[0], path)
             else:
                 values[name] = forward(node, inputs)
         for name, past in history.items():
