@@ -22,6 +22,10 @@ class OnnxBuilder(Builder):
         super().__init__(source)
         self.opset = opset
         self.batch = 1
+        #: ONNX tensor name -> the roles of its axes, for the tensors around LSTM / GRU nodes
+        #: (``converters/onnx_recurrent.py``); empty in a model without them
+        self.roles: dict[str, tuple[str, ...]] = {}
+        self.sequence_length: int | None = None  # T where the model declares it
 
     def fail(self, onnx_node, message: str):
         raise UnsupportedError(f"{self.source}: {onnx_node.op_type} node {onnx_node.name or onnx_node.output[0]!r} (opset {self.opset}): {message}")
