@@ -194,8 +194,9 @@ def _check_options(b: Builder, node, args, attrs, kind: str) -> None:
         b.fail(node, f"direction {direction!r} is not supported: npukit runs a recurrent model one step at a time, "
                      f"forward (a reverse pass needs the whole sequence first)")
     activations = attrs.get("activations")
-    if activations is not None and [str(a) for a in activations] != ACTIVATIONS[kind]:
-        b.fail(node, f"activations {list(activations)} are not supported (only the default {ACTIVATIONS[kind]})")
+    activations = None if activations is None else [a.decode() if isinstance(a, bytes) else str(a) for a in activations]
+    if activations is not None and activations != ACTIVATIONS[kind]:
+        b.fail(node, f"activations {activations} are not supported (only the default {ACTIVATIONS[kind]})")
     if attrs.get("clip") is not None:
         b.fail(node, "clip is not supported (the cell's pre-activations are not clipped)")
     if int(attrs.get("input_forget", 0)):

@@ -41,7 +41,7 @@ from npukit import ir
 from npukit.converters.tflite_backend import Backend, check_options, io_metadata, run_converter, tf
 from npukit.converters.tflite_lowering import check_lowerable, lower_node, op_name
 from npukit.errors import BadInputError, InternalError, UnsupportedError
-from npukit.ir.recurrence import readout
+from npukit.ir.recurrence import check_token_ids, readout
 from npukit.passes.ann_to_snn import ann_to_snn
 from npukit.snn.encoders import rates
 from npukit.snn.neurons import advance, initial_value, is_one, state_kinds
@@ -82,6 +82,8 @@ class TemporalBackend(Backend):
         vocabulary = [n.table.shape[0] for n in snn if isinstance(n, ir.Embedding)]
         if vocabulary:
             metadata["input_vocabulary"] = min(vocabulary)
+            if samples is not None:  # int8 calibration runs them through GATHER
+                check_token_ids(samples, min(vocabulary))
         return snn
 
     def lower(self, graph: ir.Graph, batch: int, api_level: int = 30, steepness: dict[str, float] | None = None,

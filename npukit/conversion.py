@@ -36,7 +36,7 @@ from npukit.ir import Graph
 from npukit.loading import load, source_of
 from npukit.passes.ann_to_snn import ann_to_snn
 from npukit.progress import Reporter, silent
-from npukit.snn.encoders import ENCODINGS, fits, has_time_axis, prepare, rate_inputs
+from npukit.snn.encoders import ENCODINGS, TIME_SERIES, fits, has_time_axis, prepare, rate_inputs
 from npukit.validation import MAX_TIMESTEPS, int_in_range, positive_int
 
 TARGETS = ("tflite", "ir", "nir")
@@ -192,6 +192,12 @@ def convert(
         calib = calibration_set(data, calibration, calibration_samples)
         # channels-first samples come back channels-last; a time series fixes T and the encoding
         calib_x, timesteps, encoding = prepare(graph, calib.x, timesteps, encoding)
+        if graph.is_recurrent and not graph.is_spiking and encoding != TIME_SERIES:
+            raise BadInputError(
+                f"a recurrent model reads sequences: its calibration data must be "
+                f"({', '.join(['N', 'T', *map(str, graph.input_shape)])}); "
+                f"received {calib.x.shape}"
+            )
     else:  # no calibration: the data still says T when it is a time series
         test = load_data(data, "test")
         if has_time_axis(test.x, graph.input_shape) and fits(graph, test.x):

@@ -71,3 +71,12 @@ def readout(graph) -> str:
     if value not in READOUTS[1:]:
         raise BadInputError(f"the graph's readout must be one of {', '.join(READOUTS[1:])}. Received: {value!r}")
     return value
+
+
+def check_token_ids(x, vocabulary: int) -> None:
+    """Refuse token ids (a model with an Embedding reads them) that are not whole numbers in
+    0..vocabulary-1: GATHER would read outside its table."""
+    x = np.asarray(x)
+    bad = ~np.isfinite(x) | (x != np.round(x)) | (x < 0) | (x >= vocabulary)
+    if np.any(bad):
+        raise BadInputError(f"token id {x[bad].reshape(-1)[0]:g} is not a whole number in 0..{vocabulary - 1} (the model's vocabulary)")

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from npukit.errors import BadInputError
+from npukit.ir.recurrence import check_token_ids
 from npukit.runtime.interpreter import dequantize, make_interpreter, quantize
 from npukit.snn.encoders import TIME_SERIES, encode, has_time_axis
 from npukit.tflite_file import read_tflite
@@ -152,8 +153,13 @@ def run_temporal(
     lead = 2 if series else 1
     if tuple(np.shape(x)[lead:]) != loop.frame_shape:
         raise BadInputError(f"data samples have shape {tuple(np.shape(x)[lead:])} but the model's input frame is {loop.frame_shape}")
+    if readout != "mean" and not series:
+        raise BadInputError(
+            f"a recurrent model reads sequences: give data of shape ({', '.join(['N', 'T', *map(str, loop.frame_shape)])}); "
+            f"received {tuple(np.shape(x))}"
+        )
     if "input_vocabulary" in meta:
-        _check_token_ids(x, int(meta["input_vocabulary"]))
+        check_token_ids(x, int(meta["input_vocabulary"]))
     spiking_output = bool(meta.get("spiking_output"))
     start = time.perf_counter()
     sums, counts = [], []
@@ -178,9 +184,3 @@ def run_temporal(
         readout,
     )
 
-
-def _check_token_ids(x: np.ndarray, vocabulary: int) -> None:
-    x = np.asarray(x)
-    bad = (x != np.round(x)) | (x < 0) | (x >= vocabulary)
-    if np.any(bad):
-        raise BadInputError(f"token id {x[bad].reshape(-1)[0]:g} is not a whole number in 0..{vocabulary - 1} (the model's vocabulary)")
