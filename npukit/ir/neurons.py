@@ -41,9 +41,10 @@ RESET_TIMINGS = ("fire", "next_step")
 @dataclasses.dataclass(eq=False)
 class _Neuron(Node):
     """Shared validation: array fields (``ARRAYS``: name -> default) finite and broadcastable
-    to the layer shape."""
+    to the layer shape, and so are those of ``OPTIONAL_ARRAYS`` that are set."""
 
     ARRAYS: ClassVar[dict[str, float]] = {}
+    OPTIONAL_ARRAYS: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs) -> None:
         # a subclass's ARRAYS adds to those of the families it mixes in
@@ -61,7 +62,9 @@ class _Neuron(Node):
 
     def output_shape(self, in_shapes: list[Shape]) -> Shape:
         (shape,) = in_shapes
-        for name in self.ARRAYS:
+        for name in [*self.ARRAYS, *self.OPTIONAL_ARRAYS]:
+            if getattr(self, name) is None:
+                continue
             try:
                 np.broadcast_shapes(getattr(self, name).shape, shape)
             except ValueError:
@@ -87,6 +90,7 @@ class _Spiking(_Neuron):
     v_min: np.ndarray | None = None
 
     ARRAYS = {"v_threshold": 1.0, "v_reset": 0.0, "v_init": 0.0, "amplitude": 1.0}
+    OPTIONAL_ARRAYS = ("v_min",)
 
     def validate(self) -> None:
         super().validate()
@@ -102,15 +106,6 @@ class _Spiking(_Neuron):
         if self.v_min is not None:
             as_array(self, "v_min")
         self.fire_at_threshold = bool(self.fire_at_threshold)
-
-    def output_shape(self, in_shapes: list[Shape]) -> Shape:
-        shape = super().output_shape(in_shapes)
-        if self.v_min is not None:
-            try:
-                np.broadcast_shapes(self.v_min.shape, shape)
-            except ValueError:
-                raise BadInputError(f"{type(self).__name__} {self.name!r}: v_min.shape={self.v_min.shape} does not broadcast to {shape}")
-        return shape
 
 
 @dataclasses.dataclass(eq=False)

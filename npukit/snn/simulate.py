@@ -79,6 +79,10 @@ class SimulationResult:
         """Spiking layer -> mean number of spikes one sample emits over T steps."""
         return {k: float(v.reshape(v.shape[0], -1).sum(axis=1).mean()) for k, v in self.spike_counts.items()}
 
+    def sops_per_sample(self) -> float | None:
+        """Synaptic operations one sample caused, all layers together (None: no layer reads spikes)."""
+        return float(sum(self.sops.values())) if self.sops else None
+
     def firing_rates(self) -> dict[str, float]:
         """Spiking layer -> mean spikes per neuron per step (0..1)."""
         return {k: float(v.mean() / self.timesteps) for k, v in self.spike_counts.items()}
