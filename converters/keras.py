@@ -111,6 +111,7 @@ def from_keras_model(model) -> ir.Graph:
 def check_names(found: list[tuple[str, str, bool]], source: str = "") -> None:
     """Refuse, in one error, every layer class (or keras.ops operation, the flag) in ``found``
     that this frontend does not convert; ``found`` holds (class name, where, is an operation)."""
+    steps.refuse_layers(found, source)  # those with a reason of their own (Bidirectional)
     LAYERS.check_all([(cls, where) for cls, where, op in found if not op], _PASSTHROUGH | {"InputLayer"}, source)
     OPS.check_all([(cls, where) for cls, where, op in found if op], (), source)
 

@@ -34,6 +34,20 @@ PER_STEP = frozenset({
 })
 
 
+#: recurrent layers npukit refuses, and why (said by ``check_names`` before anything converts)
+REFUSED = {
+    "Bidirectional": "its backward layer needs the whole sequence before its first output, and npukit runs a "
+                     "recurrent model one step at a time; use a forward layer",
+}
+
+
+def refuse_layers(found: list[tuple[str, str, bool]], source: str = "") -> None:
+    """Raise the reason for the first layer of ``found`` (``check_names``' list) in ``REFUSED``."""
+    for cls, where, op in found:
+        if not op and cls in REFUSED:
+            raise UnsupportedError(f"{source + ': ' if source else ''}{where} ({cls}) is not supported: {REFUSED[cls]}")
+
+
 def recurrent_input(found: list[tuple[str, str, bool]], shape: tuple) -> tuple[tuple[int, ...], str] | None:
     """For a model with a recurrent layer (``found``: ``check_names``' list), the per-step
     shape and dtype of its input of per-sample ``shape`` (T, ...); None for other models."""
@@ -149,14 +163,6 @@ def _simple_rnn(ctx: Builder, lay, inputs: list[str]) -> str:
     _check_recurrent(lay, "SimpleRNN")
     weights = [np.asarray(v, np.float32) for v in lay.get_weights()]
     return simple_rnn_cell(ctx, lay.name, inputs[0], weights[0], weights[1], weights[2] if len(weights) > 2 else None, None)
-
-
-@layer("Bidirectional")
-def _bidirectional(ctx: Builder, lay, inputs: list[str]) -> str:
-    raise UnsupportedError(
-        f"Bidirectional {lay.name!r} is not supported: its backward layer needs the whole sequence before its first "
-        f"output, and npukit runs a recurrent model one step at a time; use a forward layer"
-    )
 
 
 @layer("Embedding")

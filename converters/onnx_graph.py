@@ -28,7 +28,8 @@ class OnnxBuilder(Builder):
         self.sequence_length: int | None = None  # T where the model declares it
 
     def fail(self, onnx_node, message: str):
-        raise UnsupportedError(f"{self.source}: {onnx_node.op_type} node {onnx_node.name or onnx_node.output[0]!r} (opset {self.opset}): {message}")
+        name = onnx_node.name or next((o for o in onnx_node.output if o), "")  # an LSTM's Y may be omitted
+        raise UnsupportedError(f"{self.source}: {onnx_node.op_type} node {name!r} (opset {self.opset}): {message}")
 
 
 def ir_constant(b: OnnxBuilder, node, value: np.ndarray, t: T) -> np.ndarray:

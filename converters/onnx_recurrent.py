@@ -240,7 +240,7 @@ def _recurrent(kind: str):
                 b.fail(node, f"B has {bias.size} values; {2 * len(order) * hidden} expected")
         half = len(order) * hidden
         weights = (_gates(w[0], order), _gates(r[0], order), _bias(bias[:half], order), _bias(bias[half:], order))
-        name = b.unique(node.name or node.output[0])
+        name = b.unique(node.name or next((o for o in node.output if o), kind.lower()))  # Y may be omitted
         if kind == "LSTM":
             h = lstm_cell(b, name, x.name, *weights)
             states = [h, f"{name}/c"]

@@ -275,7 +275,7 @@ def _refused(args: list[str], out, message: str) -> None:
 @pytest.mark.parametrize("option,message", [
     ("LSTM_go_backwards", "go_backwards=True is not supported"),
     ("GRU_return_state", "layer 'gru_return_state' has 2 outputs; one is supported"),
-    ("bidirectional", "Bidirectional 'bidirectional' is not supported"),
+    ("bidirectional", "layer 'bidirectional' (Bidirectional) is not supported: its backward layer needs the whole sequence"),
 ])
 def test_unsupported_keras_options_are_refused(option, message, tmp_path):
     if option == "bidirectional":
