@@ -337,6 +337,7 @@ def test_bad_data_is_refused(keras_cases, tmp_path):
     _refused(["convert", str(source), "-o", str(out), "--mode", "temporal", "--data", str(tmp_path / "frames.npz")], out,
              "a recurrent model reads sequences")
     _refused(["convert", str(source), "-o", str(out), "--data", str(data)], out, "rate mode runs a model once per input")
+    _refused(["simulate", str(source), "--data", str(data), "--save", str(out)], out, "a recurrent ANN (LSTM, GRU) has no spiking version")
 
 
 def test_run_temporal_refuses_bad_token_ids_and_frames(keras_cases, folder):
