@@ -104,6 +104,8 @@ def step_op(b: Builder, node, args: list, attrs: dict, handler) -> list:
         return _drop_direction(b, node, args, roles)
     if kind == "Transpose":
         perm = [int(p) for p in attrs.get("perm", range(len(roles) - 1, -1, -1))]
+        if sorted(perm) != list(range(len(roles))):
+            b.fail(node, f"perm {perm} does not permute the axes {_spell(roles)}")
         moved = tuple(roles[p] for p in perm)
         if moved[-1] != "F":
             b.fail(node, f"moves the features of a tensor with axes {_spell(roles)} off the last axis; not supported")

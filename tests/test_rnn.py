@@ -159,6 +159,18 @@ def test_bundle_of_a_recurrent_model_predicts_from_the_last_step(keras_cases, fo
     assert doc["host"]["accuracy"] == pytest.approx(np.mean(vectors.predictions == np.arange(len(x)) % CLASSES))
 
 
+def test_bundle_refuses_a_sequence_output(keras_cases, folder):
+    source, data, _, _ = keras_cases["gru_sequence"]
+    model = folder / "gru_sequence.none.tflite"
+    if not model.exists():
+        _converted(folder, source, data, "none", "gru_sequence")
+    out = folder / "bundles"
+    out.mkdir()
+    _refused(["bundle", str(model), "--data", str(data), "--out", str(out)], out / model.stem,
+             "the model's output is a sequence (readout 'sequence')")
+    assert not any(out.iterdir())
+
+
 # -- ONNX ------------------------------------------------------------------------------------------
 
 
@@ -311,6 +323,16 @@ def test_unsupported_onnx_lstm_options_are_refused(attributes, message, tmp_path
     path, out = tmp_path / "m.onnx", tmp_path / "m.tflite"
     onnx.save(_onnx_rnn("LSTM", 0, True, **attributes), str(path))
     _refused(["convert", str(path), "-o", str(out), "--mode", "temporal", "--quantize", "none"], out, message)
+
+
+def test_an_onnx_op_that_mixes_timesteps_is_refused(tmp_path):
+    model = _onnx_rnn("GRU", 0, False)
+    matmul = next(k for k, n in enumerate(model.graph.node) if n.op_type == "MatMul")
+    model.graph.node[matmul].CopyFrom(helper.make_node("Flatten", ["h_ntf"], ["mm"], name="flat"))  # (N, T * H)
+    path, out = tmp_path / "m.onnx", tmp_path / "m.tflite"
+    onnx.save(model, str(path))
+    _refused(["convert", str(path), "-o", str(out), "--mode", "temporal", "--quantize", "none"], out,
+             "Flatten node 'flat' (opset 17): Flatten on a sequence (axes (batch, time, features)) mixes its timesteps")
 
 
 def test_a_step_that_mixes_timesteps_is_refused(tmp_path):
