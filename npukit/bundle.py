@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from npukit import interrupt
 from npukit.errors import BadInputError
 from npukit.validation import positive_int
 
@@ -319,6 +320,7 @@ def _write_folder(target: Path, files: dict[str, bytes], force: bool = False) ->
                 handle.flush()
                 os.fsync(handle.fileno())
         tmp.chmod(0o755)
+        interrupt.check()  # a Ctrl-C that a library swallowed still publishes nothing
         if force and os.path.lexists(target):
             old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old."))
             old.rmdir()

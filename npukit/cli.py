@@ -12,7 +12,6 @@ import contextlib
 import functools
 import json
 import os
-import signal
 import sys
 import warnings
 from enum import Enum
@@ -794,9 +793,6 @@ def _is_usage_error(exc: BaseException) -> bool:
     return hasattr(exc, "format_message") and hasattr(exc, "exit_code")
 
 
-def _terminate(signum, frame) -> None:
-    raise KeyboardInterrupt
-
 
 #: Typer's value checks speak pydantic ("Value error, ...", "Input should be ..."): say it plainly
 _USAGE_WORDING = (
@@ -819,7 +815,9 @@ def usage_wording(message: str) -> str:
 def main() -> None:
     """Console entry point: usage errors (bad option values, unknown options) become one line
     on stderr with exit code 2, like the library's own errors."""
-    signal.signal(signal.SIGTERM, _terminate)  # unwind like Ctrl-C: temporary files go too
+    from npukit import interrupt
+
+    interrupt.install()  # SIGTERM unwinds like Ctrl-C (temporary files go too); neither writes output
     try:
         code = app(standalone_mode=False)
     except typer.Abort:

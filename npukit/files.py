@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from npukit import interrupt
 from npukit.errors import BadInputError
 
 MAX_JSON_DEPTH = 64
@@ -92,6 +93,7 @@ def atomic_write(path: str | Path, data: bytes, force: bool = False) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, _file_mode(path))  # mkstemp creates 0600; give the usual permissions
+        interrupt.check()  # a Ctrl-C that a library swallowed still publishes nothing
         if force:
             check_writable(path, force=True)  # still absent or a regular file
             os.replace(tmp, path)

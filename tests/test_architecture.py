@@ -106,8 +106,8 @@ def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-#: the floor below the IR: errors and the safe-reading utilities (they import only each other)
-FLOOR = ("npukit.errors", "npukit.budget", "npukit.files", "npukit.npy_archive")
+#: the floor below the IR: errors, the safe-reading utilities and the interrupt flag (they import only each other)
+FLOOR = ("npukit.errors", "npukit.budget", "npukit.files", "npukit.npy_archive", "npukit.interrupt")
 
 
 def test_the_ir_imports_nothing_above_it():

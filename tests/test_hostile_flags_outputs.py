@@ -300,3 +300,20 @@ def test_keras_floor_is_declared_and_installed():
     installed = tuple(int(p) for p in version("keras").split(".")[:3])
     assert wanted >= (3, 13, 2)  # CVE-2026-1462 (TFSMLayer safe_mode bypass) and earlier fixes
     assert installed >= wanted
+
+
+def test_an_interrupt_that_a_library_swallowed_still_writes_nothing(tmp_path, monkeypatch, shipped_tflite):
+    # TensorFlow's tracing can catch the KeyboardInterrupt of a Ctrl-C and carry on: the request
+    # is remembered, and the writers refuse to publish (npukit.interrupt)
+    from npukit import bundle, interrupt
+    from npukit.files import atomic_write
+
+    monkeypatch.setattr(interrupt, "_pending", False)
+    with pytest.raises(KeyboardInterrupt):
+        interrupt.request()
+    out = tmp_path / "out.bin"
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(out, b"data")
+    with pytest.raises(KeyboardInterrupt):
+        bundle.write_bundle(shipped_tflite, "digits", tmp_path / "assets", samples=4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["assets"] and list((tmp_path / "assets").iterdir()) == []
