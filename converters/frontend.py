@@ -125,6 +125,9 @@ class Builder:
         self.source = source  # the file (or "<in memory>") errors name
         self.nodes: list[ir.Node] = []
         self.shapes: dict[str, tuple[int, ...]] = {}
+        #: in a recurrent model (the IR holds one step): the nodes holding one step of a
+        #: sequence; the others hold the last step's value (``converters/keras_recurrent.py``)
+        self.sequence: set[str] = set()
 
     def add(self, node: ir.Node) -> str:
         self.shapes[node.name] = tuple(node.output_shape([self.shapes[i] for i in ordering_inputs(node)]))

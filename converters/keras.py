@@ -15,6 +15,7 @@ from pathlib import Path
 from npukit import ir
 from npukit.errors import BadInputError, UnsupportedError
 from npukit.converters import keras_mobile  # noqa: F401  (registers the mobile layers)
+from npukit.converters import keras_recurrent as steps  # registers LSTM, GRU, Embedding...
 from npukit.converters.frontend import Builder
 from npukit.converters.keras_file import import_keras
 from npukit.converters.keras_layers import _PASSTHROUGH, LAYERS, OPS
@@ -87,20 +88,30 @@ def from_keras_model(model) -> ir.Graph:
         raise UnsupportedError(
             f"models with {len(model.inputs)} inputs and {len(model.outputs)} outputs are not supported (one each)"
         )
-    check_names(_layer_names(keras, model))
+    names = _layer_names(keras, model)
+    check_names(names)
     ctx = Builder(f"Keras model {model.name!r}")
-    shape = tuple(model.inputs[0].shape[1:])
+    shape, dtype = tuple(model.inputs[0].shape[1:]), "float32"
+    step = steps.recurrent_input(names, shape)  # a recurrent model: the IR holds one step
+    if step is not None:
+        shape, dtype = step
     if any(d is None for d in shape):
         raise BadInputError(f"the model input has unknown dimensions {shape}; build it with a fixed input shape")
     history = getattr(model.inputs[0], "_keras_history", None)
-    first = ctx.add(ir.Input(history.operation.name if history else "input", (), shape=shape))
+    first = ctx.add(ir.Input(history.operation.name if history else "input", (), shape=shape, dtype=dtype))
+    if step is not None:
+        ctx.sequence.add(first)
     output = _walk(keras, ctx, model, first, set())
-    return ctx.finish(output, {"keras_model": model.name})
+    meta = {"keras_model": model.name}
+    if step is not None:
+        meta["readout"] = steps.readout_of(ctx, output)
+    return ctx.finish(output, meta)
 
 
 def check_names(found: list[tuple[str, str, bool]], source: str = "") -> None:
     """Refuse, in one error, every layer class (or keras.ops operation, the flag) in ``found``
     that this frontend does not convert; ``found`` holds (class name, where, is an operation)."""
+    steps.refuse_layers(found, source)  # those with a reason of their own (Bidirectional)
     LAYERS.check_all([(cls, where) for cls, where, op in found if not op], _PASSTHROUGH | {"InputLayer"}, source)
     OPS.check_all([(cls, where) for cls, where, op in found if op], (), source)
 
@@ -153,13 +164,16 @@ def _walk(keras, ctx: Builder, model, source: str, used: set[int]) -> str:
                 if cls not in OPS:
                     raise OPS.refusal(cls, f"operation {lay.name!r}")
                 args = [produced.get(id(a), a) if _is_tensor(keras, a) else a for a in knode.arguments.args]
+                steps.operation_on_steps(ctx, lay, args)
                 out = OPS[cls](ctx, lay, args)
             elif cls in _PASSTHROUGH:
                 out = inputs[0]
             elif cls not in LAYERS:
                 raise LAYERS.refusal(cls, f"layer {lay.name!r}", _PASSTHROUGH | {"InputLayer"})
             else:
+                steps.check_steps(ctx, lay, cls, inputs)  # a recurrent model: no layer may mix timesteps
                 out = LAYERS[cls](ctx, lay, inputs)
+                steps.mark_steps(ctx, lay, cls, inputs, out)
             produced[id(knode.outputs[0])] = out
     return produced[id(model.outputs[0])]
 

@@ -31,6 +31,7 @@ from npukit import ir
 from npukit.converters.onnx_graph import OnnxBuilder, T, onnx_order
 from npukit.converters.onnx_ops import OPS
 from npukit.converters import onnx_ops_tensor  # noqa: F401  (registers the opset-18 era ops in OPS)
+from npukit.converters import onnx_recurrent  # registers LSTM and GRU in OPS
 from npukit.errors import BadInputError, UnsupportedError
 
 OPSETS = range(13, 22)
@@ -219,18 +220,14 @@ def from_onnx_model(model, input_shape=None, source: str = "<onnx>", folder: Pat
         raise UnsupportedError(f"{source}: models with {len(inputs)} inputs and {len(g.output)} outputs are not supported (one each)")
     _check_float_input(inputs[0], source)
     b = OnnxBuilder(source, opset)
-    shape = _input_shape(inputs[0], input_shape, source)
-    b.batch = shape[0]
     values: dict[str, T] = {name: T(const=value) for name, value in consts.items()}
-    per_sample = shape[1:]
-    if not per_sample:
-        raise UnsupportedError(f"{source}: input {inputs[0].name!r} has rank 1; npukit's first axis is the batch, so samples need at least one more axis")
-    nhwc_input = _starts_with_nhwc_transpose(g, inputs[0].name)
-    if len(per_sample) == 3 and not nhwc_input:
-        c, h, w = per_sample
-        values[inputs[0].name] = T(b.add(ir.Input(b.unique(inputs[0].name), (), shape=(h, w, c))), (c, h, w), "nchw")
+    if onnx_recurrent.is_recurrent(g):  # the IR holds one step (converters/onnx_recurrent.py)
+        values[inputs[0].name], roles, shape = onnx_recurrent.sequence_input(b, g, inputs[0], input_shape)
+        b.roles[inputs[0].name] = roles
     else:
-        values[inputs[0].name] = T(b.add(ir.Input(b.unique(inputs[0].name), (), shape=per_sample)), per_sample)
+        shape = _input_shape(inputs[0], input_shape, source)
+        b.batch = shape[0]
+        values[inputs[0].name] = _plain_input(b, g, inputs[0], shape, source)
     OPS.check_all([(node.op_type, f"node {node.name or node.output[0]!r}") for node in g.node
                    if node.domain in ("", "ai.onnx")], source=f"{source} (opset {opset})")
     for node in g.node:
@@ -243,7 +240,10 @@ def from_onnx_model(model, input_shape=None, source: str = "<onnx>", folder: Pat
         missing = [name for name, value in zip(node.input, args) if name and value is None]
         if missing:
             raise BadInputError(f"{source}: node {node.name or node.op_type!r} reads {missing}, which nothing produces")
-        results = handler(b, node, args, _attributes(node))
+        if any(name in b.roles for name in node.input):  # a sequence or a recurrent state
+            results = onnx_recurrent.step_op(b, node, args, _attributes(node), handler)
+        else:
+            results = handler(b, node, args, _attributes(node))
         results = results if isinstance(results, list) else [results]
         for name, value in zip(node.output, results):
             if name:
@@ -258,7 +258,20 @@ def from_onnx_model(model, input_shape=None, source: str = "<onnx>", folder: Pat
                  "input_shape": list(shape)},
         "input_layout": "CHW" if values[inputs[0].name].layout == "nchw" else "plain",
     }
+    if b.roles:
+        meta["readout"] = onnx_recurrent.readout_of(b.roles.get(g.output[0].name), source)
     return b.finish(out.name, meta)
+
+
+def _plain_input(b: OnnxBuilder, g, value_info, shape: tuple[int, ...], source: str) -> T:
+    """The IR input of a feed-forward model (rank-4 inputs NCHW unless the graph starts from NHWC)."""
+    per_sample = shape[1:]
+    if not per_sample:
+        raise UnsupportedError(f"{source}: input {value_info.name!r} has rank 1; npukit's first axis is the batch, so samples need at least one more axis")
+    if len(per_sample) == 3 and not _starts_with_nhwc_transpose(g, value_info.name):
+        c, h, w = per_sample
+        return T(b.add(ir.Input(b.unique(value_info.name), (), shape=(h, w, c))), (c, h, w), "nchw")
+    return T(b.add(ir.Input(b.unique(value_info.name), (), shape=per_sample)), per_sample)
 
 
 def _check_float_input(value_info, source: str) -> None:

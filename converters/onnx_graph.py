@@ -22,9 +22,14 @@ class OnnxBuilder(Builder):
         super().__init__(source)
         self.opset = opset
         self.batch = 1
+        #: ONNX tensor name -> the roles of its axes, for the tensors around LSTM / GRU nodes
+        #: (``converters/onnx_recurrent.py``); empty in a model without them
+        self.roles: dict[str, tuple[str, ...]] = {}
+        self.sequence_length: int | None = None  # T where the model declares it
 
     def fail(self, onnx_node, message: str):
-        raise UnsupportedError(f"{self.source}: {onnx_node.op_type} node {onnx_node.name or onnx_node.output[0]!r} (opset {self.opset}): {message}")
+        name = onnx_node.name or next((o for o in onnx_node.output if o), "")  # an LSTM's Y may be omitted
+        raise UnsupportedError(f"{self.source}: {onnx_node.op_type} node {name!r} (opset {self.opset}): {message}")
 
 
 def ir_constant(b: OnnxBuilder, node, value: np.ndarray, t: T) -> np.ndarray:

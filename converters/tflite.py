@@ -25,6 +25,11 @@ from npukit.snn.encoders import rates
 from npukit.tflite_file import read_tflite, with_metadata
 
 _MARK = re.compile(r"npk_(\d+)_")
+#: why rate mode refuses a recurrent graph (an RSNN, an LSTM or GRU network), and what to do
+RECURRENT_IN_RATE_MODE = (
+    "rate mode runs a model once per input, so it has no previous step for a recurrent connection; "
+    "convert a recurrent network in temporal mode (one invoke per step, its recurrent state carried by the host)"
+)
 
 
 class RateBackend(Backend):
@@ -38,10 +43,7 @@ class RateBackend(Backend):
         The ANN's input is the time-mean of a time series (for event frames: the event rate per
         pixel and step), so a network that relies on the timing of its input loses that."""
         if graph.is_recurrent:
-            raise UnsupportedError(
-                "rate mode runs a model once per input, so it has no previous step for a recurrent connection; "
-                "convert a recurrent network in temporal mode (one invoke per step, its recurrent state carried by the host)"
-            )
+            raise UnsupportedError(RECURRENT_IN_RATE_MODE)
         if not graph.is_spiking:
             return graph
         ann = fold_batchnorm(snn_to_rate(graph, samples, self.timesteps, self.encoding))

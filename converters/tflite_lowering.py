@@ -143,6 +143,23 @@ def _sigmoid(tf, node, inputs, name, batch, level):
     return tf.sigmoid(x, name=name)
 
 
+@lower(ir.Tanh)
+def _tanh(tf, node, inputs, name, batch, level):
+    # TANH (NN-API from API 27; int8 from 29 with the output scale 1/128, zero point 0 that
+    # TensorFlow's converter gives every int8 TANH)
+    (x,) = inputs
+    return tf.tanh(x, name=name)
+
+
+@lower(ir.Embedding)
+def _embedding(tf, node, inputs, name, batch, level):
+    # GATHER (NN-API from API 29 here; int8 rows from 30) of the int32 ids the graph input holds
+    (ids,) = inputs
+    if not ids.dtype.is_integer:
+        raise UnsupportedError(f"Embedding {node.name!r} must read the graph's int32 token-id input")
+    return tf.gather(node.table, ids, axis=0, name=name)
+
+
 @lower(ir.HardSigmoid)
 def _hard_sigmoid(tf, node, inputs, name, batch, level):
     (x,) = inputs

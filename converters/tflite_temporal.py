@@ -24,6 +24,11 @@ The int8 variant quantizes every input, output and state, with ranges calibrated
 recorded from the float32 model through the host loop (``TemporalBackend.calibrate``); there K is
 set per layer to 4 / (one int8 step of the membrane), so a one-step excess over the threshold
 fires.
+
+A recurrent ANN (an LSTM or GRU network, ``npukit.ir.recurrence``) is already one step of its
+model: it converts as it is, no spikes, its h and c carried as Delay states like recurrent
+spikes, and ``readout`` in the metadata says what the host keeps of the per-step readouts (the
+last, or every step's; a spiking network's is their mean). Token ids enter as an int32 input.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from npukit import ir
 from npukit.converters.tflite_backend import Backend, check_options, io_metadata, run_converter, tf
 from npukit.converters.tflite_lowering import check_lowerable, lower_node, op_name
 from npukit.errors import BadInputError, InternalError, UnsupportedError
+from npukit.ir.recurrence import check_token_ids, readout
 from npukit.passes.ann_to_snn import ann_to_snn
 from npukit.snn.encoders import rates
 from npukit.snn.neurons import advance, initial_value, is_one, state_kinds
@@ -61,15 +67,23 @@ class TemporalBackend(Backend):
         self.peaks: dict[str, int] = {}
 
     def prepare(self, graph: ir.Graph, samples: np.ndarray | None, metadata: dict[str, Any]) -> ir.Graph:
-        """A spiking graph as is; a rate-coded one as its IF network with thresholds from
-        ``samples`` (``npukit.passes.ann_to_snn``); the metadata records the spiking output, the
-        input encoders' spike size and the conversion."""
-        snn = graph if graph.is_spiking else ann_to_snn(graph, rates(samples, graph.input_shape), self.percentile)
+        """A spiking graph or a recurrent ANN as is; a feed-forward rate-coded one as its IF
+        network with thresholds from ``samples`` (``npukit.passes.ann_to_snn``); the metadata
+        records the spiking output, the input encoders' spike size, the conversion and the
+        readout (``npukit.ir.recurrence.readout``)."""
+        stepped = graph.is_spiking or graph.is_recurrent
+        snn = graph if stepped else ann_to_snn(graph, rates(samples, graph.input_shape), self.percentile)
         metadata.update(
             spiking_output=isinstance(snn[snn.output], ir.SPIKING),
             input_max=float(snn.meta.get("snn", {}).get("input_max", 1.0)),
             snn=snn.meta.get("snn"),
+            readout=readout(snn),
         )
+        vocabulary = [n.table.shape[0] for n in snn if isinstance(n, ir.Embedding)]
+        if vocabulary:
+            metadata["input_vocabulary"] = min(vocabulary)
+            if samples is not None:  # int8 calibration runs them through GATHER
+                check_token_ids(samples, min(vocabulary))
         return snn
 
     def lower(self, graph: ir.Graph, batch: int, api_level: int = 30, steepness: dict[str, float] | None = None,
@@ -92,8 +106,8 @@ class TemporalBackend(Backend):
 
     def convert(self, graph, samples, quantize="none", io=None, batch=1, metadata=None, api_level=30):
         """Float32, or int8 (every input, output and state) calibrated on ``samples``."""
-        if not graph.is_spiking:
-            raise BadInputError("temporal mode converts spiking graphs")
+        if not graph.is_spiking and not graph.is_recurrent:
+            raise BadInputError("temporal mode converts spiking graphs and recurrent ANNs")
         check_options(quantize, "int8" if io is None else io, batch)
         if quantize != "int8":
             return self._convert(graph, None, "none", batch, metadata, api_level)
@@ -206,17 +220,19 @@ def build_step_function(graph: ir.Graph, batch: int, api_level: int = 30, steepn
     ``steepness`` gives K per spiking layer (default 2**64: exact float32 spikes); ``max_counts``
     the most spikes per step of a multi-spike layer in int8 (``TensorFlowOps``)."""
     tf_ = tf()
-    plan = make_plan(graph, 1, "bernoulli")  # regions only; the encoding makes the input temporal
-    for node in graph:
-        if plan.region[node.name] == READOUT and not isinstance(node, ir.AFFINE):
-            raise UnsupportedError(
-                f"temporal mode runs the readout step by step, so it must be affine; {node.name!r} is a "
-                f"{type(node).__name__} after the last neuron layer"
-            )
+    if graph.is_spiking:  # an RNN's output is its last or every step's, not a mean: any op may follow
+        plan = make_plan(graph, 1, "bernoulli")  # regions only; the encoding makes the input temporal
+        for node in graph:
+            if plan.region[node.name] == READOUT and not isinstance(node, ir.AFFINE):
+                raise UnsupportedError(
+                    f"temporal mode runs the readout step by step, so it must be affine; {node.name!r} is a "
+                    f"{type(node).__name__} after the last neuron layer"
+                )
     check_lowerable(graph, also=(*ir.NEURONS, ir.Delay))
     specs = state_specs(graph)
     order = list(graph)
-    signature = [tf_.TensorSpec([batch, *graph.input_shape], tf_.float32, name="x")]
+    frame_type = tf_.int32 if graph[graph.input].dtype == "int32" else tf_.float32  # token ids index a GATHER
+    signature = [tf_.TensorSpec([batch, *graph.input_shape], frame_type, name="x")]
     signature += [tf_.TensorSpec([batch, *s["shape"]], tf_.float32, name=f"state_{k:03d}") for k, s in enumerate(specs)]
 
     @tf_.function(input_signature=signature)

@@ -52,7 +52,7 @@ LAYOUT_VERSION = 1
 HEADER = struct.Struct("<4sIIIII")
 FILES = ("model.tflite", "vectors.bin", "labels.txt", "bundle.json")
 MAX_VECTOR_BYTES = 256 << 20  # an APK's assets are not the place for more
-_DTYPES = {"FLOAT32": "float32", "INT8": "int8", "UINT8": "uint8"}
+_DTYPES = {"FLOAT32": "float32", "INT8": "int8", "UINT8": "uint8", "INT32": "int32"}  # int32: token ids, unquantized
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -99,12 +99,12 @@ def decode_vectors(blob: bytes, source: str = "vectors.bin") -> Vectors:
 def _tensor(model, index: int) -> dict[str, Any]:
     t = model.tensors[index]
     if t.dtype not in _DTYPES:
-        raise BadInputError(f"tensor {t.name!r} is {t.dtype}; the Android demo feeds float32, int8 or uint8 tensors")
+        raise BadInputError(f"tensor {t.name!r} is {t.dtype}; the Android demo feeds float32, int8, uint8 or int32 tensors")
     if any(d <= 0 for d in t.shape_signature):
         raise BadInputError(f"tensor {t.name!r} has a dynamic shape {list(t.shape_signature)}; bundle static-shape models")
     if t.per_channel:
         raise BadInputError(f"tensor {t.name!r} is quantized per channel; model inputs and outputs must be per tensor")
-    quantized = t.dtype != "FLOAT32"
+    quantized = t.dtype in ("INT8", "UINT8")
     if quantized and (not t.scale or t.scale[0] <= 0):
         raise BadInputError(f"tensor {t.name!r} is {t.dtype} without a positive quantization scale")
     return {
@@ -211,6 +211,12 @@ def write_bundle(
     blob = tfl.raw
     meta = tfl.npukit_metadata() or {}
     mode = meta.get("mode", "rate")
+    readout = meta.get("readout", "mean") if mode == "temporal" else "mean"
+    if readout not in ("mean", "last"):
+        raise BadInputError(
+            f"the model's output is a sequence (readout {readout!r}): the Android demo scores one prediction per "
+            f"sample, from the mean or the last of the per-step readouts"
+        )
     inputs = [_tensor(tfl, i) for i in tfl.inputs]
     outputs = [_tensor(tfl, i) for i in tfl.outputs]
     if inputs[0]["shape"][0] != 1:
@@ -232,10 +238,10 @@ def write_bundle(
     if y is not None and (y.min() < 0 or y.max() >= n_out):
         raise BadInputError(f"the data's labels span {y.min()}..{y.max()} but the model has {n_out} classes")
     if mode == "rate":
-        readout = run_tflite(blob, feed)[0]
+        result = run_tflite(blob, feed)[0]
     else:
-        readout = run_temporal(blob, feed, steps).readouts
-    predictions = readout.reshape(readout.shape[0], -1).argmax(axis=1).astype(np.int32)
+        result = run_temporal(blob, feed, steps).readouts
+    predictions = result.reshape(result.shape[0], -1).argmax(axis=1).astype(np.int32)
     vectors = encode_vectors(y, predictions, frames)
     doc = {
         "format": "npukit-android-bundle", "version": 1, "name": name,
@@ -252,7 +258,7 @@ def write_bundle(
             "labeled": y is not None, "data": dataset.name, "input_preprocessing": dataset.preprocessing,
         },
         "labels": {"file": "labels.txt", "classes": classes},
-        "mode": mode, "timesteps": steps, "encoding": encoding, "frames_per_sample": per_sample,
+        "mode": mode, "readout": readout, "timesteps": steps, "encoding": encoding, "frames_per_sample": per_sample,
         "inputs": inputs, "outputs": outputs, "frame_input": 0, "readout_output": 0, "states": states,
         "spiking_output": bool(meta.get("spiking_output", False)),
         "host": {

@@ -6,8 +6,9 @@ Modes (docs/snn.md, docs/nnapi.md):
   network becomes the rate-coded ANN of ``npukit.passes.snn_to_rate`` (activations fitted to
   the simulated firing rates), then quantized.
 * ``temporal``: one invoke per timestep, states carried by the host
-  (``npukit.converters.tflite_temporal``). A rate-coded ANN is first turned into its IF network
-  (``ann_to_snn``, thresholds from the calibration data).
+  (``npukit.converters.tflite_temporal``). A feed-forward rate-coded ANN is first turned into its
+  IF network (``ann_to_snn``, thresholds from the calibration data); a recurrent ANN (LSTM, GRU)
+  is already one step of its model and converts as it is. Rate mode refuses recurrent graphs.
 
 Every .tflite is checked against the NN-API rules at ``api_level`` before it is written
 (``npukit.nnapi.check``); a model that would not run whole is refused unless
@@ -26,16 +27,16 @@ import numpy as np
 
 from npukit.version import __version__
 from npukit.data import Dataset, calibration_set, data_for, load_data
-from npukit.errors import BadInputError
+from npukit.errors import BadInputError, UnsupportedError
 from npukit.files import atomic_write, check_writable
-from npukit.converters.tflite import RateBackend
+from npukit.converters.tflite import RECURRENT_IN_RATE_MODE, RateBackend
 from npukit.converters.tflite_backend import MAX_BATCH
 from npukit.converters.tflite_temporal import CALIBRATION_SAMPLES, TemporalBackend
 from npukit.ir import Graph
 from npukit.loading import load, source_of
 from npukit.passes.ann_to_snn import ann_to_snn
 from npukit.progress import Reporter, silent
-from npukit.snn.encoders import ENCODINGS, fits, has_time_axis, prepare, rate_inputs
+from npukit.snn.encoders import ENCODINGS, TIME_SERIES, fits, has_time_axis, prepare, rate_inputs
 from npukit.validation import MAX_TIMESTEPS, int_in_range, positive_int
 
 TARGETS = ("tflite", "ir", "nir")
@@ -178,9 +179,12 @@ def convert(
             f"int8 models need API 29: at API {level} NN-API's convolutions take float32 or uint8 only, and "
             f"TensorFlow's converter no longer writes uint8 models; use quantize='none' (float32) or api_level=29 or higher"
         )
+    if mode == "rate" and graph.is_recurrent:  # before any data is looked for
+        raise UnsupportedError(RECURRENT_IN_RATE_MODE)
     io = io or ("int8" if quantize == "int8" else "float32")
-    # int8 ranges; the rate fit of an SNN (rate mode); the IF thresholds of an ANN (temporal mode)
-    needs_calibration = quantize == "int8" or graph.is_spiking == (mode == "rate")
+    # int8 ranges; the rate fit of an SNN (rate mode); the IF thresholds of a feed-forward ANN
+    # (temporal mode; a recurrent ANN runs as it is)
+    needs_calibration = quantize == "int8" or (graph.is_spiking == (mode == "rate") and not graph.is_recurrent)
     data = data_for(graph, data, required=needs_calibration and calibration is None)
     calib = calib_x = None
     if needs_calibration:
@@ -188,6 +192,12 @@ def convert(
         calib = calibration_set(data, calibration, calibration_samples)
         # channels-first samples come back channels-last; a time series fixes T and the encoding
         calib_x, timesteps, encoding = prepare(graph, calib.x, timesteps, encoding)
+        if graph.is_recurrent and not graph.is_spiking and encoding != TIME_SERIES:
+            raise BadInputError(
+                f"a recurrent model reads sequences: its calibration data must be "
+                f"({', '.join(['N', 'T', *map(str, graph.input_shape)])}); "
+                f"received {calib.x.shape}"
+            )
     else:  # no calibration: the data still says T when it is a time series
         test = load_data(data, "test")
         if has_time_axis(test.x, graph.input_shape) and fits(graph, test.x):

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from npukit import ir
-from npukit.errors import UnsupportedError
+from npukit.errors import BadInputError, UnsupportedError
 from npukit.kernels.conv import conv2d, depthwise_conv2d, pad2d
 from npukit.kernels.gemm import gemm
 from npukit.kernels.pool import avg_pool2d, global_avg_pool, max_pool2d, sum_pool2d
@@ -161,6 +161,23 @@ def leaky_relu(node, inputs, block):
 def sigmoid(node, inputs, block):
     x = inputs[0]
     return 1 / (1 + np.exp(-x))
+
+
+@implements(ir.Tanh)
+def tanh(node, inputs, block):
+    return np.tanh(inputs[0])
+
+
+@implements(ir.Embedding)
+def embedding(node, inputs, block):
+    ids = inputs[0]
+    vocabulary = node.table.shape[0]
+    if ids.size and (np.any(ids != np.round(ids)) or ids.min() < 0 or ids.max() >= vocabulary):
+        bad = ids[(ids != np.round(ids)) | (ids < 0) | (ids >= vocabulary)].reshape(-1)[0]
+        raise BadInputError(
+            f"Embedding {node.name!r}: token id {bad:g} is not a whole number in 0..{vocabulary - 1} (its vocabulary)"
+        )
+    return node.table.astype(ids.dtype, copy=False)[ids.astype(np.int64)]
 
 
 @implements(ir.HardSigmoid)

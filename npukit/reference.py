@@ -7,7 +7,8 @@ from typing import Callable, Iterable
 import numpy as np
 
 from npukit.errors import BadInputError, UnsupportedError
-from npukit.ir import Graph
+from npukit.ir import Delay, Graph
+from npukit.ir.recurrence import readout
 from npukit.ir.layout import data_to_ir
 from npukit.ops import forward
 
@@ -55,16 +56,19 @@ def evaluate(
     batch_size: int = 512,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Run the float graph on ``x`` (N, *input_shape).
+    """Run the float graph on ``x`` (N, *input_shape), or a recurrent graph (an LSTM or GRU
+    network, ``npukit.ir.recurrence``) on a time series ``x`` (N, T, *input_shape), step by step.
 
     Returns a dict: the graph output under its node name, plus every node named in ``keep``
     (``"all"`` keeps every node). Computation is in ``dtype`` (float64 by default, so the
     reference carries no float32 rounding of its own). ``progress`` is called with the number
-    of samples done after each batch.
+    of samples done after each batch. For a recurrent graph kept nodes are (N, T, *shape), one
+    value per step, and the output is what the source model returns (``readout``): the last
+    step's (N, *output_shape) or every step's (N, T, *output_shape).
     """
     if graph.is_spiking:
         raise UnsupportedError("the float evaluator takes rate-coded graphs; simulate spiking graphs with npukit.simulate")
-    x = check_input(graph, x)
+    x = check_input(graph, x, time_axis=graph.is_recurrent)
     wanted = set(graph.nodes) if keep == "all" else set(keep or ())
     unknown = wanted - set(graph.nodes)
     if unknown:
@@ -72,7 +76,8 @@ def evaluate(
     wanted.add(graph.output)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in wanted}
     for start in range(0, x.shape[0], batch_size):
-        values = _run(graph, x[start : start + batch_size].astype(dtype), wanted)
+        run = _run_steps if graph.is_recurrent else _run
+        values = run(graph, x[start : start + batch_size].astype(dtype), wanted)
         for name in wanted:
             parts[name].append(values[name])
         if progress:
@@ -94,3 +99,31 @@ def _run(graph: Graph, x: np.ndarray, wanted: set[str]) -> dict[str, np.ndarray]
             if remaining[i] == 0:
                 del values[i]
     return kept
+
+
+def _run_steps(graph: Graph, x: np.ndarray, wanted: set[str]) -> dict[str, np.ndarray]:
+    """A recurrent graph over x (B, T, ...): each step computes every node once; a Delay of k
+    steps outputs its source's value of k steps before (its ``init`` until then)."""
+    batch, steps = x.shape[:2]
+    delays = [n for n in graph if isinstance(n, Delay)]
+    held: dict[str, list[np.ndarray]] = {d.name: [] for d in delays}  # a source's last k values, oldest first
+    kept: dict[str, list[np.ndarray]] = {name: [] for name in wanted}
+    for t in range(steps):
+        values: dict[str, np.ndarray] = {}
+        for node in graph:
+            if node.name == graph.input:
+                values[node.name] = x[:, t]
+            elif isinstance(node, Delay):
+                past = held[node.name]
+                values[node.name] = past[0] if len(past) == node.steps else np.broadcast_to(
+                    node.init.astype(x.dtype), (batch, *node.shape))
+            else:
+                values[node.name] = forward(node, [values[i] for i in node.inputs])
+        for delay in delays:
+            held[delay.name] = (held[delay.name] + [values[delay.inputs[0]]])[-delay.steps:]
+        for name in wanted:
+            kept[name].append(values[name])
+    out = {name: np.stack(parts, axis=1) for name, parts in kept.items()}
+    if readout(graph) == "last":
+        out[graph.output] = out[graph.output][:, -1]
+    return out

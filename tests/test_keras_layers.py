@@ -91,6 +91,14 @@ def _batchnorm(input_shape, *layers):
 
 IMG = (8, 8, 3)
 SEQ = (9, 3)  # (steps, channels) for the 1-D layers
+VOCABULARY = 20  # token ids of the Embedding case
+
+
+def _tokens_embedded():
+    keras = _keras()
+    keras.utils.set_random_seed(0)
+    ids = keras.Input((6,), dtype="int32")
+    return keras.Model(ids, L().Dense(3)(L().GRU(5)(L().Embedding(VOCABULARY, 4)(ids))))
 
 
 def _layer_scale(channels):
@@ -232,9 +240,26 @@ CASES = {
     "Normalization": {"per_channel": lambda: chain(IMG, lambda: _normalization(), conv(2))},
     "StochasticDepth": {"residual": lambda: _stochastic_depth()},
     "Subtract": {"two_convs": lambda: branches(IMG, conv(4), conv(4, 1), lambda: L().Subtract())},
+    "LSTM": {"last": lambda: chain((6, 4), lambda: L().LSTM(5)),
+             "sequences": lambda: chain((6, 4), lambda: L().LSTM(5, return_sequences=True), dense(3))},
+    "GRU": {"reset_after": lambda: chain((6, 4), lambda: L().GRU(5, return_sequences=True)),
+            "reset_before": lambda: chain((6, 4), lambda: L().GRU(5, reset_after=False), dense(3))},
+    "SimpleRNN": {"last": lambda: chain((6, 4), lambda: L().SimpleRNN(5))},
+    "Embedding": {"token_ids_gru": _tokens_embedded},
     "UpSampling2D": {"nearest_2": lambda: chain(IMG, lambda: L().UpSampling2D(2), conv(2)),
                      "bilinear_2x3": lambda: chain(IMG, lambda: L().UpSampling2D((2, 3), interpolation="bilinear"))},
 }
+
+
+def _data(model, graph) -> np.ndarray:
+    """16 random samples; for a recurrent model (the IR holds one step) 16 sequences of the
+    model's T steps, token ids where it reads them (an Embedding in front)."""
+    rng = np.random.default_rng(0)
+    steps = (model.inputs[0].shape[1],) if graph.is_recurrent else ()
+    shape = (16, *steps, *graph.input_shape)
+    if graph[graph.input].dtype == "int32":
+        return rng.integers(0, VOCABULARY, shape).astype(np.float32)
+    return rng.uniform(-1, 1, shape).astype(np.float32)
 
 
 def _params():
@@ -256,7 +281,7 @@ def test_layer_runs_against_keras(layer, case, tmp_path):
     path = tmp_path / f"{layer}_{case}.keras"
     model.save(path)
     graph = npukit.load(path)
-    x = np.random.default_rng(0).uniform(-1, 1, (16, *graph.input_shape)).astype(np.float32)
+    x = _data(model, graph)
     want = model.predict(x, verbose=0)
     got = evaluate(graph, x)[graph.output]
     assert got.shape == want.shape

@@ -268,6 +268,20 @@ EXCLUDED = {  # node test -> why npukit refuses it
     'test_transpose_default': 'a Transpose that moves the batch axis',
     'test_unsqueeze_axis_0': 'an operation along the batch axis',
     'test_wrap_pad': "integer tensors: npukit's IR computes in float (int8 appears only after quantization)",
+    'test_gru_batchwise': "the output keeps an LSTM / GRU node's direction axis: npukit reads and returns sequences batch-first, (N, T, F)",
+    'test_gru_defaults': "the output keeps an LSTM / GRU node's direction axis: npukit reads and returns sequences batch-first, (N, T, F)",
+    'test_gru_seq_length': "the output keeps an LSTM / GRU node's direction axis: npukit reads and returns sequences batch-first, (N, T, F)",
+    'test_gru_with_initial_bias': "the output keeps an LSTM / GRU node's direction axis: npukit reads and returns sequences batch-first, (N, T, F)",
+    'test_lstm_batchwise': "the output keeps an LSTM / GRU node's direction axis: npukit reads and returns sequences batch-first, (N, T, F)",
+    'test_lstm_defaults': "the output keeps an LSTM / GRU node's direction axis: npukit reads and returns sequences batch-first, (N, T, F)",
+    'test_lstm_with_initial_bias': "the output keeps an LSTM / GRU node's direction axis: npukit reads and returns sequences batch-first, (N, T, F)",
+    'test_gru_bidirectional': 'a reverse or bidirectional LSTM / GRU: npukit runs a recurrent model forward, one step at a time',
+    'test_gru_reverse': 'a reverse or bidirectional LSTM / GRU: npukit runs a recurrent model forward, one step at a time',
+    'test_lstm_bidirectional': 'a reverse or bidirectional LSTM / GRU: npukit runs a recurrent model forward, one step at a time',
+    'test_lstm_reverse': 'a reverse or bidirectional LSTM / GRU: npukit runs a recurrent model forward, one step at a time',
+    'test_lstm_with_peepholes': 'LSTM sequence_lens (per-sample sequence lengths)',
+    'test_expand_dim_changed': "Expand of a tensor: npukit folds Expand of constants only (an RNN's zero initial state)",
+    'test_expand_dim_unchanged': "Expand of a tensor: npukit folds Expand of constants only (an RNN's zero initial state)",
 }
 
 #: reason -> what npukit's one-line error must say (a regex over the message)
@@ -348,6 +362,14 @@ REFUSALS = {
         'Reshape node .*: the first entry of the target shape .* must be the batch',
     'a Transpose that moves the batch axis':
         'Transpose node .*: perm \\[[\\d, ]+\\] moves the batch axis',
+    "the output keeps an LSTM / GRU node's direction axis: npukit reads and returns sequences batch-first, (N, T, F)":
+        'the graph output keeps the direction axis of a recurrent node',
+    'a reverse or bidirectional LSTM / GRU: npukit runs a recurrent model forward, one step at a time':
+        "(LSTM|GRU) node .*: direction '(reverse|bidirectional)' is not supported",
+    'LSTM sequence_lens (per-sample sequence lengths)':
+        'LSTM node .*: sequence_lens is not supported',
+    "Expand of a tensor: npukit folds Expand of constants only (an RNN's zero initial state)":
+        'Expand node .*: Expand is supported on constants only',
 }
 
 _OPS = set(supported_ops())

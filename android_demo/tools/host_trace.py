@@ -44,7 +44,9 @@ def trace(folder: Path, samples: int | None = None) -> dict:
                 "outputs": [_b64(g) for g in step.got],
             })
 
-        total = loop.run(frames[0] if len(frames) == 1 else frames, doc["timesteps"], record)
+        # the prediction: argmax of the readouts' sum, or of the last one (a recurrent ANN)
+        keep = "last" if doc.get("readout") == "last" else "sum"
+        total = loop.run(frames[0] if len(frames) == 1 else frames, doc["timesteps"], record, keep=keep)
         traced.append({"index": k, "prediction": int(np.argmax(total.reshape(-1))), "steps": steps})
     return {"bundle": doc["name"], "model_sha256": doc["model"]["sha256"], "samples": traced}
 

@@ -13,6 +13,7 @@ from npukit.ir.layers import (
     Conv2D,
     Dense,
     DepthwiseConv2D,
+    Embedding,
     Divide,
     Erf,
     Flatten,
@@ -40,6 +41,7 @@ from npukit.ir.layers import (
     Softmax,
     SumPool2D,
     Swish,
+    Tanh,
     Transpose,
 )
 from npukit.ir.neurons import IF, LI, LIF, NEURONS, SPIKING, STATEFUL, CubaLI, CubaLIF, Integrator, Threshold
@@ -47,9 +49,9 @@ from npukit.ir.recurrence import Delay
 
 __all__ = [
     "AFFINE", "ANALOG_ONLY", "WEIGHTED", "SPIKING", "NODE_TYPES", "Node", "Graph", "total_macs",
-    "Add", "AveragePool2D", "BatchNorm", "Concatenate", "Conv2D", "Dense", "DepthwiseConv2D",
+    "Add", "AveragePool2D", "BatchNorm", "Concatenate", "Conv2D", "Dense", "DepthwiseConv2D", "Embedding",
     "Flatten", "GlobalAveragePool", "Identity", "IF", "Input", "MaxPool2D", "Pad2D", "ReLU",
-    "Reshape", "Scale", "Softmax", "SumPool2D", "Offset", "Transpose", "LeakyReLU", "Sigmoid", "HardSigmoid",
+    "Reshape", "Scale", "Softmax", "SumPool2D", "Offset", "Transpose", "LeakyReLU", "Sigmoid", "Tanh", "HardSigmoid",
     "HardSwish", "Swish", "Gelu", "Erf", "Multiply", "Divide", "LayerNorm", "Reduce", "Pad", "Slice",
     "PermuteChannels", "Resize", "LIF", "LI", "CubaLIF", "CubaLI", "Integrator", "Threshold", "NEURONS", "STATEFUL", "Delay",
 ]

@@ -1,5 +1,5 @@
 """Element-wise nodes of the IR: affine maps with constants (BatchNorm, Scale, Offset),
-activations (ReLU, LeakyReLU, Sigmoid, HardSigmoid, HardSwish, Swish, Gelu, Erf, Softmax),
+activations (ReLU, LeakyReLU, Sigmoid, Tanh, HardSigmoid, HardSwish, Swish, Gelu, Erf, Softmax),
 products and quotients of two tensors (Multiply, Divide) and LayerNorm.
 """
 
@@ -104,6 +104,15 @@ class LeakyReLU(Node):
 @dataclasses.dataclass(eq=False)
 class Sigmoid(Node):
     """y = 1 / (1 + exp(-x))."""
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        return in_shapes[0]
+
+
+@register
+@dataclasses.dataclass(eq=False)
+class Tanh(Node):
+    """y = tanh(x) (LSTM and GRU cells)."""
 
     def output_shape(self, in_shapes: list[Shape]) -> Shape:
         return in_shapes[0]

@@ -1,5 +1,5 @@
 """The rate-coded (ANN) node types of the IR, by family, and the groupings the passes and
-simulators use. Each family is a small module: ``linear`` (Input, Dense, Conv2D,
+simulators use. Each family is a small module: ``linear`` (Input, Dense, Embedding, Conv2D,
 DepthwiseConv2D), ``pooling`` (and Reduce), ``shapes`` (data movement and merges), ``resize``,
 ``elementwise`` (affine maps with constants, activations, two-tensor products, LayerNorm).
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from npukit.ir.elementwise import (
     BatchNorm, Divide, Erf, Gelu, HardSigmoid, HardSwish, LayerNorm, LeakyReLU, Multiply, Offset, ReLU, Scale, Sigmoid,
-    Softmax, Swish,
+    Softmax, Swish, Tanh,
 )
-from npukit.ir.linear import PADDINGS, Conv2D, Dense, DepthwiseConv2D, Input
+from npukit.ir.linear import PADDINGS, Conv2D, Dense, DepthwiseConv2D, Embedding, Input
 from npukit.ir.pooling import AveragePool2D, GlobalAveragePool, MaxPool2D, Reduce, SumPool2D
 from npukit.ir.resize import Resize
 from npukit.ir.shapes import Add, Concatenate, Flatten, Identity, Pad, Pad2D, PermuteChannels, Reshape, Slice, Transpose
@@ -28,14 +28,14 @@ AFFINE = WEIGHTED + (
 #: spiking runtime takes the AFFINE nodes, ReLU (as IF neurons) and MaxPool2D; everything else is
 #: listed here.
 ANALOG_ONLY = (
-    LeakyReLU, Sigmoid, HardSigmoid, HardSwish, Softmax, Swish, Gelu, Erf, Multiply, Divide, LayerNorm, Reduce, Pad,
-    Resize,
+    LeakyReLU, Sigmoid, Tanh, HardSigmoid, HardSwish, Softmax, Swish, Gelu, Erf, Multiply, Divide, LayerNorm, Reduce, Pad,
+    Resize, Embedding,
 )
 
 __all__ = [
-    "PADDINGS", "Input", "Dense", "Conv2D", "DepthwiseConv2D", "AveragePool2D", "SumPool2D", "MaxPool2D",
+    "PADDINGS", "Input", "Dense", "Embedding", "Conv2D", "DepthwiseConv2D", "AveragePool2D", "SumPool2D", "MaxPool2D",
     "GlobalAveragePool", "Reduce", "Pad2D", "Pad", "Flatten", "Reshape", "Identity", "Transpose", "Slice",
-    "PermuteChannels", "Resize", "Add", "Concatenate", "BatchNorm", "Scale", "Offset", "LeakyReLU", "Sigmoid",
+    "PermuteChannels", "Resize", "Add", "Concatenate", "BatchNorm", "Scale", "Offset", "LeakyReLU", "Sigmoid", "Tanh",
     "HardSigmoid", "HardSwish", "Swish", "Gelu", "Erf", "Multiply", "Divide", "LayerNorm", "ReLU", "Softmax",
     "WEIGHTED", "AFFINE", "ANALOG_ONLY",
 ]

@@ -1,5 +1,5 @@
-"""Weighted layers of the IR: Input, Dense, Conv2D, DepthwiseConv2D (and the window geometry
-shared with pooling).
+"""Weighted layers of the IR: Input, Dense, Embedding, Conv2D, DepthwiseConv2D (and the window
+geometry shared with pooling).
 
 Layout is NHWC; shapes exclude the batch axis. Weights are float32 arrays in TensorFlow's
 layout (Dense ``(in, out)``, Conv2D ``(kh, kw, in, out)``, DepthwiseConv2D ``(kh, kw, in, mult)``).
@@ -20,17 +20,25 @@ from npukit.ir.geometry import window_2d
 PADDINGS = ("same", "valid")
 
 
+INPUT_DTYPES = ("float32", "int32")
+
+
 @register
 @dataclasses.dataclass(eq=False)
 class Input(Node):
-    """The graph input. ``shape`` is per sample, e.g. ``(8, 8, 1)``."""
+    """The graph input. ``shape`` is per sample, e.g. ``(8, 8, 1)``. ``dtype`` "int32" marks
+    token ids (a recurrent model's per-step input read only by ``Embedding`` nodes): then the
+    shape may be ``()``, one id per sample and step. The IR computes in float either way; the
+    TFLite graph takes int32 ids (what GATHER indexes with)."""
 
     shape: tuple[int, ...] = ()
+    dtype: str = "float32"
     arity = 0
 
     def validate(self) -> None:
+        check_choice(self, "dtype", INPUT_DTYPES)
         shape = tuple(self.shape)
-        if not shape or not all(isinstance(d, (int, np.integer)) and d > 0 for d in shape):
+        if (not shape and self.dtype != "int32") or not all(isinstance(d, (int, np.integer)) and d > 0 for d in shape):
             raise BadInputError(
                 f"input {self.name!r} needs a static shape of positive sizes. Received: {self.shape!r}"
             )
@@ -65,6 +73,27 @@ class Dense(Node):
 
     def macs(self, in_shapes: list[Shape], out_shape: Shape) -> int:
         return int(self.kernel.size)
+
+
+@register
+@dataclasses.dataclass(eq=False)
+class Embedding(Node):
+    """y = table[id]: the row of ``table`` (vocabulary, features) picked by a token id (a
+    per-sample ``()`` int32 graph input). An id outside 0..vocabulary-1 is bad input."""
+
+    table: np.ndarray = None
+
+    def validate(self) -> None:
+        as_array(self, "table", 2)
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        (shape,) = in_shapes
+        if shape != ():
+            raise BadInputError(f"Embedding {self.name!r} reads one token id per sample and step. Received: shape {shape}")
+        return (self.table.shape[1],)
+
+    def param_count(self) -> int:
+        return int(self.table.size)
 
 
 @dataclasses.dataclass(eq=False)

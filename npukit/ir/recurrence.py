@@ -11,6 +11,11 @@ Because its input is computed after it, a Delay declares its per-sample ``shape`
 checks it against the input's. ``init`` is its output before ``steps`` steps have passed: 0, or
 what its input's layers compute from all-zero spikes (a recurrent Affine's bias, as snnTorch's
 recurrent layers start), ``npukit.passes.recurrence``.
+
+A rate-coded recurrent graph (an LSTM or GRU network) computes one step of its source model:
+its input is the frame of one step, its states (h, c) are Delays of the nodes computing them.
+``graph.meta["readout"]`` says what the source model returns from the per-step outputs
+(``readout``): the last step's, or every step's.
 """
 
 from __future__ import annotations
@@ -50,3 +55,28 @@ class Delay(Node):
 
     def output_shape(self, in_shapes: list[Shape]) -> Shape:
         return self.shape
+
+
+#: what a model returns from its per-step outputs: their mean over T (a spiking network), the
+#: last step's (an RNN without return_sequences, ONNX Y_h), every step's (return_sequences)
+READOUTS = ("mean", "last", "sequence")
+
+
+def readout(graph) -> str:
+    """How ``graph``'s per-step outputs make its result (``READOUTS``): "mean" for a spiking
+    graph, ``graph.meta["readout"]`` for a rate-coded recurrent one (default "sequence")."""
+    if graph.is_spiking:
+        return "mean"
+    value = graph.meta.get("readout", "sequence")
+    if value not in READOUTS[1:]:
+        raise BadInputError(f"the graph's readout must be one of {', '.join(READOUTS[1:])}. Received: {value!r}")
+    return value
+
+
+def check_token_ids(x, vocabulary: int) -> None:
+    """Refuse token ids (a model with an Embedding reads them) that are not whole numbers in
+    0..vocabulary-1: GATHER would read outside its table."""
+    x = np.asarray(x)
+    bad = ~np.isfinite(x) | (x != np.round(x)) | (x < 0) | (x >= vocabulary)
+    if np.any(bad):
+        raise BadInputError(f"token id {x[bad].reshape(-1)[0]:g} is not a whole number in 0..{vocabulary - 1} (the model's vocabulary)")

@@ -73,6 +73,11 @@ def ann_to_snn(graph: ir.Graph, calibration: np.ndarray, percentile: float = 99.
         return graph
     if not 0 < percentile <= 100:
         raise BadInputError(f"percentile must be in (0, 100]. Received: {percentile}")
+    if graph.is_recurrent:
+        raise UnsupportedError(
+            "a recurrent ANN (LSTM, GRU) has no spiking version: its cells multiply gates squashed by sigmoid and tanh; "
+            "convert it in temporal mode, one step per invoke, and run it with run_temporal"
+        )
     _check_spikable(graph)
     names = set(spiking_relus(graph))
     acts = evaluate(graph, calibration, keep=sorted(names), progress=progress) if names else {}

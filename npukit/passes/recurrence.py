@@ -9,6 +9,10 @@ w_rec -> sum``): the same function (those layers apply to the delayed spikes ins
 their result), with the Delay's initial value 0 (spikes before the first step). Where a Delay
 cannot reach a neuron that way, its ``init`` is what its source computes at t = -1 from zero
 spikes and a zero input (``value_before_start``).
+
+A rate-coded recurrent graph (an LSTM or GRU from Keras or ONNX) is left as its frontend built
+it: each Delay holds a state (h, c) right after the node computing it, starting from the
+initial state the source model defines (zero), not from anything computed at t = -1.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from npukit.ops import forward
 
 
 def settle_delays(graph: ir.Graph) -> ir.Graph:
-    if not graph.is_recurrent:
+    """The Delays of a spiking graph next to the neurons they delay, with their initial values;
+    any other graph as it is (module docstring)."""
+    if not graph.is_recurrent or not graph.is_spiking:
         return graph
     nodes = dict(graph.nodes)
     consumers = {name: list(c) for name, c in graph.consumers.items()}

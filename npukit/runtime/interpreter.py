@@ -80,6 +80,8 @@ def quantize(x: np.ndarray, detail: dict) -> np.ndarray:
         return x.astype(dtype)
     scale, zero = detail["quantization"]
     info = np.iinfo(dtype)
+    if scale == 0:  # an integer tensor that is not quantized (token ids): the values themselves
+        return np.clip(np.round(x), info.min, info.max).astype(dtype)
     return np.clip(np.round(x / scale) + zero, info.min, info.max).astype(dtype)
 
 

@@ -8,7 +8,9 @@ by ``npukit bundle`` and by the Android demo's host traces (android_demo/tools/h
 and mirrored by the app's Kotlin SampleRunner: feed the frame and the states (each quantized
 with its input tensor's scale and zero point), invoke, read the readout and the next states
 (dequantized with their output tensors' parameters: the scales of a state's input and output
-differ). The readout over T is the mean of the per-step readouts, as in the numpy simulator.
+differ). What the host makes of the per-step readouts is the metadata's ``readout``: their
+mean over T for a spiking network (as in the numpy simulator; older files without the key),
+the last step's or every step's for a recurrent ANN (an LSTM or GRU network).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from npukit.errors import BadInputError
+from npukit.ir.recurrence import check_token_ids
 from npukit.runtime.interpreter import dequantize, make_interpreter, quantize
 from npukit.snn.encoders import TIME_SERIES, encode, has_time_axis
 from npukit.tflite_file import read_tflite
@@ -70,24 +73,29 @@ class StepLoop:
         nxt = [dequantize(got[s["output"]], self.outputs[s["output"]]) for s in self.states]
         return Step(readout, nxt, fed, got)
 
-    def run(self, frames: np.ndarray, timesteps: int, on_step: Callable[[int, list[np.ndarray], Step], None] | None = None):
+    def run(self, frames: np.ndarray, timesteps: int, on_step: Callable[[int, list[np.ndarray], Step], None] | None = None,
+            keep: str = "sum"):
         """T steps of one batch: ``frames`` is one frame (fed at every step) or (T, batch, ...).
-        Returns the sum of the readouts (float64); ``on_step(t, states fed, step)`` sees each step."""
+        Returns, by ``keep``, the sum of the readouts (float64, "sum"), the last one ("last") or
+        all of them, (T, batch, ...) ("sequence"); ``on_step(t, states fed, step)`` sees each step."""
         constant = frames.ndim == len(self.frame_shape) + 1
         states = self.initial_states()
-        total = None
+        total, kept = None, []
         for t in range(timesteps):
             result = self.step(frames if constant else frames[t], states)
             if on_step is not None:
                 on_step(t, states, result)
             total = result.readout.astype(np.float64) if total is None else total + result.readout
+            kept = [*kept, result.readout] if keep == "sequence" else [result.readout]
             states = result.states
-        return total
+        return total if keep == "sum" else kept[-1] if keep == "last" else np.stack(kept)
 
 
 @dataclass
 class TemporalResult:
-    """readouts: (N, *output_shape) mean of the per-step readouts over T.
+    """readouts: by ``readout`` (the metadata's), (N, *output_shape) mean of the per-step
+        readouts over T ("mean"), the last step's readout ("last"), or (N, T, *output_shape)
+        every step's ("sequence").
     output_counts: for a spiking output layer, (N, *output_shape) spikes over T (else None).
     seconds: wall time of the T-step loop."""
 
@@ -95,8 +103,12 @@ class TemporalResult:
     readouts: np.ndarray
     output_counts: np.ndarray | None
     seconds: float
+    readout: str = "mean"
 
     def predictions(self) -> np.ndarray:
+        """Top-1 class per sample, (N,); per sample and step, (N, T), for a "sequence" readout."""
+        if self.readout == "sequence":
+            return self.readouts.reshape(*self.readouts.shape[:2], -1).argmax(axis=2)
         return self.readouts.reshape(self.readouts.shape[0], -1).argmax(axis=1)
 
 
@@ -128,8 +140,11 @@ def run_temporal(
     progress: Callable[[int], None] | None = None,
 ) -> TemporalResult:
     """Run a temporal model on ``x`` (N, *input_shape) for ``timesteps`` steps, or on a time
-    series (N, T, *input_shape) for its T steps. Encodings as in ``npukit.snn.encoders``."""
+    series (N, T, *input_shape) for its T steps. Encodings as in ``npukit.snn.encoders``. The
+    readouts are what the metadata's ``readout`` says (``TemporalResult``); token ids (a model
+    with ``input_vocabulary``) must be whole numbers below it."""
     meta = temporal_metadata(model)
+    readout = meta.get("readout", "mean")
     loop = StepLoop(make_interpreter(model), meta["state_order"])
     series = has_time_axis(x, loop.frame_shape)
     if series:
@@ -138,12 +153,25 @@ def run_temporal(
     lead = 2 if series else 1
     if tuple(np.shape(x)[lead:]) != loop.frame_shape:
         raise BadInputError(f"data samples have shape {tuple(np.shape(x)[lead:])} but the model's input frame is {loop.frame_shape}")
+    if readout != "mean" and not series:
+        raise BadInputError(
+            f"a recurrent model reads sequences: give data of shape ({', '.join(['N', 'T', *map(str, loop.frame_shape)])}); "
+            f"received {tuple(np.shape(x))}"
+        )
+    if "input_vocabulary" in meta:
+        check_token_ids(x, int(meta["input_vocabulary"]))
     spiking_output = bool(meta.get("spiking_output"))
     start = time.perf_counter()
     sums, counts = [], []
     for first, chunk, real in batches(x, loop.batch):
-        total = loop.run(encode(chunk, timesteps, encoding, input_max, seed, first), timesteps)
-        sums.append((total / timesteps)[:real])
+        frames = encode(chunk, timesteps, encoding, input_max, seed, first)
+        if readout == "mean":
+            total = loop.run(frames, timesteps)
+            sums.append((total / timesteps)[:real])
+        elif readout == "last":
+            sums.append(loop.run(frames, timesteps, keep="last")[:real])
+        else:  # (T, batch, ...) -> (batch, T, ...)
+            sums.append(np.moveaxis(loop.run(frames, timesteps, keep="sequence"), 0, 1)[:real])
         if spiking_output:
             counts.append(np.rint(total)[:real].astype(np.int32))
         if progress:
@@ -153,4 +181,6 @@ def run_temporal(
         np.concatenate(sums).astype(np.float32),
         np.concatenate(counts) if spiking_output else None,
         time.perf_counter() - start,
+        readout,
     )
+

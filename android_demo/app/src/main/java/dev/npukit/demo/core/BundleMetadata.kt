@@ -7,9 +7,10 @@ import org.json.JSONObject
 /** A bundle that cannot be used: the message is one line, shown to the user as is. */
 class BundleException(message: String) : Exception(message)
 
-/** Element types of model inputs and outputs a bundle may declare. */
-enum class DType(val bytes: Int, val label: String) {
-    FLOAT32(4, "float32"), INT8(1, "int8"), UINT8(1, "uint8");
+/** Element types of model inputs and outputs a bundle may declare; [quantized] ones carry a
+ *  scale and zero point (INT32: token ids, fed as the whole numbers they are). */
+enum class DType(val bytes: Int, val label: String, val quantized: Boolean) {
+    FLOAT32(4, "float32", false), INT8(1, "int8", true), UINT8(1, "uint8", true), INT32(4, "int32", false);
 
     companion object {
         fun parse(label: String): DType =
@@ -27,7 +28,7 @@ class TensorSpec(val name: String, val dtype: DType, val shape: List<Int>, val s
     fun mismatch(actualShape: List<Int>, actualDtype: String, actualScale: Float, actualZeroPoint: Int): String? {
         if (actualShape != shape) return "tensor '$name': the model has shape $actualShape, bundle.json says $shape"
         if (!actualDtype.equals(dtype.label, ignoreCase = true)) return "tensor '$name': the model has $actualDtype, bundle.json says ${dtype.label}"
-        if (dtype != DType.FLOAT32 && (actualScale != scale || actualZeroPoint != zeroPoint)) {
+        if (dtype.quantized && (actualScale != scale || actualZeroPoint != zeroPoint)) {
             return "tensor '$name': the model's quantization ($actualScale, $actualZeroPoint) differs from bundle.json ($scale, $zeroPoint)"
         }
         return null
@@ -65,6 +66,8 @@ class BundleMetadata(
     val spikingOutput: Boolean,
     val hostAccuracy: Double?,
     val hostInterpreter: String,
+    /** What the per-step readouts make: "mean" (a spiking network) or "last" (a recurrent ANN). */
+    val readout: String = "mean",
 ) {
     val mode: String get() = if (temporal) "temporal" else "rate"
 
@@ -97,6 +100,8 @@ class BundleMetadata(
             val host = root.getJSONObject("host")
             val mode = root.getString("mode")
             if (mode != "rate" && mode != "temporal") throw BundleException("bundle.json: unknown mode '$mode'")
+            val readout = root.optString("readout", "mean") // absent in bundles from before recurrent ANNs
+            if (readout != "mean" && readout != "last") throw BundleException("bundle.json: unknown readout '$readout'")
             val inputs = tensors(root.getJSONArray("inputs"))
             val outputs = tensors(root.getJSONArray("outputs"))
             val states = states(root.getJSONArray("states"))
@@ -127,6 +132,7 @@ class BundleMetadata(
                 spikingOutput = root.getBoolean("spiking_output"),
                 hostAccuracy = if (host.isNull("accuracy")) null else host.getDouble("accuracy"),
                 hostInterpreter = host.getString("interpreter"),
+                readout = readout,
             )
             meta.check()
             return meta
@@ -160,8 +166,7 @@ class BundleMetadata(
         if (inputs[0].shape.firstOrNull() != 1) fail("the app runs batch-1 models; input 0 has shape ${inputs[0].shape}")
         for (t in inputs + outputs) {
             if (t.shape.any { it <= 0 }) fail("tensor '${t.name}' has a non-positive dimension")
-            val quantized = t.dtype != DType.FLOAT32
-            if (quantized && (t.scale == null || t.scale <= 0f || t.zeroPoint == null)) fail("tensor '${t.name}' lacks its quantization")
+            if (t.dtype.quantized && (t.scale == null || t.scale <= 0f || t.zeroPoint == null)) fail("tensor '${t.name}' lacks its quantization")
         }
         if (inputs[0].elements != elementsPerFrame) fail("input 0 holds ${inputs[0].elements} values, the vectors $elementsPerFrame per frame")
         if (classes.size != outputs[0].elements) fail("${classes.size} classes for a readout of ${outputs[0].elements} values")

@@ -6,7 +6,8 @@ import kotlin.math.round
 /**
  * Float values to and from a tensor's bytes, as npukit does on the host
  * (npukit.runtime.quantize / dequantize): q = clamp(round(x / scale) + zeroPoint) in float32
- * arithmetic, ties to even; x = (q - zeroPoint) * scale. Float32 tensors pass values through.
+ * arithmetic, ties to even; x = (q - zeroPoint) * scale. Float32 tensors pass values through;
+ * int32 tensors (token ids) take the values rounded to whole numbers.
  */
 object Quantization {
     /** The integer a float [value] quantizes to (clamped to the dtype's range). */
@@ -21,6 +22,7 @@ object Quantization {
         require(values.size == spec.elements) { "${values.size} values for tensor '${spec.name}' of ${spec.elements}" }
         when (spec.dtype) {
             DType.FLOAT32 -> for (v in values) buffer.putFloat(v)
+            DType.INT32 -> for (v in values) buffer.putInt(round(v).toInt())
             else -> {
                 val scale = spec.scale!!
                 val zero = spec.zeroPoint!!
@@ -37,5 +39,6 @@ object Quantization {
         DType.FLOAT32 -> FloatArray(spec.elements) { buffer.getFloat() }
         DType.INT8 -> FloatArray(spec.elements) { (buffer.get().toFloat() - spec.zeroPoint!!) * spec.scale!! }
         DType.UINT8 -> FloatArray(spec.elements) { ((buffer.get().toInt() and 0xFF).toFloat() - spec.zeroPoint!!) * spec.scale!! }
+        DType.INT32 -> FloatArray(spec.elements) { buffer.getInt().toFloat() }
     }
 }

@@ -9,7 +9,8 @@ fun interface Invoker {
     fun invoke(inputs: Array<ByteBuffer>, outputs: Array<ByteBuffer>): Long
 }
 
-/** The outcome for one sample: the predicted class, the mean readout over T, and the time of
+/** The outcome for one sample: the predicted class, the readout (the mean over T, or the last
+ *  step's for a recurrent ANN: bundle.json's readout), and the time of
  *  each invoke (ns; one per timestep) and of the whole sample (ns, host loop included). */
 class SampleResult(val prediction: Int, val readout: DoubleArray, val invokeNanos: LongArray, val sampleNanos: Long)
 
@@ -18,7 +19,8 @@ class SampleResult(val prediction: Int, val readout: DoubleArray, val invokeNano
  * (npukit.run_temporal): rate mode invokes once; temporal mode invokes T times, feeding the frame
  * and the states, reading the readout and the next states, which are dequantized with the
  * output's parameters and quantized with the input's for the next step. Readouts are summed
- * over T in float64; the prediction is their argmax.
+ * over T in float64; the prediction is their argmax, or the last readout's where bundle.json's
+ * readout is "last" (a recurrent ANN).
  */
 class SampleRunner(private val meta: BundleMetadata, private val vectors: TestVectors, private val clock: () -> Long = System::nanoTime) {
     val inputs: Array<ByteBuffer> = meta.inputs.map { direct(it.byteSize) }.toTypedArray()
@@ -51,7 +53,7 @@ class SampleRunner(private val meta: BundleMetadata, private val vectors: TestVe
                 Quantization.write(next, meta.inputs[s.input], rewound(inputs[s.input]))
             }
         }
-        return SampleResult(sum.prediction(), sum.mean(), times, clock() - start)
+        return SampleResult(sum.prediction(meta.readout), sum.result(meta.readout), times, clock() - start)
     }
 
     private fun rewound(buffer: ByteBuffer): ByteBuffer {
