@@ -18,11 +18,18 @@ synapses leaving that input element (its exact fan-out: padding, borders and str
 
 from __future__ import annotations
 
+import functools
+import os
+
 import numpy as np
 
 from npukit import ir
 from npukit.kernels import events as kernels
 from npukit.kernels.exact import MAX_BOUND, ConvGeometry, combine, combine_bands, digits, split_bands
+from npukit.kernels.parallel import run_shards
+
+#: set to 1 to use the scipy event path even where numba is installed (same bits, slower)
+NO_JIT_ENV = "NPUKIT_NO_JIT"
 
 #: cost model of the path choice (ns), fitted to timings of both paths on nine layer shapes at
 #: densities 2-25% on a 2-core AMD EPYC (docs/snn.md; noisy: a shared machine): the event path
@@ -49,12 +56,35 @@ ENTRY_BYTES = 40
 CHUNK_WORK_BYTES = max(2 * DENSE_CHUNK_BYTES, EVENT_CHUNK_BYTES + ENTRY_BYTES * EVENT_CHUNK_ENTRIES)
 
 
+@functools.lru_cache(maxsize=1)
+def _events_jit():
+    try:  # numba is a dependency, but the scipy path keeps working without it
+        from npukit.kernels import events_jit
+    except ImportError:
+        return None
+    return events_jit
+
+
+def event_kernel() -> str:
+    """The event path's kernel a new ``Synapses`` uses: "jit" (``npukit.kernels.events_jit``,
+    numba) unless numba cannot be imported or the environment sets NPUKIT_NO_JIT=1, then
+    "scipy" (``npukit.kernels.events``). Both give the same bits."""
+    if os.environ.get(NO_JIT_ENV, "") == "1" or _events_jit() is None:
+        return "scipy"
+    return "jit"
+
+
 class Synapses:
     """One weighted layer reading spike-valued input: integers times ``unit``, expected to be at
-    most ``bound`` units (larger values are split into digits: slower, same results)."""
+    most ``bound`` units (larger values are split into digits: slower, same results).
+    ``kernel``: the event path's kernel, "jit" or "scipy" (default: ``event_kernel()``)."""
 
-    def __init__(self, node: ir.Node, in_shape: tuple[int, ...], unit: float, bound: int = MAX_BOUND):
+    def __init__(self, node: ir.Node, in_shape: tuple[int, ...], unit: float, bound: int = MAX_BOUND,
+                 kernel: str | None = None):
         self.node, self.unit, self.bound = node, float(unit), int(bound)
+        self.kernel = kernel or event_kernel()
+        if self.kernel == "jit" and _events_jit() is None:
+            raise ImportError("the jit event kernel needs numba (pip install numba)")
         self.bias = np.asarray(node.bias, np.float32)
         self.depthwise = isinstance(node, ir.DepthwiseConv2D)
         self.fan_out = fan_out(node, in_shape)
@@ -89,6 +119,14 @@ class Synapses:
             "event": max(1, EVENT_CHUNK_BYTES // event_row_bytes),
             "dense": max(1, DENSE_CHUNK_BYTES // dense_row_bytes),
         }
+        if self.kernel == "jit":
+            jit = _events_jit()
+            if isinstance(node, ir.Dense):
+                self.table, self.weights = jit.dense_table(inputs), self.bands.kernel
+            else:
+                self.table, self.weights = jit.conv_table(self.geometry, self.depthwise), self.events.weights
+            self.extra = np.concatenate([np.zeros(0, np.int64), *self.bands.columns]).astype(np.int64)
+            self.bias_rows = self.bias.reshape(self.geometry.c if self.depthwise else 1, -1)
         self.sops = 0.0  # synaptic operations so far
         self.rows = {"event": 0, "dense": 0}  # input rows (sample x step) per path so far
 
@@ -104,6 +142,10 @@ class Synapses:
         if path is None:
             path = "event" if density <= self.max_event_density() else "dense"
         out = np.empty((rows,) + self.out_shape, np.float32)
+        if path == "event" and self.kernel == "jit":
+            self.rows[path] += rows
+            self.sops += self._jit_events(x, out) / self.unit
+            return out
         step = self.chunk_rows[path]
         if path == "event":  # bound the entries of a chunk too
             step = max(1, min(step, int(EVENT_CHUNK_ENTRIES / max(density * self.event_entries_per_row, 1.0))))
@@ -123,6 +165,31 @@ class Synapses:
         self.rows[path] += rows
         self.sops += sops / self.unit
         return out
+
+    def _jit_events(self, x: np.ndarray, out: np.ndarray) -> float:
+        """The event path by the compiled kernel, into out; returns synaptic operations x unit."""
+        jit, t = _events_jit(), self.table
+        x2 = jit.as_input(x)
+        out2 = out.reshape(-1, self.bias_rows.shape[1])
+        args = (t.start, t.target, t.offset, t.channels, t.target_mult, t.channel_mult, t.rows_per_frame,
+                self.weights, self.fan_out)
+        # one part (digits) when no value exceeds the bound: always for uint8 spikes under bound 255
+        limit = np.inf if x2.dtype == np.uint8 and self.unit >= 1 and self.bound >= 255 else self.bound * self.unit
+        results = []
+        run_shards(lambda lo, hi: results.append(jit.run_rows(x2, lo, hi, *args, self.extra, self.bias_rows, out2, limit)),
+                   x2.shape[0], x2.size)
+        if min(results, default=0.0) >= 0:
+            return sum(results)
+        # a value above the bound: digits, a chunk of rows at a time (what was written is overwritten)
+        sops, step, rpf = 0.0, self.chunk_rows["event"], t.rows_per_frame
+        for lo in range(0, x2.shape[0], step):
+            partials = []
+            for scale, part in digits(x2[lo : lo + step], self.unit, self.bound):
+                sums = np.zeros((part.shape[0] * rpf, self.weights.shape[1]))
+                sops += scale * jit.scatter_rows(np.ascontiguousarray(part, np.float64), *args, sums)
+                partials.append((scale, sums))
+            jit.finish_rows(combine(partials), self.extra, self.bias_rows, out2[lo * rpf : (lo + step) * rpf])
+        return sops
 
     def _main(self, x: np.ndarray, path: str) -> tuple[np.ndarray, float]:
         """(float64 sums of every band's columns, synaptic operations x unit) for one input part."""
