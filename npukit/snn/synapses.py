@@ -40,6 +40,11 @@ NO_JIT_ENV = "NPUKIT_NO_JIT"
 #: Only speed depends on the choice: both paths give the same bits.
 EVENT_ENTRY_NS = 20.0
 EVENT_COLUMN_NS = 0.35
+#: the same for the compiled kernel (``npukit.kernels.events_jit``), from timings of ten layer
+#: shapes at densities 5-50% on the same machine while busy (rough): 5-17 ns per entry of 8-32
+#: columns, 25-60 ns of 128-256; break-even with the dense path near 40-50% on the digits CNN
+JIT_ENTRY_NS = 10.0
+JIT_COLUMN_NS = 0.3
 SCAN_NS = 1.0
 GEMM_MAC_NS = 0.1
 GEMM_NARROW = 200.0
@@ -89,42 +94,46 @@ class Synapses:
         self.depthwise = isinstance(node, ir.DepthwiseConv2D)
         self.fan_out = fan_out(node, in_shape)
         inputs = self.fan_out.size
+        jit = _events_jit() if self.kernel == "jit" else None
         if isinstance(node, ir.Dense):
             self.bands = split_bands(node.kernel, (0,), self.bound)
             k, n = self.bands.kernel.shape
             self.out_shape = (node.kernel.shape[1],)
-            reach, macs, im2col = 1.0, k * n, 0
+            reach, macs, im2col, columns = 1.0, k * n, 0, n
             event_row_bytes, dense_row_bytes = 8 * n, 8 * (k + n)
+            if jit:
+                self.table, self.weights = jit.dense_table(inputs), self.bands.kernel
         else:
             self.geometry = g = ConvGeometry(in_shape, node.kernel.shape[:2], node.strides, node.dilation, node.padding)
             self.bands = split_bands(node.kernel, (0, 1) if self.depthwise else (0, 1, 2), self.bound, self.depthwise)
             kh, kw, c, n = self.bands.kernel.shape
-            self.events = kernels.ConvEvents(g, self.bands.kernel, self.depthwise, self.fan_out)
             self.out_shape = (g.oh, g.ow, node.bias.shape[0])
-            reach = float(self.events.reach.mean())
+            columns, out_width = n, n * (c if self.depthwise else 1)
+            if jit:  # the scipy kernel's index arrays are not built
+                self.table = jit.conv_table(g, self.depthwise)
+                self.weights = np.ascontiguousarray(self.bands.kernel.reshape(kh * kw * c, n))
+                reach = len(self.table.target) / (g.h * g.w)
+            else:
+                self.events = kernels.ConvEvents(g, self.bands.kernel, self.depthwise, self.fan_out)
+                reach = float(self.events.reach.mean())
             if self.depthwise:
                 macs, im2col = g.positions * kh * kw * c * n, 0
             elif kernels.uses_conv_matrix(g, self.bands.kernel.shape):
                 macs, im2col, n = inputs * g.positions * n, 0, g.positions * n
             else:
                 macs, im2col = g.positions * kh * kw * c * n, g.positions * kh * kw * c
-            event_row_bytes = 8 * self.events.slots * self.events.out_width
-            dense_row_bytes = 8 * (max(im2col, inputs) + g.positions * self.events.out_width)
-        columns = self.events.columns if not isinstance(node, ir.Dense) else n
+            event_row_bytes = 8 * (g.positions + 1) * out_width
+            dense_row_bytes = 8 * (max(im2col, inputs) + g.positions * out_width)
+        entry_ns, column_ns = (JIT_ENTRY_NS, JIT_COLUMN_NS) if jit else (EVENT_ENTRY_NS, EVENT_COLUMN_NS)
         self.event_entries_per_row = inputs * reach  # at density 1
-        self.event_entry_ns = EVENT_ENTRY_NS + EVENT_COLUMN_NS * columns
+        self.event_entry_ns = entry_ns + column_ns * columns
         self.dense_ns_per_row = GEMM_MAC_NS * (1 + GEMM_NARROW / n) * macs + IM2COL_NS * im2col
         self.scan_ns_per_row = SCAN_NS * inputs
         self.chunk_rows = {
             "event": max(1, EVENT_CHUNK_BYTES // event_row_bytes),
             "dense": max(1, DENSE_CHUNK_BYTES // dense_row_bytes),
         }
-        if self.kernel == "jit":
-            jit = _events_jit()
-            if isinstance(node, ir.Dense):
-                self.table, self.weights = jit.dense_table(inputs), self.bands.kernel
-            else:
-                self.table, self.weights = jit.conv_table(self.geometry, self.depthwise), self.events.weights
+        if jit:
             self.extra = np.concatenate([np.zeros(0, np.int64), *self.bands.columns]).astype(np.int64)
             self.bias_rows = self.bias.reshape(self.geometry.c if self.depthwise else 1, -1)
         self.sops = 0.0  # synaptic operations so far
