@@ -40,11 +40,14 @@ NO_JIT_ENV = "NPUKIT_NO_JIT"
 #: Only speed depends on the choice: both paths give the same bits.
 EVENT_ENTRY_NS = 20.0
 EVENT_COLUMN_NS = 0.35
-#: the same for the compiled kernel (``npukit.kernels.events_jit``), from timings of ten layer
-#: shapes at densities 5-50% on the same machine while busy (rough): 5-17 ns per entry of 8-32
-#: columns, 25-60 ns of 128-256; break-even with the dense path near 40-50% on the digits CNN
-JIT_ENTRY_NS = 10.0
-JIT_COLUMN_NS = 0.3
+#: The compiled kernel (``npukit.kernels.events_jit``) uses the same constants, counting only the
+#: entries that land on the output (it visits no others). Its entries cost less (5-17 ns for 8-32
+#: columns, 25-60 ns for 128-256, timed on ten layer shapes on the busy machine), but the dense
+#: constants overestimate this machine's float64 GEMMs on the digits CNN by a similar factor, and
+#: with these constants the break-even stays where both paths measured equal there (40-50%
+#: nonzero inputs: conv2 and fc1 stay on the dense path).
+#: the compiled kernel's row ranges per worker thread (load balance on a shared machine)
+JIT_SHARDS_PER_WORKER = 4
 SCAN_NS = 1.0
 GEMM_MAC_NS = 0.1
 GEMM_NARROW = 200.0
@@ -124,9 +127,8 @@ class Synapses:
                 macs, im2col = g.positions * kh * kw * c * n, g.positions * kh * kw * c
             event_row_bytes = 8 * (g.positions + 1) * out_width
             dense_row_bytes = 8 * (max(im2col, inputs) + g.positions * out_width)
-        entry_ns, column_ns = (JIT_ENTRY_NS, JIT_COLUMN_NS) if jit else (EVENT_ENTRY_NS, EVENT_COLUMN_NS)
         self.event_entries_per_row = inputs * reach  # at density 1
-        self.event_entry_ns = entry_ns + column_ns * columns
+        self.event_entry_ns = EVENT_ENTRY_NS + EVENT_COLUMN_NS * columns
         self.dense_ns_per_row = GEMM_MAC_NS * (1 + GEMM_NARROW / n) * macs + IM2COL_NS * im2col
         self.scan_ns_per_row = SCAN_NS * inputs
         self.chunk_rows = {
@@ -186,7 +188,7 @@ class Synapses:
         limit = np.inf if x2.dtype == np.uint8 and self.unit >= 1 and self.bound >= 255 else self.bound * self.unit
         results = []
         run_shards(lambda lo, hi: results.append(jit.run_rows(x2, lo, hi, *args, self.extra, self.bias_rows, out2, limit)),
-                   x2.shape[0], x2.size)
+                   x2.shape[0], x2.size, JIT_SHARDS_PER_WORKER)
         if min(results, default=0.0) >= 0:
             return sum(results)
         # a value above the bound: digits, a chunk of rows at a time (what was written is overwritten)
