@@ -7,9 +7,11 @@ A Dense, Conv2D or DepthwiseConv2D node in the temporal region whose input is sp
 
 with the sum exact in float64 (``npukit.kernels.exact``: weight bands, input digits). Each call
 picks a path from the density it measures on its input (the cost model below): event-driven,
-where only the active inputs are visited, or dense float64 GEMMs. Both give the same bits,
-whatever the batch, the number of steps per call or the chunking, so the time-folded simulator
-(all T steps in one call) equals the step loop (one call per step) spike for spike.
+where only the active inputs are visited (the compiled kernel ``npukit.kernels.events_jit``, or
+scipy's sparse product without numba or with NPUKIT_NO_JIT=1), or dense float64 GEMMs. All
+give the same bits, whatever the batch, the number of steps per call or the chunking, so the
+time-folded simulator (all T steps in one call) equals the step loop (one call per step) spike
+for spike.
 
 Each layer also counts its synaptic operations from the input it really receives: every input
 spike (a count k is k spikes; an input of value x holds x / unit spikes) times the number of
