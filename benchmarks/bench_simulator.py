@@ -15,6 +15,8 @@ Workloads (``npukit.models.event_snns`` builds the event networks, random weight
 
 The event workloads run in npukit (time-folded simulator), sinabs (``IAFSqueeze``) and an
 snnTorch step loop, all on the same weights and events (``snn_peers.py``: semantics, thresholds).
+When the compiled event kernel is in use (numba), npukit with NPUKIT_NO_JIT=1 (the scipy kernel)
+is timed in the same rounds; the header names the kernel and the machine's load average.
 Contenders are timed in interleaved rounds after one warm-up run; the table shows the median,
 and min-max over the rounds (the machine is shared: the spread says how noisy a run was); ratios
 are of medians (the targets), and of the fastest rounds (less sensitive to a busy machine).
