@@ -157,3 +157,20 @@ def test_kernel_choice_follows_the_switch_and_falls_back_without_numba(monkeypat
     np.testing.assert_array_equal(syn(np.array([[1, 0, 2]], np.uint8), "event"), [[1, 0, 2]])
     with pytest.raises(ImportError, match="numba"):
         Synapses(node, (3,), 1.0, kernel="jit")
+
+
+def _add_one(a):
+    return a + 1
+
+
+def test_kernels_compile_without_a_writable_cache(monkeypatch):
+    from numba.core import caching
+
+    from npukit.kernels import events_jit
+
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])  # no cache location anywhere
+    with pytest.raises(RuntimeError, match="cannot cache"):
+        import numba
+
+        numba.njit(cache=True)(_add_one)
+    assert events_jit._jit(_add_one)(2) == 3

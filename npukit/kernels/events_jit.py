@@ -39,6 +39,15 @@ from npukit.kernels.exact import ConvGeometry
 DTYPES = (np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64))
 
 
+def _jit(fn):
+    """numba.njit with the GIL released, cached on disk; compiled per process instead where numba
+    finds no writable cache location (next to this file, or the user's cache directory)."""
+    try:
+        return numba.njit(cache=True, nogil=True)(fn)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return numba.njit(nogil=True)(fn)
+
+
 @dataclass(frozen=True)
 class EventTable:
     """Where each input element's weight rows go (module docstring); all int64."""
@@ -71,7 +80,7 @@ def dense_table(inputs: int) -> EventTable:
                       np.arange(inputs, dtype=np.int64), 1, 1, 0, 1)
 
 
-@numba.njit(cache=True, nogil=True)
+@_jit
 def _scatter_row(x, f, start, target, offset, channels, target_mult, channel_mult, weights, fan_out, limit, buf, base):
     """Add row f of x's active inputs into buf[base:base + rows_per_frame] (kernel columns); returns the
     sum of |value| x fan-out over them, or -1 as soon as a value exceeds ``limit``."""
@@ -98,7 +107,7 @@ def _scatter_row(x, f, start, target, offset, channels, target_mult, channel_mul
     return sops
 
 
-@numba.njit(cache=True, nogil=True)
+@_jit
 def _finish_rows(buf, extra, bias, out, first):
     """Later bands into the first (in band order), one rounding to float32, plus the float32
     bias: out[first + r] for every row r of buf; buf is cleared. ``extra[j]`` is the output
@@ -116,7 +125,7 @@ def _finish_rows(buf, extra, bias, out, first):
             buf[r, j] = 0.0
 
 
-@numba.njit(cache=True, nogil=True)
+@_jit
 def run_rows(x, lo, hi, start, target, offset, channels, target_mult, channel_mult, rows_per_frame,
              weights, fan_out, extra, bias, out, limit):
     """Rows [lo, hi) of x (rows, elements), each summed and finished while its buffer is in
@@ -134,7 +143,7 @@ def run_rows(x, lo, hi, start, target, offset, channels, target_mult, channel_mu
     return sops
 
 
-@numba.njit(cache=True, nogil=True)
+@_jit
 def scatter_rows(x, start, target, offset, channels, target_mult, channel_mult, rows_per_frame, weights, fan_out, sums):
     """All rows of x (float64, one digit part) summed into sums (rows x rows_per_frame, kernel
     columns; zeroed), not finished. Returns the sum of |value| x fan-out."""
@@ -145,7 +154,7 @@ def scatter_rows(x, start, target, offset, channels, target_mult, channel_mult, 
     return sops
 
 
-@numba.njit(cache=True, nogil=True)
+@_jit
 def finish_rows(sums, extra, bias, out):
     """``_finish_rows`` over all rows of sums (float64, bands side by side) into out."""
     _finish_rows(sums, extra, bias, out, 0)
