@@ -15,6 +15,8 @@ Workloads (``npukit.models.event_snns`` builds the event networks, random weight
 
 The event workloads run in npukit (time-folded simulator), sinabs (``IAFSqueeze``) and an
 snnTorch step loop, all on the same weights and events (``snn_peers.py``: semantics, thresholds).
+When the compiled event kernel is in use (numba), npukit with NPUKIT_NO_JIT=1 (the scipy kernel)
+is timed in the same rounds; the header names the kernel and the machine's load average.
 Contenders are timed in interleaved rounds after one warm-up run; the table shows the median,
 and min-max over the rounds (the machine is shared: the spread says how noisy a run was); ratios
 are of medians (the targets), and of the fastest rounds (less sensitive to a busy machine).
@@ -45,6 +47,8 @@ import npukit  # noqa: E402
 from npukit.profile.latency import cpu_name  # noqa: E402
 from npukit.snn.simulate import simulate  # noqa: E402
 from npukit.snn.stepwise import simulate_stepwise  # noqa: E402
+from npukit.kernels.parallel import workers  # noqa: E402
+from npukit.snn.synapses import NO_JIT_ENV, event_kernel  # noqa: E402
 
 #: speed targets (issue 14): peer seconds / npukit seconds at least this
 TARGETS = {("nmnist", "sinabs"): 2.0, ("nmnist", "snnTorch"): 3.0, ("vgg", "sinabs"): 1.0, ("digits", "snnTorch"): 3.0}
@@ -104,6 +108,8 @@ def run_event(name: str, repeats: int) -> dict:
     nir_graph, graph, x, batch = event_workload(name)
     ours = simulate(graph, x, None, batch_size=batch)
     contenders = {"npukit": lambda: simulate(graph, x, None, batch_size=batch)}
+    if event_kernel() == "jit":  # the scipy kernel (the event path before the compiled one), same run
+        contenders["npukit, scipy kernel"] = lambda: _without_jit(lambda: simulate(graph, x, None, batch_size=batch))
     peers, labels, note = {}, {}, "peers not installed: pip install torch==2.13.0 sinabs snntorch"
     for peer, module, runner, label in (("sinabs", "sinabs", sinabs_runner, "sinabs {}"),
                                         ("snnTorch", "snntorch", snntorch_runner, "snnTorch {} step loop")):
@@ -117,6 +123,24 @@ def run_event(name: str, repeats: int) -> dict:
     times = timed_rounds(contenders, repeats)
     agree = {peer: agreement(ours.spike_counts, {k: v.numpy() for k, v in counts.items()}) for peer, counts in peers.items()}
     return _figures(name, x.shape[0], x.shape[1], times, ours, agree, labels, note)
+
+
+def _without_jit(fn):
+    """fn() with the event path on the scipy kernel (NPUKIT_NO_JIT=1)."""
+    os.environ[NO_JIT_ENV] = "1"
+    try:
+        return fn()
+    finally:
+        del os.environ[NO_JIT_ENV]
+
+
+def kernel_note() -> str:
+    """Which event kernel the npukit rows ran."""
+    if event_kernel() == "jit":
+        import numba
+
+        return f"event kernel: jit (numba {numba.__version__}, {workers()} worker threads)"
+    return "event kernel: scipy" + (f" ({NO_JIT_ENV}=1)" if os.environ.get(NO_JIT_ENV) == "1" else " (numba not installed)")
 
 
 def run_digits(repeats: int, batch: int = 256, timesteps: int = 32) -> dict:
@@ -176,12 +200,23 @@ def dense_path(repeats: int, batch: int = 256, timesteps: int = 32) -> dict:
     x = spikes.reshape(timesteps * batch, 4, 2, 4, 2, 16).sum(axis=(2, 4)).astype(np.float32) / 4
     syn = Synapses(node, (4, 4, 16), 0.25)
     conv = lambda block: conv2d(x, node.kernel, node.bias, node.strides, node.padding, node.dilation, block)  # noqa: E731
-    times = timed_rounds({
+    contenders = {
         "float32, one-step blocks": lambda: conv(batch), "float32, one call": lambda: conv(None),
-        "exact float64, dense": lambda: syn(x, "dense"), "exact, event-driven": lambda: syn(x, "event"),
-    }, repeats)
+        "exact float64, dense": lambda: syn(x, "dense"), f"exact, event-driven ({syn.kernel})": lambda: syn(x, "event"),
+    }
+    if syn.kernel == "jit":
+        scipy = Synapses(node, (4, 4, 16), 0.25, kernel="scipy")
+        contenders["exact, event-driven (scipy)"] = lambda: scipy(x, "event")
+    times = timed_rounds(contenders, repeats)
     seconds = {k: statistics.median(v) for k, v in times.items()}
     return {"rows": timesteps * batch, "seconds": seconds, "seconds_min_max": {k: [min(v), max(v)] for k, v in times.items()}}
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:  # pragma: no cover - no load average on this platform
+        return "unknown"
 
 
 def rss_child(name: str) -> None:
@@ -264,13 +299,15 @@ def main() -> None:
     if args.rss_child:
         rss_child(args.rss_child)
         return
+    load_before = _load()
     results = []
     for name in args.workloads.split(","):
         result = run_digits(args.repeats) if name == "digits" else run_event(name, args.repeats)
         result["memory"] = memory(name)
         results.append(result)
     dense = dense_path(args.repeats)
-    header = f"machine: {cpu_name()}, {os.cpu_count()} cores, numpy {np.__version__}, npukit {npukit.__version__}"
+    header = (f"machine: {cpu_name()}, {os.cpu_count()} cores, numpy {np.__version__}, npukit {npukit.__version__}\n"
+              f"{kernel_note()}; load average (1, 5, 15 min) before: {load_before}, after: {_load()}")
     if args.json:
         print(json.dumps({"machine": header, "workloads": results, "dense_path": dense}, indent=1))
         return
@@ -279,7 +316,7 @@ def main() -> None:
     base = dense["seconds"]["float32, one-step blocks"]
     for k, s in dense["seconds"].items():
         lo, hi = dense["seconds_min_max"][k]
-        print(f"  {k:<26} {s * 1e3:8.1f} ms  (min {lo * 1e3:.1f}, max {hi * 1e3:.1f})  {s / base:5.2f}x the blocks")
+        print(f"  {k:<30} {s * 1e3:8.1f} ms  (min {lo * 1e3:.1f}, max {hi * 1e3:.1f})  {s / base:5.2f}x the blocks")
 
 
 if __name__ == "__main__":

@@ -246,6 +246,6 @@ def test_public_scipy_product_gives_the_same_sums(monkeypatch):
     node = ir.Conv2D("c", ("x",), kernel=(rng.standard_normal((3, 3, 4, 5)) * 0.3).astype(np.float32),
                      bias=np.zeros(5, np.float32), strides=(2, 2), padding="same", dilation=(1, 1))
     x = spikes(rng, (6, 9, 9, 4), "binary")
-    fast = Synapses(node, (9, 9, 4), 1.0, 1)(x, "event")
+    fast = Synapses(node, (9, 9, 4), 1.0, 1, kernel="scipy")(x, "event")
     monkeypatch.setattr(kernels, "_accumulate", None)  # scipy < 1.15: coo_array @ weights, then add
-    np.testing.assert_array_equal(Synapses(node, (9, 9, 4), 1.0, 1)(x, "event"), fast)
+    np.testing.assert_array_equal(Synapses(node, (9, 9, 4), 1.0, 1, kernel="scipy")(x, "event"), fast)

@@ -9,6 +9,9 @@ Both sum the main band of ``npukit.kernels.exact.split_bands``, where every part
 exact, so their results are identical whatever their order. Callers pass a few rows at a time
 (``npukit.snn.synapses`` sizes the chunks to keep these float64 buffers in cache; chunking cannot
 change an exact sum either).
+
+``npukit.kernels.events_jit`` runs the event-driven path as one compiled loop (numba) with the
+same bits; the scipy product here is its fallback (no numba, or NPUKIT_NO_JIT=1).
 """
 
 from __future__ import annotations

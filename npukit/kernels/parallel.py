@@ -27,18 +27,22 @@ def pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=workers(), thread_name_prefix="npukit")
 
 
-def shards(batch: int, elements: int) -> list[tuple[int, int]]:
-    """Contiguous [lo, hi) ranges of the batch axis, one per worker (one range if small)."""
-    count = min(workers(), batch)
-    if count < 2 or elements < MIN_PARALLEL_ELEMENTS:
+def shards(batch: int, elements: int, per_worker: int = 1) -> list[tuple[int, int]]:
+    """Contiguous [lo, hi) ranges of the batch axis, ``per_worker`` per worker (one range if
+    small). Several per worker balance the load when a core is busy with other work: an idle
+    worker takes the next range instead of waiting for the slowest one."""
+    if workers() < 2 or elements < MIN_PARALLEL_ELEMENTS:
+        return [(0, batch)]
+    count = min(workers() * per_worker, batch)
+    if count < 2:
         return [(0, batch)]
     edges = np.linspace(0, batch, count + 1).astype(int)
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def run_shards(fn: Callable[[int, int], None], batch: int, elements: int) -> None:
+def run_shards(fn: Callable[[int, int], None], batch: int, elements: int, per_worker: int = 1) -> None:
     """Call fn(lo, hi) for each shard, concurrently when there are several."""
-    ranges = shards(batch, elements)
+    ranges = shards(batch, elements, per_worker)
     if len(ranges) == 1:
         fn(*ranges[0])
     else:

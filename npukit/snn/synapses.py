@@ -7,9 +7,11 @@ A Dense, Conv2D or DepthwiseConv2D node in the temporal region whose input is sp
 
 with the sum exact in float64 (``npukit.kernels.exact``: weight bands, input digits). Each call
 picks a path from the density it measures on its input (the cost model below): event-driven,
-where only the active inputs are visited, or dense float64 GEMMs. Both give the same bits,
-whatever the batch, the number of steps per call or the chunking, so the time-folded simulator
-(all T steps in one call) equals the step loop (one call per step) spike for spike.
+where only the active inputs are visited (the compiled kernel ``npukit.kernels.events_jit``, or
+scipy's sparse product without numba or with NPUKIT_NO_JIT=1), or dense float64 GEMMs. All
+give the same bits, whatever the batch, the number of steps per call or the chunking, so the
+time-folded simulator (all T steps in one call) equals the step loop (one call per step) spike
+for spike.
 
 Each layer also counts its synaptic operations from the input it really receives: every input
 spike (a count k is k spikes; an input of value x holds x / unit spikes) times the number of
@@ -18,11 +20,18 @@ synapses leaving that input element (its exact fan-out: padding, borders and str
 
 from __future__ import annotations
 
+import functools
+import os
+
 import numpy as np
 
 from npukit import ir
 from npukit.kernels import events as kernels
 from npukit.kernels.exact import MAX_BOUND, ConvGeometry, combine, combine_bands, digits, split_bands
+from npukit.kernels.parallel import run_shards
+
+#: set to 1 to use the scipy event path even where numba is installed (same bits, slower)
+NO_JIT_ENV = "NPUKIT_NO_JIT"
 
 #: cost model of the path choice (ns), fitted to timings of both paths on nine layer shapes at
 #: densities 2-25% on a 2-core AMD EPYC (docs/snn.md; noisy: a shared machine): the event path
@@ -33,6 +42,14 @@ from npukit.kernels.exact import MAX_BOUND, ConvGeometry, combine, combine_bands
 #: Only speed depends on the choice: both paths give the same bits.
 EVENT_ENTRY_NS = 20.0
 EVENT_COLUMN_NS = 0.35
+#: The compiled kernel (``npukit.kernels.events_jit``) uses the same constants, counting only the
+#: entries that land on the output (it visits no others). Its entries cost less (5-17 ns for 8-32
+#: columns, 25-60 ns for 128-256, timed on ten layer shapes on the busy machine), but the dense
+#: constants overestimate this machine's float64 GEMMs on the digits CNN by a similar factor, and
+#: with these constants the break-even stays where both paths measured equal there (40-50%
+#: nonzero inputs: conv2 and fc1 stay on the dense path).
+#: the compiled kernel's row ranges per worker thread (load balance on a shared machine)
+JIT_SHARDS_PER_WORKER = 4
 SCAN_NS = 1.0
 GEMM_MAC_NS = 0.1
 GEMM_NARROW = 200.0
@@ -49,38 +66,69 @@ ENTRY_BYTES = 40
 CHUNK_WORK_BYTES = max(2 * DENSE_CHUNK_BYTES, EVENT_CHUNK_BYTES + ENTRY_BYTES * EVENT_CHUNK_ENTRIES)
 
 
+@functools.lru_cache(maxsize=1)
+def _events_jit():
+    try:  # numba is a dependency, but the scipy path keeps working without it
+        from npukit.kernels import events_jit
+    except ImportError:
+        return None
+    return events_jit
+
+
+def event_kernel() -> str:
+    """The event path's kernel a new ``Synapses`` uses: "jit" (``npukit.kernels.events_jit``,
+    numba) unless numba cannot be imported or the environment sets NPUKIT_NO_JIT=1, then
+    "scipy" (``npukit.kernels.events``). Both give the same bits."""
+    if os.environ.get(NO_JIT_ENV, "") == "1" or _events_jit() is None:
+        return "scipy"
+    return "jit"
+
+
 class Synapses:
     """One weighted layer reading spike-valued input: integers times ``unit``, expected to be at
-    most ``bound`` units (larger values are split into digits: slower, same results)."""
+    most ``bound`` units (larger values are split into digits: slower, same results).
+    ``kernel``: the event path's kernel, "jit" or "scipy" (default: ``event_kernel()``)."""
 
-    def __init__(self, node: ir.Node, in_shape: tuple[int, ...], unit: float, bound: int = MAX_BOUND):
+    def __init__(self, node: ir.Node, in_shape: tuple[int, ...], unit: float, bound: int = MAX_BOUND,
+                 kernel: str | None = None):
         self.node, self.unit, self.bound = node, float(unit), int(bound)
+        self.kernel = kernel or event_kernel()
+        if self.kernel == "jit" and _events_jit() is None:
+            raise ImportError("the jit event kernel needs numba (pip install numba)")
         self.bias = np.asarray(node.bias, np.float32)
         self.depthwise = isinstance(node, ir.DepthwiseConv2D)
         self.fan_out = fan_out(node, in_shape)
         inputs = self.fan_out.size
+        jit = _events_jit() if self.kernel == "jit" else None
         if isinstance(node, ir.Dense):
             self.bands = split_bands(node.kernel, (0,), self.bound)
             k, n = self.bands.kernel.shape
             self.out_shape = (node.kernel.shape[1],)
-            reach, macs, im2col = 1.0, k * n, 0
+            reach, macs, im2col, columns = 1.0, k * n, 0, n
             event_row_bytes, dense_row_bytes = 8 * n, 8 * (k + n)
+            if jit:
+                self.table, self.weights = jit.dense_table(inputs), self.bands.kernel
         else:
             self.geometry = g = ConvGeometry(in_shape, node.kernel.shape[:2], node.strides, node.dilation, node.padding)
             self.bands = split_bands(node.kernel, (0, 1) if self.depthwise else (0, 1, 2), self.bound, self.depthwise)
             kh, kw, c, n = self.bands.kernel.shape
-            self.events = kernels.ConvEvents(g, self.bands.kernel, self.depthwise, self.fan_out)
             self.out_shape = (g.oh, g.ow, node.bias.shape[0])
-            reach = float(self.events.reach.mean())
+            columns, out_width = n, n * (c if self.depthwise else 1)
+            if jit:  # the scipy kernel's index arrays are not built
+                self.table = jit.conv_table(g, self.depthwise)
+                self.weights = np.ascontiguousarray(self.bands.kernel.reshape(kh * kw * c, n))
+                reach = len(self.table.target) / (g.h * g.w)
+            else:
+                self.events = kernels.ConvEvents(g, self.bands.kernel, self.depthwise, self.fan_out)
+                reach = float(self.events.reach.mean())
             if self.depthwise:
                 macs, im2col = g.positions * kh * kw * c * n, 0
             elif kernels.uses_conv_matrix(g, self.bands.kernel.shape):
                 macs, im2col, n = inputs * g.positions * n, 0, g.positions * n
             else:
                 macs, im2col = g.positions * kh * kw * c * n, g.positions * kh * kw * c
-            event_row_bytes = 8 * self.events.slots * self.events.out_width
-            dense_row_bytes = 8 * (max(im2col, inputs) + g.positions * self.events.out_width)
-        columns = self.events.columns if not isinstance(node, ir.Dense) else n
+            event_row_bytes = 8 * (g.positions + 1) * out_width
+            dense_row_bytes = 8 * (max(im2col, inputs) + g.positions * out_width)
         self.event_entries_per_row = inputs * reach  # at density 1
         self.event_entry_ns = EVENT_ENTRY_NS + EVENT_COLUMN_NS * columns
         self.dense_ns_per_row = GEMM_MAC_NS * (1 + GEMM_NARROW / n) * macs + IM2COL_NS * im2col
@@ -89,6 +137,9 @@ class Synapses:
             "event": max(1, EVENT_CHUNK_BYTES // event_row_bytes),
             "dense": max(1, DENSE_CHUNK_BYTES // dense_row_bytes),
         }
+        if jit:
+            self.extra = np.concatenate([np.zeros(0, np.int64), *self.bands.columns]).astype(np.int64)
+            self.bias_rows = self.bias.reshape(self.geometry.c if self.depthwise else 1, -1)
         self.sops = 0.0  # synaptic operations so far
         self.rows = {"event": 0, "dense": 0}  # input rows (sample x step) per path so far
 
@@ -104,6 +155,10 @@ class Synapses:
         if path is None:
             path = "event" if density <= self.max_event_density() else "dense"
         out = np.empty((rows,) + self.out_shape, np.float32)
+        if path == "event" and self.kernel == "jit":
+            self.rows[path] += rows
+            self.sops += self._jit_events(x, out) / self.unit
+            return out
         step = self.chunk_rows[path]
         if path == "event":  # bound the entries of a chunk too
             step = max(1, min(step, int(EVENT_CHUNK_ENTRIES / max(density * self.event_entries_per_row, 1.0))))
@@ -123,6 +178,31 @@ class Synapses:
         self.rows[path] += rows
         self.sops += sops / self.unit
         return out
+
+    def _jit_events(self, x: np.ndarray, out: np.ndarray) -> float:
+        """The event path by the compiled kernel, into out; returns synaptic operations x unit."""
+        jit, t = _events_jit(), self.table
+        x2 = jit.as_input(x)
+        out2 = out.reshape(-1, self.bias_rows.shape[1])
+        args = (t.start, t.target, t.offset, t.channels, t.target_mult, t.channel_mult, t.rows_per_frame,
+                self.weights, self.fan_out)
+        # one part (digits) when no value exceeds the bound: always for uint8 spikes under bound 255
+        limit = np.inf if x2.dtype == np.uint8 and self.unit >= 1 and self.bound >= 255 else self.bound * self.unit
+        results = []
+        run_shards(lambda lo, hi: results.append(jit.run_rows(x2, lo, hi, *args, self.extra, self.bias_rows, out2, limit)),
+                   x2.shape[0], x2.size, JIT_SHARDS_PER_WORKER)
+        if min(results, default=0.0) >= 0:
+            return sum(results)
+        # a value above the bound: digits, a chunk of rows at a time (what was written is overwritten)
+        sops, step, rpf = 0.0, self.chunk_rows["event"], t.rows_per_frame
+        for lo in range(0, x2.shape[0], step):
+            partials = []
+            for scale, part in digits(x2[lo : lo + step], self.unit, self.bound):
+                sums = np.zeros((part.shape[0] * rpf, self.weights.shape[1]))
+                sops += scale * jit.scatter_rows(np.ascontiguousarray(part, np.float64), *args, sums)
+                partials.append((scale, sums))
+            jit.finish_rows(combine(partials), self.extra, self.bias_rows, out2[lo * rpf : (lo + step) * rpf])
+        return sops
 
     def _main(self, x: np.ndarray, path: str) -> tuple[np.ndarray, float]:
         """(float64 sums of every band's columns, synaptic operations x unit) for one input part."""
