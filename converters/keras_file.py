@@ -36,7 +36,7 @@ import numpy as np
 from npukit.budget import LoadBudget
 from npukit.errors import BadInputError, InternalError, UnsupportedError
 from npukit.files import parse_json
-from npukit.npy_archive import check_member
+from npukit.npy_archive import ZIP_ERRORS, check_member
 
 JSON_FILES = ("config.json", "metadata.json")
 WEIGHT_FILES = ("model.weights.h5", "model.weights.npz")
@@ -64,7 +64,7 @@ def _check_archive(path: Path, budget: LoadBudget, check_layers) -> None:
     source = str(path)
     try:
         archive = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+    except ZIP_ERRORS as exc:
         raise BadInputError(f"{source}: not a .keras archive ({' '.join(str(exc).split())[:200]})")
     with archive:
         infos = archive.infolist()
@@ -99,7 +99,7 @@ def _check_archive(path: Path, budget: LoadBudget, check_layers) -> None:
             raise BadInputError(f"{source}: not a Keras model archive (no config.json)")
         try:
             text = archive.read("config.json")
-        except (OSError, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:  # a CRC mismatch
+        except ZIP_ERRORS as exc:  # a CRC mismatch
             raise BadInputError(f"{source}: config.json cannot be read ({' '.join(str(exc).split())[:200]})")
         config = parse_json(text, f"{source}: config.json")
         check_model_config(config, source, budget, check_layers)
@@ -127,7 +127,7 @@ def _probe_member(archive: zipfile.ZipFile, name: str, source: str) -> None:
         try:
             with archive.open(name) as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
-        except (OSError, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+        except ZIP_ERRORS as exc:
             raise BadInputError(f"{source}: {name} cannot be read ({' '.join(str(exc).split())[:200]})")
         try:
             probe(target)
@@ -146,7 +146,7 @@ def _check_npz_member(archive: zipfile.ZipFile, name: str, source: str) -> None:
     inner_source = f"{source}: {name}"
     try:
         blob = archive.read(name)  # its size is already charged
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+    except ZIP_ERRORS as exc:
         raise BadInputError(f"{inner_source} cannot be read ({' '.join(str(exc).split())[:200]})")
     inner, members = open_archive(io.BytesIO(blob), inner_source)
     budget = LoadBudget(inner_source)

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from npukit.errors import BadInputError, show
+from npukit.npy_archive import ZIP_ERRORS
 
 EVENT_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", np.int8)])
 NMNIST_SENSOR = (34, 34)
@@ -192,7 +193,7 @@ def is_event_npz(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as archive:
             return any(n.startswith("events_") for n in archive.namelist())
-    except (OSError, zipfile.BadZipFile):
+    except ZIP_ERRORS:  # not a readable zip: the .npz reader says why
         return False
 
 

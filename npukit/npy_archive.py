@@ -22,6 +22,8 @@ from npukit.budget import LoadBudget
 from npukit.errors import BadInputError
 
 MAX_MEMBERS = 100_000
+#: what zipfile raises on a damaged archive (CRC and header errors, truncation, unknown compression)
+ZIP_ERRORS = (OSError, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError)
 
 
 def open_archive(file: str | IO[bytes], source: str, what: str = ".npz archive") -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
@@ -30,7 +32,7 @@ def open_archive(file: str | IO[bytes], source: str, what: str = ".npz archive")
     try:
         archive = zipfile.ZipFile(file)
         infos = archive.infolist()
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+    except ZIP_ERRORS as exc:
         raise BadInputError(f"{source}: not a readable {what} ({' '.join(str(exc).split())[:200]})")
     if len(infos) > MAX_MEMBERS:
         archive.close()
@@ -66,7 +68,7 @@ def check_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, sour
             shape, _, dtype = _header(member, name, source)
     except BadInputError:
         raise
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+    except ZIP_ERRORS as exc:
         raise BadInputError(f"{source}: {name!r} cannot be read ({' '.join(str(exc).split())[:200]})")
     if dtype.hasobject:
         raise BadInputError(f"{source}: holds Python objects (pickled) in {name!r}; npukit reads plain numeric arrays only")
@@ -87,7 +89,7 @@ def read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, sourc
         with archive.open(info) as member, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return np.lib.format.read_array(member, allow_pickle=False)
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:  # CRC errors, truncated data
+    except ZIP_ERRORS as exc:  # CRC errors, truncated data
         raise BadInputError(f"{source}: {name!r} cannot be read ({' '.join(str(exc).split())[:200]})")
 
 

@@ -108,6 +108,20 @@ def as_array(node: Node, field: str, ndim: int | None = None) -> np.ndarray:
     return arr
 
 
+def check_broadcasts(node: Node, field: str, shape: Shape, what: str = "the layer shape") -> None:
+    """Refuse ``node.<field>`` unless it broadcasts to ``shape`` without enlarging it (the node's
+    output keeps ``shape``)."""
+    arr = getattr(node, field)
+    try:
+        fits = np.broadcast_shapes(arr.shape, tuple(shape)) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise BadInputError(
+            f"{type(node).__name__} {node.name!r}: {field}.shape={arr.shape} does not broadcast to {what} {tuple(shape)}"
+        )
+
+
 def as_pair(node: Node, field: str, minimum: int = 1) -> tuple[int, int]:
     """Coerce an int or a pair to a tuple of two ints >= minimum."""
     value = getattr(node, field)

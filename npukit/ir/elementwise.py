@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from npukit.errors import BadInputError
-from npukit.ir.base import Node, Shape, as_array, register
+from npukit.ir.base import Node, Shape, as_array, check_broadcasts, register
 
 
 @register
@@ -54,10 +54,7 @@ class Scale(Node):
 
     def output_shape(self, in_shapes: list[Shape]) -> Shape:
         (shape,) = in_shapes
-        try:
-            np.broadcast_shapes(self.scale.shape, shape)
-        except ValueError:
-            raise BadInputError(f"Scale {self.name!r}: scale.shape={self.scale.shape} does not broadcast to {shape}")
+        check_broadcasts(self, "scale", shape)
         return shape
 
     def macs(self, in_shapes: list[Shape], out_shape: Shape) -> int:
@@ -76,11 +73,7 @@ class Offset(Node):
 
     def output_shape(self, in_shapes: list[Shape]) -> Shape:
         (shape,) = in_shapes
-        try:
-            if np.broadcast_shapes(self.offset.shape, shape) != tuple(shape):
-                raise ValueError
-        except ValueError:
-            raise BadInputError(f"Offset {self.name!r}: offset.shape={self.offset.shape} does not broadcast to {shape}")
+        check_broadcasts(self, "offset", shape)
         return shape
 
 

@@ -32,7 +32,7 @@ from typing import ClassVar
 import numpy as np
 
 from npukit.errors import BadInputError
-from npukit.ir.base import Node, Shape, as_array, check_choice, register
+from npukit.ir.base import Node, Shape, as_array, check_broadcasts, check_choice, register
 
 RESETS = ("subtract", "value", "none")
 RESET_TIMINGS = ("fire", "next_step")
@@ -63,15 +63,8 @@ class _Neuron(Node):
     def output_shape(self, in_shapes: list[Shape]) -> Shape:
         (shape,) = in_shapes
         for name in [*self.ARRAYS, *self.OPTIONAL_ARRAYS]:
-            if getattr(self, name) is None:
-                continue
-            try:
-                np.broadcast_shapes(getattr(self, name).shape, shape)
-            except ValueError:
-                raise BadInputError(
-                    f"{type(self).__name__} {self.name!r}: {name}.shape={getattr(self, name).shape} does not "
-                    f"broadcast to the layer shape {shape}"
-                )
+            if getattr(self, name) is not None:
+                check_broadcasts(self, name, shape)
         return shape
 
 

@@ -25,7 +25,7 @@ import dataclasses
 import numpy as np
 
 from npukit.errors import BadInputError
-from npukit.ir.base import Node, Shape, as_array, register
+from npukit.ir.base import Node, Shape, as_array, check_broadcasts, register
 
 
 @register
@@ -48,10 +48,7 @@ class Delay(Node):
         if self.init is None:
             self.init = np.zeros((), np.float32)
         as_array(self, "init")
-        try:
-            np.broadcast_shapes(self.init.shape, self.shape)
-        except ValueError:
-            raise BadInputError(f"{self.name}: init.shape={self.init.shape} does not broadcast to the delay's shape {self.shape}")
+        check_broadcasts(self, "init", self.shape, "the delay's shape")
 
     def output_shape(self, in_shapes: list[Shape]) -> Shape:
         return self.shape
