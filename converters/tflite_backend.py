@@ -31,7 +31,7 @@ from npukit.quiet import import_tensorflow, native_output_captured
 from npukit.tflite_file import TFLiteModel
 from npukit.validation import int_in_range, one_of
 
-QUANTIZE = ("int8", "none")
+QUANTIZE = ("int8", "fp16", "none")
 IO_TYPES = ("int8", "uint8", "float32")
 MAX_BATCH = 4096
 
@@ -69,7 +69,7 @@ def check_options(quantize: str, io: str, batch: int) -> str:
     one_of("quantize", quantize, QUANTIZE)
     one_of("io", io, IO_TYPES)
     int_in_range("batch", batch, 1, MAX_BATCH)
-    return "float32" if quantize == "none" else io
+    return "float32" if quantize != "int8" else io
 
 
 def tf():
@@ -77,10 +77,15 @@ def tf():
 
 
 def run_converter(fn, representative: Iterable[list[np.ndarray]] | None, quantize: str, io: str) -> bytes:
-    """TFLiteConverter on a ``tf.function``: float32, or full-integer int8 (builtin int8 kernels
-    only, per-channel weights, activations calibrated on ``representative``, ``io`` model I/O)."""
+    """TFLiteConverter on a ``tf.function``: float32; float32 with float16 weights ("fp16": each
+    weight tensor is stored as float16 and a DEQUANTIZE feeds its operator float32); or
+    full-integer int8 (builtin int8 kernels only, per-channel weights, activations calibrated on
+    ``representative``, ``io`` model I/O)."""
     tf_ = tf()
     converter = tf_.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn)
+    if quantize == "fp16":
+        converter.optimizations = [tf_.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf_.float16]
     if quantize == "int8":
         if representative is None:
             raise BadInputError("int8 quantization needs calibration data")

@@ -38,33 +38,38 @@ from typing import Any
 import numpy as np
 
 from npukit import ir
+from npukit.converters import tflite_temporal_int8 as int8
 from npukit.converters.tflite_backend import Backend, check_options, io_metadata, run_converter, tf
 from npukit.converters.tflite_lowering import check_lowerable, lower_node, op_name
+from npukit.converters.tflite_temporal_int8 import STATES
 from npukit.errors import BadInputError, InternalError, UnsupportedError
 from npukit.ir.recurrence import check_token_ids, readout
 from npukit.passes.ann_to_snn import ann_to_snn
+from npukit.passes.round_weights import int8_levels, int8_scales, round_weights
 from npukit.snn.encoders import rates
 from npukit.snn.neurons import advance, initial_value, is_one, state_kinds
 from npukit.snn.plan import READOUT, make_plan
 from npukit.tflite_file import read_tflite, with_metadata
+from npukit.validation import one_of
 
 FLOAT_STEEPNESS = float(2**64)
-#: samples whose T steps calibrate an int8 temporal model (every step of each)
-CALIBRATION_SAMPLES = 48
+#: suffix of the name of the op computing a layer's spikes (``TensorFlowOps.fire``)
+SPIKES = "spikes"
 
 
 class TemporalBackend(Backend):
     """One invoke per timestep (module docstring). ``timesteps`` and ``encoding`` are the host
-    loop the int8 calibration records (``npukit.snn.encoders``)."""
+    loop the int8 calibration runs (``npukit.snn.encoders``); ``state`` the int8 state scheme
+    (``converters/tflite_temporal_int8.py``: "float32" or "int8")."""
 
     mode = "temporal"
 
     def __init__(self, timesteps: int = 32, encoding: str = "current", percentile: float = 99.9,
-                 calibration_samples: int = CALIBRATION_SAMPLES):
+                 state: str = "float32"):
         super().__init__(timesteps, encoding, percentile)
-        self.calibration_samples = calibration_samples
-        self.ranges: dict[tuple[str, str], tuple[float, float]] = {}
-        self.peaks: dict[str, int] = {}
+        one_of("state", state, STATES)
+        self.state = state
+        self.stats: dict[int, Any] = {}
 
     def prepare(self, graph: ir.Graph, samples: np.ndarray | None, metadata: dict[str, Any]) -> ir.Graph:
         """A spiking graph or a recurrent ANN as is; a feed-forward rate-coded one as its IF
@@ -90,43 +95,73 @@ class TemporalBackend(Backend):
               max_counts: dict[str, int] | None = None):
         return build_step_function(graph, batch, api_level, steepness, max_counts)[0]
 
-    def calibrate(self, graph: ir.Graph, samples: np.ndarray, batch: int, api_level: int = 30) -> list[list[np.ndarray]]:
-        """[frame, *states] of every step the float32 model takes on the first samples; the
-        states' ranges are kept in ``self.ranges`` (they set the int8 step functions)."""
-        float_model, _ = self._convert(graph, None, "none", batch, {}, api_level)
-        samples = samples[: max(batch, self.calibration_samples)]
+    def calibrate(self, graph: ir.Graph, samples: np.ndarray, batch: int, api_level: int = 30,
+                  steepness: dict[str, float] | None = None, max_counts: dict[str, int] | None = None):
+        """The float32 one-step model of ``graph`` run over every sample and step of ``samples``
+        in numpy: (its bytes, its state specs, the stats of its tensors; also kept in ``stats``)."""
+        fn, specs = build_step_function(graph, batch, api_level, steepness, max_counts)
+        flat = run_converter(fn, None, "none", "float32")
+        order = _bind(read_tflite(flat), specs)
         input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
-        steps, self.ranges = record_steps(float_model, samples, self.timesteps, self.encoding, input_max)
-        self.peaks = {}
-        if any(getattr(n, "max_spikes", 1) == 0 for n in graph):  # how many spikes a step must count in int8
-            from npukit.snn.simulate import simulate
-
-            self.peaks = simulate(graph, samples, self.timesteps, encoding=self.encoding).peak_spikes
-        return steps
+        self.stats = int8.calibrate(flat, order, samples, self.timesteps, self.encoding, input_max)
+        return flat, specs, self.stats
 
     def convert(self, graph, samples, quantize="none", io=None, batch=1, metadata=None, api_level=30):
-        """Float32, or int8 (every input, output and state) calibrated on ``samples``."""
+        """float32, float32 with float16 weights ("fp16"), or int8 weights calibrated on
+        ``samples`` with the backend's state scheme (module docstring)."""
         if not graph.is_spiking and not graph.is_recurrent:
             raise BadInputError("temporal mode converts spiking graphs and recurrent ANNs")
-        check_options(quantize, "int8" if io is None else io, batch)
+        io = check_options(quantize, io or ("float32" if quantize != "int8" or self.state == "float32" else "int8"), batch)
         if quantize != "int8":
-            return self._convert(graph, None, "none", batch, metadata, api_level)
+            graph = round_weights(graph, "fp16") if quantize == "fp16" else graph
+            fn, specs = build_step_function(graph, batch, api_level)
+            return self._finish(run_converter(fn, None, quantize, "float32"), graph, specs, quantize, "float32", batch,
+                                metadata)
         if samples is None or len(samples) == 0:
             raise BadInputError("int8 quantization needs calibration data")
-        representative = self.calibrate(graph, samples, batch, api_level)
-        return self._convert(graph, representative, "int8", batch, metadata, api_level, int8_steepness(graph, self.ranges),
-                             int8_max_counts(graph, self.peaks))
+        if self.state == "float32" and io != "float32":
+            raise BadInputError(f"the float32 state scheme has float32 inputs and outputs (the host carries float "
+                                f"states); io {io!r} needs state 'int8'")
+        rounded = round_weights(graph, "int8")  # the converted graph stores exactly these weights
+        input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
+        steepness = max_counts = None
+        if self.state == "int8" and graph.is_spiking:  # the exact float model's ranges set the step functions
+            flat, specs, stats = self.calibrate(rounded, samples, batch, api_level)
+            info = read_tflite(flat)
+            by_state = {(s["layer"], s["kind"]): (stats[info.inputs[k + 1]].low, stats[info.inputs[k + 1]].high)
+                        for k, s in enumerate(specs)}
+            steepness = int8_steepness(rounded, by_state)
+            max_counts = int8_max_counts(rounded, spike_peaks(info, rounded, stats))
+        flat, specs, stats = self.calibrate(rounded, samples, batch, api_level, steepness, max_counts)
+        info = read_tflite(flat)
+        order = _bind(info, specs)
+        chosen = int8.design(info, stats, self.state, order)
+        extra: dict[str, Any] = {"state": self.state, "int8_ranges": _ranges_metadata(info, chosen)}
+        if graph.is_spiking:  # synapse ranges (and float32 synapses) by measurement against the simulation
+            from npukit.snn.simulate import simulate
 
-    def _convert(self, graph, representative, quantize, batch, metadata, api_level, steepness=None, max_counts=None):
-        fn, specs = build_step_function(graph, batch, api_level, steepness, max_counts)
-        flat = run_converter(fn, representative, quantize, "int8" if quantize == "int8" else "float32")
+            tuning_x = samples[: int8.TUNING_SAMPLES]
+            reference = simulate(graph, tuning_x, self.timesteps, encoding=self.encoding).outputs.reshape(len(tuning_x), -1)
+            blob, tuning = int8.tune(flat, chosen, self.state, order, tuning_x, reference, self.timesteps, self.encoding,
+                                     input_max)
+            extra["tuning"] = tuning.to_dict()
+        else:
+            blob = int8.quantize(flat, chosen, self.state)
+        check_weights(read_tflite(blob), rounded)
+        return self._finish(blob, rounded, specs, "int8", io, batch, metadata, steepness, max_counts, extra)
+
+    def _finish(self, flat, graph, specs, quantize, io, batch, metadata, steepness=None, max_counts=None, extra=None):
+        """``flat`` with npukit's metadata: (bytes, metadata)."""
         info = read_tflite(flat)
         meta = dict(metadata or {})
-        meta.update(io_metadata(info, graph, quantize, "int8" if quantize == "int8" else "float32", batch))
+        meta.update(io_metadata(info, graph, quantize, io, batch))
         meta.update({
             "mode": "temporal", "state_order": _bind(info, specs), "tensor_map": {graph.output: info.outputs[0]},
+            "spike_tensors": spike_tensors(info, graph, specs),
+            "state": "int8" if quantize == "int8" and self.state == "int8" else "float32",
             "steepness": {k: float(v) for k, v in (steepness or {}).items()},
             **({"max_counts": dict(max_counts)} if max_counts else {}),
+            **(extra or {}),
         })
         return with_metadata(flat, meta), meta
 
@@ -175,23 +210,28 @@ class TensorFlowOps:
     scaled = mul
 
     def fire(self, m, theta, at_threshold: bool, max_spikes: int):
+        """The layer's spikes; the op that computes them is named ``<prefix>spikes`` (``SPIKES``)
+        so that the converted model's spike tensor of each layer can be found."""
         tf_, name = self.tf, self.name
-        reached = self._step(tf_.subtract(m, _full(theta, self.shape), name=name), at_threshold)
+        spikes = name + SPIKES
+        difference = tf_.subtract(m, _full(theta, self.shape), name=name)
+        reached = self._step(difference, at_threshold, spikes if max_spikes == 1 else name)
         self.reached = reached  # 0/1 even when the spikes are counts: what a value reset uses
         if max_spikes == 1:
             return reached
         if self.steepness == FLOAT_STEEPNESS:  # reached * floor(m / theta): exact in float32
             counts = tf_.math.floor(tf_.math.divide(m, _full(theta, self.shape), name=name), name=name)
-            return tf_.multiply(reached, counts, name=name)
+            return tf_.multiply(reached, counts, name=spikes)
         total = reached
         for k in range(2, self.max_count + 1):
-            total = tf_.add(total, self._step(tf_.subtract(m, _full(k * theta, self.shape), name=name), True), name=name)
+            step = self._step(tf_.subtract(m, _full(k * theta, self.shape), name=name), True, name)
+            total = tf_.add(total, step, name=spikes if k == self.max_count else name)
         return total
 
-    def _step(self, difference, at_threshold: bool):
+    def _step(self, difference, at_threshold: bool, name: str):
         if at_threshold:
             difference = self.tf.add(difference, np.float32(1.0 / self.steepness), name=self.name)
-        return _step_function(self.tf, difference, self.steepness, self.name)
+        return _step_function(self.tf, difference, self.steepness, self.name, name)
 
     def reset_where(self, v, spikes, value):
         tf_, name = self.tf, self.name
@@ -207,10 +247,10 @@ class TensorFlowOps:
         return v
 
 
-def _step_function(tf_, difference, steepness: float, name: str):
-    """0/1 spikes from m - threshold: clip(K * d, -1, 1) (one fused MUL), then RELU."""
+def _step_function(tf_, difference, steepness: float, name: str, out_name: str):
+    """0/1 spikes from m - threshold: clip(K * d, -1, 1) (one fused MUL), then RELU (named ``out_name``)."""
     clipped = tf_.clip_by_value(tf_.multiply(difference, np.float32(steepness), name=name), -1.0, 1.0, name=name)
-    return tf_.nn.relu(clipped, name=name)
+    return tf_.nn.relu(clipped, name=out_name)
 
 
 def build_step_function(graph: ir.Graph, batch: int, api_level: int = 30, steepness: dict[str, float] | None = None,
@@ -269,12 +309,6 @@ def build_step_function(graph: ir.Graph, batch: int, api_level: int = 30, steepn
     return step, specs
 
 
-def convert_temporal(graph, representative, quantize="none", batch=1, metadata=None, api_level=30, steepness=None):
-    """The one-step graph as .tflite bytes (float32, or int8 given ``representative`` inputs
-    [x, *states] and ``steepness``); returns (bytes, metadata)."""
-    return TemporalBackend(1)._convert(graph, representative, quantize, batch, metadata, api_level, steepness)
-
-
 def _bind(info, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Attach to each state its model input position (by name) and output position (the
     converter keeps the order of the returned tensors: readout first, then states)."""
@@ -301,31 +335,6 @@ def _quant(info, tensor: int, prefix: str) -> dict[str, Any]:
         f"{prefix}scale": t.scale[0] if t.scale else None,
         f"{prefix}zero_point": t.zero_point[0] if t.zero_point else None,
     }
-
-
-def record_steps(model: bytes, x: np.ndarray, timesteps: int, encoding: str, input_max: float, stride: int = 1):
-    """Inputs [frame, *states] the float32 temporal ``model`` sees on ``x`` (every ``stride``-th
-    step, through the host loop ``npukit.runtime.StepLoop``), to calibrate the int8 variant; and
-    each state's (min, max)."""
-    from npukit.runtime import StepLoop
-    from npukit.runtime.steploop import batches
-    from npukit.snn.encoders import encode
-
-    loop = StepLoop.from_model(model)
-    recorded: list[list[np.ndarray]] = []
-
-    def keep(t: int, states: list[np.ndarray], step) -> None:
-        if t % stride == 0:
-            recorded.append([step.fed[0], *states])
-
-    usable = x[: len(x) - len(x) % loop.batch] if len(x) >= loop.batch else x
-    for first, chunk, _ in batches(usable, loop.batch):
-        loop.run(encode(chunk, timesteps, encoding, input_max, 0, first), timesteps, keep)
-    ranges = {}
-    for k, s in enumerate(loop.states):
-        values = np.concatenate([r[k + 1].reshape(-1) for r in recorded])
-        ranges[(s["layer"], s["kind"])] = (float(values.min()), float(values.max()))
-    return recorded, ranges
 
 
 def int8_steepness(graph: ir.Graph, ranges: dict) -> dict[str, float]:
@@ -362,3 +371,69 @@ def int8_max_counts(graph: ir.Graph, peaks: dict[str, int]) -> dict[str, int]:
                 )
             out[node.name] = count
     return out
+
+
+def spike_tensors(info, graph: ir.Graph, specs: list[dict[str, Any]]) -> dict[str, int]:
+    """Spiking layer -> index of the tensor holding its spikes of the step: the output of the op
+    named ``<prefix>spikes`` (the last of them: a reset at the next step computes the previous
+    step's spikes first), else the readout (the output layer) or the next state of the Delay
+    that carries the layer's spikes back."""
+    order = list(graph)
+    found: dict[str, int] = {}
+    for t in info.tensors:
+        for part in t.name.split(";"):
+            head, marked, tail = part.partition(SPIKES)
+            if not marked or not head.startswith("npk_") or not head.endswith("_") or (tail and not tail.lstrip("_").isdigit()):
+                continue
+            index = int(head[4:-1])
+            rank = int(tail.lstrip("_") or 0)
+            if index < len(order) and isinstance(order[index], ir.SPIKING):
+                name = order[index].name
+                if name not in found or rank >= found[name][0]:
+                    found[name] = (rank, t.index)
+    out = {name: index for name, (_, index) in found.items()}
+    for node in order:
+        if not isinstance(node, ir.SPIKING) or node.name in out:
+            continue
+        if node.name == graph.output:
+            out[node.name] = info.outputs[0]
+            continue
+        for k, spec in enumerate(specs):
+            if spec["kind"] == "delay1" and graph[spec["layer"]].inputs[0] == node.name:
+                out[node.name] = info.outputs[k + 1]
+                break
+    return out
+
+
+def spike_peaks(info, graph: ir.Graph, stats: dict) -> dict[str, int]:
+    """The most spikes one neuron of each spiking layer emitted in one step during calibration."""
+    found = spike_tensors(info, graph, [])
+    return {name: int(round(stats[index].high)) for name, index in found.items() if index in stats}
+
+
+def check_weights(info, graph: ir.Graph) -> None:
+    """The int8 weights of the converted ``info`` are those of ``graph`` (rounded to the int8 grid
+    beforehand): each weighted node's levels appear, per output channel, as one of the model's int8
+    weight tensors. A converter that rescaled or re-rounded them would make the weight floor
+    (``npukit.passes.round_weights``) a prediction of another network."""
+    stored = []
+    for t in info.tensors:
+        if t.constant and t.dtype == "INT8" and len(t.shape) >= 2:
+            values = info.constant_values(t.index)
+            if values is not None:
+                stored.append(np.sort(np.abs(values.astype(np.int64)).reshape(-1)))
+    for node in graph:
+        if not isinstance(node, ir.WEIGHTED):
+            continue
+        levels = np.sort(np.abs(int8_levels(node, int8_scales(node)).astype(np.int64)).reshape(-1))
+        if not any(s.shape == levels.shape and np.array_equal(s, levels) for s in stored):
+            raise InternalError(f"the converted model does not store {node.name}'s int8 weights as rounded")
+
+
+def _ranges_metadata(info, chosen) -> list[dict[str, Any]]:
+    """The ranges the int8 tensors were quantized with (docs/metadata.md: ``int8_ranges``)."""
+    float_tensors = {t for o in chosen.float_ops for t in info.operators[o].outputs}
+    return [
+        {"tensor": info.tensors[index].name, "min": low, "max": high, "exact": index in chosen.exact}
+        for index, (low, high) in sorted(chosen.ranges.items()) if index not in float_tensors
+    ]

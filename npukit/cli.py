@@ -49,7 +49,13 @@ class Mode(str, Enum):
 
 class Quantize(str, Enum):
     int8 = "int8"
+    fp16 = "fp16"
     none = "none"
+
+
+class State(str, Enum):
+    float32 = "float32"
+    int8 = "int8"
 
 
 class IOType(str, Enum):
@@ -344,9 +350,14 @@ def convert(
     sensor: SensorOpt = None,
     calibration: CalibOpt = None,
     calibration_samples: CalibSamplesOpt = 512,
-    quantize: Annotated[Quantize, typer.Option("--quantize", help="int8 (full integer) or none (float32).")] = Quantize.int8,
+    quantize: Annotated[Quantize, typer.Option(
+        "--quantize", help="int8 (int8 weights; rate mode: full integer), fp16 (float32 graph, float16 weights) or none (float32).")
+    ] = Quantize.int8,
+    state: Annotated[Optional[State], typer.Option("--state", help=(
+        "Temporal int8: float32 (int8 synapses, float32 neuron states and I/O; default from API 30) or int8 "
+        "(everything int8; default below API 30)."))] = None,
     io: Annotated[
-        Optional[IOType], typer.Option("--io", help="Model input/output type of an int8 model (default int8).")
+        Optional[IOType], typer.Option("--io", help="Model input/output type of an int8 model (default int8; float32 with --state float32).")
     ] = None,
     batch: Annotated[int, typer.Option("--batch", help="Static batch size of the converted model.")] = 1,
     timesteps: TimestepsOpt = None,
@@ -385,7 +396,8 @@ def convert(
         result = run(
             _model(model, external_data), output, to=to.value, mode=mode.value, data=_data(data, bin_us, frames, sensor), calibration=_data(calibration, bin_us, frames, sensor),
             calibration_samples=calibration_samples, percentile=percentile,
-            quantize=quantize.value, io=io.value if io else None, batch=batch, timesteps=timesteps,
+            quantize=quantize.value, io=io.value if io else None, state=state.value if state else None, batch=batch,
+            timesteps=timesteps,
             encoding=encoding.value, api_level=api_level, allow_cpu_fallback=allow_cpu_fallback, dt=dt, framework=framework.value, reset=reset.value if reset else None,
             input_shape=_shape(input_shape), force=force, progress=reporter,
         )

@@ -31,13 +31,14 @@ from npukit.errors import BadInputError, UnsupportedError
 from npukit.files import atomic_write, check_writable
 from npukit.converters.tflite import RECURRENT_IN_RATE_MODE, RateBackend
 from npukit.converters.tflite_backend import MAX_BATCH
-from npukit.converters.tflite_temporal import CALIBRATION_SAMPLES, TemporalBackend
+from npukit.converters.tflite_temporal import TemporalBackend
+from npukit.converters.tflite_temporal_int8 import CALIBRATION_BATCH, STATES
 from npukit.ir import Graph
 from npukit.loading import load, source_of
 from npukit.passes.ann_to_snn import ann_to_snn
 from npukit.progress import Reporter, silent
 from npukit.snn.encoders import ENCODINGS, TIME_SERIES, fits, has_time_axis, prepare, rate_inputs
-from npukit.validation import MAX_TIMESTEPS, int_in_range, positive_int
+from npukit.validation import MAX_TIMESTEPS, int_in_range, one_of, positive_int
 
 TARGETS = ("tflite", "ir", "nir")
 MODES = ("rate", "temporal")
@@ -116,6 +117,7 @@ def convert(
     calibration_samples: int = 512,
     quantize: str = "int8",
     io: str | None = None,
+    state: str | None = None,
     batch: int = 1,
     timesteps: int | None = None,
     encoding: str = "current",
@@ -181,7 +183,14 @@ def convert(
         )
     if mode == "rate" and graph.is_recurrent:  # before any data is looked for
         raise UnsupportedError(RECURRENT_IN_RATE_MODE)
-    io = io or ("int8" if quantize == "int8" else "float32")
+    if state is not None:
+        one_of("state", state, STATES)
+        if mode != "temporal" or quantize != "int8":
+            raise BadInputError("state chooses how an int8 temporal model holds its neuron states; it needs mode "
+                                "'temporal' and quantize 'int8'")
+    state = state or ("float32" if level >= 30 else "int8")
+    if mode == "rate" or state == "int8":
+        io = io or ("int8" if quantize == "int8" else "float32")
     # int8 ranges; the rate fit of an SNN (rate mode); the IF thresholds of a feed-forward ANN
     # (temporal mode; a recurrent ANN runs as it is)
     needs_calibration = quantize == "int8" or (graph.is_spiking == (mode == "rate") and not graph.is_recurrent)
@@ -206,7 +215,7 @@ def convert(
     _check_memory(graph, mode, quantize, batch, timesteps)
     metadata = _metadata(graph, data, calib, mode, timesteps, encoding, level)
     advance = progress("converting", 1)
-    backend = BACKENDS[mode](timesteps, encoding, percentile)
+    backend = BACKENDS[mode](timesteps, encoding, percentile, **({"state": state} if mode == "temporal" else {}))
     converted = backend.prepare(graph, calib_x, metadata)
     samples = calib_x if quantize == "int8" else None
     blob, metadata = backend.convert(converted, samples, quantize, io, batch, metadata, level)
@@ -226,16 +235,19 @@ def convert(
 #: arrays of a batch alive at once while converting: the float interpreter, the calibrating
 #: one, the converter's own buffers, the recorded step
 LIVE_COPIES = 4
+#: values of a convolution window per output value the calibration holds at once (3x3 kernels, 2 copies)
+CALIBRATION_WINDOW = 18
 
 
 def conversion_bytes(graph: Graph, mode: str, quantize: str, batch: int, timesteps: int) -> int:
     """Estimated peak bytes of converting ``graph`` with ``batch``: every layer's values per
-    sample, times the batch, 4 bytes, ``LIVE_COPIES``; an int8 temporal model adds the
-    ``timesteps`` steps of max(batch, CALIBRATION_SAMPLES) calibration samples it records."""
+    sample, times the batch, 4 bytes, ``LIVE_COPIES``; an int8 temporal model adds its calibration,
+    which steps CALIBRATION_BATCH samples at once in numpy (float64 convolution windows of up to
+    ``CALIBRATION_WINDOW`` values per output value)."""
     values = sum(int(np.prod(shape, dtype=np.int64)) for shape in graph.shapes.values())
     estimate = LIVE_COPIES * batch * values * 4
     if mode == "temporal" and quantize == "int8":
-        estimate += max(batch, CALIBRATION_SAMPLES) * timesteps * values * 4
+        estimate += CALIBRATION_BATCH * values * 8 * CALIBRATION_WINDOW
     return estimate
 
 
@@ -245,11 +257,9 @@ def _check_memory(graph: Graph, mode: str, quantize: str, batch: int, timesteps:
     budget = int(BUDGET_FRACTION * available_bytes())
     needed = conversion_bytes(graph, mode, quantize, batch, timesteps)
     if needed > budget:
-        recorded = mode == "temporal" and quantize == "int8"
         raise BadInputError(
-            f"converting with batch {batch}{f' and {timesteps} recorded timesteps' if recorded else ''} needs about "
-            f"{needed / 2**20:,.0f} MiB, more than the {budget / 2**20:,.0f} MiB budget (half the available memory); "
-            f"lower the batch{' or the timesteps' if recorded else ''}"
+            f"converting with batch {batch} needs about {needed / 2**20:,.0f} MiB, more than the "
+            f"{budget / 2**20:,.0f} MiB budget (half the available memory); lower the batch"
         )
 
 
