@@ -77,15 +77,11 @@ def tf():
 
 
 def run_converter(fn, representative: Iterable[list[np.ndarray]] | None, quantize: str, io: str) -> bytes:
-    """TFLiteConverter on a ``tf.function``: float32; float32 with float16 weights ("fp16": each
-    weight tensor is stored as float16 and a DEQUANTIZE feeds its operator float32); or
-    full-integer int8 (builtin int8 kernels only, per-channel weights, activations calibrated on
-    ``representative``, ``io`` model I/O)."""
+    """TFLiteConverter on a ``tf.function``: float32; float32 with float16 weights ("fp16":
+    ``with_fp16_weights``); or full-integer int8 (builtin int8 kernels only, per-channel weights,
+    activations calibrated on ``representative``, ``io`` model I/O)."""
     tf_ = tf()
     converter = tf_.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn)
-    if quantize == "fp16":
-        converter.optimizations = [tf_.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_types = [tf_.float16]
     if quantize == "int8":
         if representative is None:
             raise BadInputError("int8 quantization needs calibration data")
@@ -103,9 +99,64 @@ def run_converter(fn, representative: Iterable[list[np.ndarray]] | None, quantiz
         converter.inference_output_type = converter.inference_input_type
     try:
         with native_output_captured():
-            return converter.convert()
+            flat = converter.convert()
     except Exception as exc:
         raise InternalError(f"TFLite conversion failed: {' '.join(str(exc).split())[:400]}")
+    return with_fp16_weights(flat) if quantize == "fp16" else flat
+
+
+#: operators whose input 1 is a weight tensor ``with_fp16_weights`` stores as float16
+WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+
+
+def with_fp16_weights(model: bytes) -> bytes:
+    """A float32 ``model`` whose convolution and fully connected kernels are stored as float16,
+    each read through a DEQUANTIZE to float32 (TFLite's float16 weights; NN-API's delegate
+    converts them back to float32 constants on the host, npukit.nnapi.check.fp16_weights). Only
+    kernels change: biases, thresholds, decays and every other constant stay float32 (TensorFlow's
+    float16 mode would also round those, and a spike function's steepness 2**64 overflows float16).
+    Values round to the nearest float16 (ties to even), as ``npukit.passes.round_weights`` does."""
+    import flatbuffers
+
+    from npukit.tflite_file import IDENTIFIER, schema
+
+    s = schema()
+    obj = s.ModelT.InitFromObj(s.Model.GetRootAs(model, 0))
+    graph = obj.subgraphs[0]
+    names = {v: k for k, v in vars(s.BuiltinOperator).items() if not k.startswith("_")}
+    dequantize = s.BuiltinOperator.DEQUANTIZE
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in obj.operatorCodes]
+    code = s.OperatorCodeT()
+    code.builtinCode, code.deprecatedBuiltinCode, code.version = dequantize, dequantize, 3  # version 3: float16 input
+    obj.operatorCodes.append(code)
+    code_index = len(obj.operatorCodes) - 1
+    added, done = [], {}
+    for op in graph.operators:
+        if names.get(codes[op.opcodeIndex]) not in WEIGHTED_OPS or len(op.inputs) < 2:
+            continue
+        index = int(op.inputs[1])
+        tensor = graph.tensors[index]
+        data = obj.buffers[tensor.buffer].data if tensor.buffer else None
+        if tensor.type != s.TensorType.FLOAT32 or data is None or not len(data) or index in done:
+            continue
+        values = np.frombuffer(np.asarray(data, np.uint8).tobytes(), np.float32).astype(np.float16)
+        buffer = s.BufferT()
+        buffer.data = np.frombuffer(values.tobytes(), np.uint8)
+        obj.buffers.append(buffer)
+        half = s.TensorT()
+        half.shape, half.type, half.buffer = tensor.shape, s.TensorType.FLOAT16, len(obj.buffers) - 1
+        half.name = (tensor.name or b"") + (b"_fp16" if isinstance(tensor.name, bytes) else "_fp16")
+        graph.tensors.append(half)
+        obj.buffers[tensor.buffer].data = None  # the float32 kernel is now computed, not stored
+        tensor.buffer = 0
+        convert = s.OperatorT()
+        convert.opcodeIndex, convert.inputs, convert.outputs = code_index, [len(graph.tensors) - 1], [index]
+        added.append(convert)
+        done[index] = True
+    graph.operators = added + list(graph.operators)
+    builder = flatbuffers.Builder(len(model) + 1024)
+    builder.Finish(obj.Pack(builder), file_identifier=IDENTIFIER)
+    return bytes(builder.Output())
 
 
 def tensor_info(info: TFLiteModel, index: int) -> dict[str, Any]:

@@ -147,7 +147,8 @@ class TemporalBackend(Backend):
             extra["tuning"] = tuning.to_dict()
         else:
             blob = int8.quantize(flat, chosen, self.state)
-        check_weights(read_tflite(blob), rounded)
+        if graph.is_spiking:  # (a recurrent ANN's converter folds an Embedding into the Dense after it)
+            check_weights(read_tflite(blob), rounded)
         return self._finish(blob, rounded, specs, "int8", io, batch, metadata, steepness, max_counts, extra)
 
     def _finish(self, flat, graph, specs, quantize, io, batch, metadata, steepness=None, max_counts=None, extra=None):
@@ -413,21 +414,26 @@ def spike_peaks(info, graph: ir.Graph, stats: dict) -> dict[str, int]:
 
 def check_weights(info, graph: ir.Graph) -> None:
     """The int8 weights of the converted ``info`` are those of ``graph`` (rounded to the int8 grid
-    beforehand): each weighted node's levels appear, per output channel, as one of the model's int8
-    weight tensors. A converter that rescaled or re-rounded them would make the weight floor
-    (``npukit.passes.round_weights``) a prediction of another network."""
-    stored = []
+    beforehand): every output channel of every weighted node appears, as a set of levels, among the
+    output channels of the model's int8 weight tensors (the converter may merge layers that read
+    one input, so channels are compared, not tensors). A converter that rescaled or re-rounded them
+    would make the weight floor (``npukit.passes.round_weights``) a prediction of another network."""
+    stored: set[tuple[int, ...]] = set()
     for t in info.tensors:
         if t.constant and t.dtype == "INT8" and len(t.shape) >= 2:
             values = info.constant_values(t.index)
-            if values is not None:
-                stored.append(np.sort(np.abs(values.astype(np.int64)).reshape(-1)))
+            if values is not None and values.ndim >= 2:
+                rows = np.moveaxis(values.astype(np.int64), t.quantized_dimension, 0).reshape(values.shape[t.quantized_dimension], -1)
+                stored.update(tuple(sorted(np.abs(row).tolist())) for row in rows)
     for node in graph:
         if not isinstance(node, ir.WEIGHTED):
             continue
-        levels = np.sort(np.abs(int8_levels(node, int8_scales(node)).astype(np.int64)).reshape(-1))
-        if not any(s.shape == levels.shape and np.array_equal(s, levels) for s in stored):
-            raise InternalError(f"the converted model does not store {node.name}'s int8 weights as rounded")
+        levels = int8_levels(node, int8_scales(node)).astype(np.int64)
+        channels = levels.reshape(-1, levels.shape[-1]) if not isinstance(node, ir.DepthwiseConv2D) else levels.reshape(
+            levels.shape[0] * levels.shape[1], -1)
+        for row in channels.T:
+            if tuple(sorted(np.abs(row).tolist())) not in stored:
+                raise InternalError(f"the converted model does not store {node.name}'s int8 weights as rounded")
 
 
 def _ranges_metadata(info, chosen) -> list[dict[str, Any]]:

@@ -121,9 +121,15 @@ def simulate(
     framework: str | None = None,
     reset: str | None = None,
     input_shape: tuple[int, ...] | None = None,
+    as_deployed: str | Path | None = None,
     progress: Reporter = silent,
 ) -> SimulationReport:
     """Simulate the spiking version of ``model`` on ``data`` (default digits; digits: its test split).
+
+    ``as_deployed``: a .tflite converted from ``model``; the simulation then runs that file's
+    arithmetic (its rounded weights, int8 or float32 states, every requantization) in numpy
+    (``npukit.runtime.deployed``): a prediction of what LiteRT and the phone compute, spike counts
+    of every layer included. ``timesteps`` then defaults to the T the file records.
 
     A rate-coded model is converted first (``npukit.passes.ann_to_snn``: IF neurons, thresholds
     at the ``percentile`` of each layer's activations on the calibration set). ``samples``
@@ -138,8 +144,25 @@ def simulate(
     graph = load(model, dt, input_shape, framework, reset)
     data = data_for(graph, data)
     dataset = load_data(data, "test").head(samples)
+    extra: dict[str, Any] = {}
+    if as_deployed is not None:
+        from npukit.tflite_file import metadata_timesteps, read_tflite
+
+        meta = read_tflite(as_deployed).npukit_metadata() or {}
+        if timesteps is None:
+            timesteps = metadata_timesteps(meta)
+        extra["as_deployed"] = {
+            "tflite": str(as_deployed), "mode": meta.get("mode"), "quantization": meta.get("quantization"),
+            "state": meta.get("state"),
+        }
     x, timesteps, encoding = prepare(graph, dataset.x, timesteps, encoding)
     snn = spiking_version(graph, data, calibration, calibration_samples, percentile, progress)
+    if as_deployed is not None:
+        from npukit.runtime.deployed import simulate_deployed
+
+        result = simulate_deployed(as_deployed, x, timesteps, encoding=encoding, seed=seed, batch_size=batch_size,
+                                   progress=progress("simulating the deployed arithmetic", len(dataset)))
+        return SimulationReport(result, snn, dataset, seed, extra)
     result = simulate_graph(
         snn, x, timesteps, encoding=encoding, seed=seed, batch_size=batch_size,
         keep=keep, checkpoints=checkpoints, progress=progress("simulating", len(dataset)),

@@ -430,13 +430,17 @@ def simulate(
     reset: ResetOpt = None,
     input_shape: ShapeOpt = None,
     external_data: ExternalDataOpt = None,
+    as_deployed: Annotated[Optional[Path], typer.Option("--as-deployed", help=(
+        "A .tflite converted from MODEL: simulate its arithmetic (rounded weights, int8/float32 states, "
+        "requantizations), as LiteRT runs it."))] = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Simulate the spiking version of MODEL over T timesteps (numpy reference runtime).
 
     MODEL: a NIR SNN (.nir) as its framework computes it, or a rate-coded ANN (.keras, .h5,
-    .onnx, .npkit) as its IF spiking version.
+    .onnx, .npkit) as its IF spiking version. With --as-deployed FILE.tflite: the arithmetic of
+    that converted file instead (what the phone computes), T from the file.
 
     Example: npukit simulate models/digits_cnn.keras --data digits -T 32 --save spikes.npz
     """
@@ -448,7 +452,8 @@ def simulate(
         report = run(
             _model(model, external_data), _data(data, bin_us, frames, sensor), timesteps=timesteps, encoding=encoding.value, seed=seed,
             percentile=percentile, calibration=_data(calibration, bin_us, frames, sensor), calibration_samples=calibration_samples, samples=samples, batch_size=batch_size,
-            dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape), progress=reporter,
+            dt=dt, framework=framework.value, reset=reset.value if reset else None, input_shape=_shape(input_shape),
+            as_deployed=as_deployed, progress=reporter,
         )
     figures = report.to_dict()
     if save is not None:
@@ -475,7 +480,8 @@ def parity(
     calibration_samples: CalibSamplesOpt = 512,
     samples: SamplesOpt = None,
     sweep: Annotated[Optional[str], typer.Option("--sweep", help="Also report SNN accuracy at these T, e.g. 1,2,4,8,16,32,64.")] = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="With --sweep: write SNN accuracy vs T as a PNG.")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help=(
+        "Write a PNG: SNN accuracy vs T (--sweep) and, for a temporal SNN, agreement with the simulation by step."))] = None,
     divergence_cosine: Annotated[
         float, typer.Option("--divergence-cosine", help="A layer diverges when its cosine similarity falls below this.")
     ] = 0.99,
@@ -506,7 +512,10 @@ def parity(
 
     values = _sweep(sweep)
     if plot is not None and values is None:
-        raise BadInputError("--plot draws the --sweep; give --sweep too")
+        from npukit.tflite_file import read_tflite
+
+        if ((read_tflite(converted).npukit_metadata() or {}).get("mode")) != "temporal":
+            raise BadInputError("--plot draws the --sweep (and, for a temporal model, the agreement by step); give --sweep too")
     _check_output(plot, force)
     with _progress(not as_json) as reporter:
         report = run(

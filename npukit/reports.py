@@ -111,9 +111,12 @@ def render_simulate(report: dict[str, Any]) -> str:
          _threshold((report["thresholds"] or {}).get(name))]
         for name in report["spikes_per_sample"]
     ]
+    deployed = report.get("as_deployed")
     lines = [
         f"{report['data']}: T={report['timesteps']}, encoding {report['encoding']}, "
         f"accuracy {_pct(report['accuracy'])}",
+        *([f"as deployed: the arithmetic of {deployed['tflite']} ({deployed['quantization']} weights, "
+           f"{deployed.get('state') or 'float32'} state, {deployed['mode']} mode), in numpy"] if deployed else []),
         _table(["spiking layer", "spikes/sample", "rate (spikes/neuron/step)", "threshold"], rows),
         f"simulated in {report['seconds']:.3f} s ({report['samples_x_timesteps_per_second']:,.0f} samples x timesteps / s)",
     ]
@@ -163,14 +166,48 @@ def render_parity(report: dict[str, Any]) -> str:
                 f"{label}: " + (f"diverges first at {where} (cosine < {report['divergence_cosine']})" if where
                                 else f"no layer below cosine {report['divergence_cosine']}")
             )
+    if report.get("deployed"):
+        lines += _deployed_lines(report["deployed"])
     if report.get("sweep"):
         key = "snn_accuracy" if acc else "snn_agreement"
         lines.append("SNN vs T: " + ", ".join(f"T={r['timesteps']} {_pct(r[key])}" for r in report["sweep"]))
     lines += [f"warning: {w}" for w in (report.get("snn") or {}).get("warnings") or ()]
     lines += [f"warning: {w}" for w in report.get("warnings") or ()]
     if report.get("plot"):
-        lines.append(f"wrote {report['plot']} (SNN accuracy against T)")
+        lines.append(f"wrote {report['plot']} (SNN accuracy against T, agreement by step of a temporal model)")
     return "\n".join(lines)
+
+
+def _deployed_lines(d: dict[str, Any]) -> list[str]:
+    """The three columns of a temporal parity (docs/reports.md, ``deployed``)."""
+    a, spikes = d["agreement"], d.get("spike_agreement") or {}
+    lines = [
+        f"deployed graph: {d['weights']} weights, {d.get('state') or 'float32'} state; top-1 agreement with the SNN: "
+        f"weight floor {_pct(a['floor_vs_snn'])}, deployed arithmetic {_pct(a['deployed_vs_snn'])}, "
+        f"LiteRT {_pct(a['tflite_vs_snn'])}; LiteRT vs deployed arithmetic {_pct(a['tflite_vs_deployed'])}",
+    ]
+    if spikes:
+        lines.append(
+            "spikes equal, all layers (sample x neuron x step): LiteRT vs deployed arithmetic "
+            f"{_pct(spikes['deployed_vs_tflite'])}, deployed vs SNN {_pct(spikes['deployed_vs_snn'])}, "
+            f"floor vs SNN {_pct(spikes['floor_vs_snn'])}"
+        )
+    states = {s["layer"]: s for s in d.get("states") or () if s["kind"] == "v"}
+    rows = []
+    for layer in d["layers"]:
+        eq, first = layer["spikes_equal"], layer["first_divergence_step"]["deployed"]
+        state = states.get(layer["layer"])
+        rows.append([
+            layer["layer"], layer["neurons"],
+            f"{_pct(eq['floor_vs_snn'])} / {_pct(eq['deployed_vs_snn'])} / {_pct(eq['tflite_vs_snn'])}",
+            _pct(eq["deployed_vs_tflite"]),
+            "-" if state is None else f"{state['cosine']['deployed']:.5f}",
+            "-" if first["earliest"] is None else f"{first['earliest']} / {first['median'] if first['median'] is not None else '-'}",
+        ])
+    if rows:
+        lines.append(_table(["layer", "neurons", "spikes = SNN: floor / deployed / LiteRT", "LiteRT = deployed",
+                             "v cosine (deployed)", "deployed diverges at step (first / median)"], rows))
+    return lines
 
 
 def _level(level: int | None) -> str:

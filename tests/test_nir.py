@@ -256,10 +256,11 @@ def lif_conversions(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("lif")
     made = {}
-    for mode, quantize in (("rate", "int8"), ("temporal", "int8"), ("temporal", "none")):
-        path = out / f"{mode}_{quantize}.tflite"
-        npukit.convert(DIGITS_LIF, path, mode=mode, quantize=quantize, timesteps=DIGITS_LIF_TIMESTEPS)
-        made[(mode, quantize)] = path
+    for mode, quantize, level in (("rate", "int8", 29), ("temporal", "int8", 30), ("temporal", "int8", 29),
+                                  ("temporal", "none", 29)):
+        path = out / f"{mode}_{quantize}_{level}.tflite"
+        npukit.convert(DIGITS_LIF, path, mode=mode, quantize=quantize, timesteps=DIGITS_LIF_TIMESTEPS, api_level=level)
+        made[(mode, quantize) if level == 30 or quantize != "int8" or mode == "rate" else (mode, quantize, level)] = path
     return DIGITS_LIF, made
 
 
@@ -269,8 +270,10 @@ def test_shipped_lif_snn_acceptance(lif_conversions):
     assert temporal_f32["timesteps"] == 25 and temporal_f32["spiking_output"]
     assert temporal_f32["accuracy"]["snn"] >= 0.95
     assert temporal_f32["spike_agreement"] >= 0.999
-    temporal_int8 = npukit.parity(source, made[("temporal", "int8")], "digits")
-    assert temporal_int8["agreement"]["tflite_vs_snn"] >= 0.95 and temporal_int8["spike_agreement"] is not None
+    for key in (("temporal", "int8"), ("temporal", "int8", 29)):
+        temporal_int8 = npukit.parity(source, made[key], "digits")
+        assert temporal_int8["agreement"]["tflite_vs_snn"] >= 0.95 and temporal_int8["spike_agreement"] is not None
+        assert temporal_int8["deployed"]["spike_agreement"]["deployed_vs_tflite"] >= 0.999
     rate = npukit.parity(source, made[("rate", "int8")], "digits")
     assert abs(rate["accuracy"]["tflite"] - rate["accuracy"]["snn"]) <= 0.02
     assert rate["tflite_model"]["rate_fit"]["lif1"]["a"] > 0
@@ -281,9 +284,11 @@ def test_temporal_and_rate_graphs_are_delegable_static_rank4(lif_conversions):
     from npukit.runtime import make_interpreter
 
     _, made = lif_conversions
-    for path in made.values():
-        report = check_model(path, 29)
+    for key, path in made.items():  # int8 temporal: float32 states from API 30, int8 states at 29
+        report = check_model(path, 30 if key == ("temporal", "int8") else 29)
         assert report.fully_delegated, report.to_dict()
+        if key == ("temporal", "int8"):
+            assert not check_model(path, 29).fully_delegated  # QUANTIZE to int8 arrives with API 30
         assert not {"CAST", "SELECT_V2", "SHAPE"} & {o["op"] for o in report.ops}
         for t in make_interpreter(path, use_xnnpack=False).get_tensor_details():
             assert len(t["shape"]) <= 4 and -1 not in list(t["shape_signature"])

@@ -25,7 +25,7 @@ from typing import Any
 
 from npukit.errors import BadInputError
 from npukit.nnapi.dynamic import DynamicTensor, first_dynamic
-from npukit.nnapi.levels import I8, LEVEL_NAMES, LEVELS
+from npukit.nnapi.levels import F16, I8, LEVEL_NAMES, LEVELS
 from npukit.nnapi.registry import CHECKS, OpView
 from npukit.nnapi.rules import RULES, SOURCE, Rule
 from npukit.tflite_file import TFLiteModel, read_tflite
@@ -49,8 +49,25 @@ def check_level(level: int) -> int:
 Reason = tuple[str, str]
 
 
+def fp16_weights(model: TFLiteModel, index: int) -> bool:
+    """Whether operator ``index`` is a DEQUANTIZE of a constant float16 tensor (float16 weights).
+    The delegate never validates such an op: it removes it, converts the float16 constant to a
+    float32 constant on the host and hands that to the consumers (``IsDequantizeConstFloat16``,
+    ``GetSupportedOpsWithFp16WeightRemapping`` and ``NN_TENSOR_FLAG_HALF_TO_FLOAT_CONVERSION`` in
+    nnapi_delegate.cc, at every API level); it is delegated when its consumers are."""
+    op = model.operators[index]
+    if op.op != "DEQUANTIZE" or not op.inputs or op.inputs[0] < 0:
+        return False
+    t = model.tensors[op.inputs[0]]
+    return t.dtype == F16 and t.constant
+
+
 def op_reasons(model: TFLiteModel, index: int, level: int) -> list[Reason]:
     """Why the delegate refuses operator ``index`` at ``level`` (empty: it accepts it)."""
+    if fp16_weights(model, index):
+        consumers = [i for i, op in enumerate(model.operators) if set(op.inputs) & set(model.operators[index].outputs)]
+        refused = [i for i in consumers if op_reasons(model, i, level)]
+        return [("fp16_weights", f"its consumer op {refused[0]} is not delegated")] if refused else []
     o = OpView(model, index)
     rule: Rule | None = RULES.get(o.op.op)
     if rule is None:
@@ -88,6 +105,7 @@ HINTS = {
     "depthwise_pre29": "quantized convolutions need API 29; for API 27-28 convert with --quantize none (float32)",
     "fc_pre29": "quantized fully connected layers need API 29; for API 27-28 convert with --quantize none (float32)",
     "partition": "fewer CPU-only operators between delegated ones",
+    "fp16_weights": "make the layer reading these float16 weights delegable (the DEQUANTIZE follows it)",
     "level": "target a newer Android version, or avoid this operator",
     "type": "a float32 or quantized (uint8/int8) tensor type is needed here at this level",
 }

@@ -1,4 +1,6 @@
-"""The ``--sweep`` plot: SNN accuracy (or top-1 agreement) against T, with the float and TFLite levels."""
+"""Parity plots: SNN accuracy (or top-1 agreement) against T (``--sweep``), with the float and TFLite
+levels; and, for a temporal spiking model, the top-1 agreement with the float simulation of the
+readout after each step for the weight floor, the deployed-arithmetic simulation and LiteRT."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from npukit.files import atomic_write
 
 
 def plot_sweep(report, path: str | Path, force: bool = False) -> Path:
-    """Write a PNG of SNN accuracy (or agreement) against T, with the float and TFLite levels."""
+    """Write a PNG of the report's sweep (SNN accuracy or agreement against T) and/or, for a
+    temporal spiking model, its agreement by step; one panel each."""
     import io
 
     import matplotlib
@@ -18,16 +21,43 @@ def plot_sweep(report, path: str | Path, force: bool = False) -> Path:
     import matplotlib.pyplot as plt
 
     fig_data = report.to_dict()
-    if "sweep" not in fig_data:
-        raise BadInputError("the report has no sweep; run parity with sweep values")
+    by_step = (fig_data.get("deployed") or {}).get("agreement_by_step")
+    panels = [name for name, present in (("sweep", "sweep" in fig_data), ("steps", bool(by_step))) if present]
+    if not panels:
+        raise BadInputError("nothing to plot: give sweep values (--sweep), or compare a temporal spiking model")
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), dpi=100, squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        (_sweep_panel if panel == "sweep" else _steps_panel)(ax, fig_data)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return atomic_write(path, buffer.getvalue(), force)
+
+
+def _steps_panel(ax, fig_data: dict) -> None:
+    deployed = fig_data["deployed"]
+    labels = {"floor": f"weight floor ({deployed['weights']} weights, float states)",
+              "deployed": f"deployed arithmetic ({deployed.get('state') or 'float32'} state)", "tflite": "LiteRT"}
+    styles = {"floor": ("k", "--"), "deployed": ("tab:blue", "-"), "tflite": ("tab:orange", ":")}
+    for run, values in deployed["agreement_by_step"].items():
+        color, line = styles[run]
+        ax.plot(range(1, len(values) + 1), [100 * v for v in values], color=color, ls=line, label=labels[run])
+    ax.set_xlabel("timestep t")
+    ax.set_ylabel("top-1 agreement with the float simulation (%)")
+    ax.set_title(f"{fig_data['data']}\nreadout after t steps", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+
+
+def _sweep_panel(ax, fig_data: dict) -> None:
     use_accuracy = fig_data["accuracy"] is not None
     ann_source = fig_data.get("source") != "snn"
     key = "snn_accuracy" if use_accuracy else "snn_agreement"
     ts = [row["timesteps"] for row in fig_data["sweep"]]
     values = [100 * row[key] for row in fig_data["sweep"]]
     quantization = (fig_data.get("tflite_model") or {}).get("quantization")
-    tflite_label = f"{'int8' if quantization == 'int8' else 'float32'} TFLite ({fig_data.get('mode', 'rate')} mode)"
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    tflite_label = f"{quantization if quantization in ('int8', 'fp16') else 'float32'} TFLite ({fig_data.get('mode', 'rate')} mode)"
     ax.plot(ts, values, "o-", label="SNN (IF, rate coded)" if ann_source else "SNN simulation")
     if use_accuracy:
         if "reference" in fig_data["accuracy"]:
@@ -43,8 +73,3 @@ def plot_sweep(report, path: str | Path, force: bool = False) -> Path:
     ax.set_title(f"{fig_data['data']}")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return atomic_write(path, buffer.getvalue(), force)

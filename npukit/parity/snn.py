@@ -25,6 +25,7 @@ from npukit.parity.metrics import agreement, compare, top1
 from npukit.reference import evaluate
 from npukit.runtime import interpreter_name, run_temporal, run_tflite
 from npukit.parity.sweep import sweep_figures
+from npukit.parity.temporal import deployed_parity
 from npukit.snn.diagnose import firing_warnings
 from npukit.snn.encoders import rates
 from npukit.snn.simulate import simulate as simulate_graph
@@ -47,7 +48,13 @@ def snn_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: n
     start = time.perf_counter()
     temporal = meta.get("mode") == "temporal"
     spike_agreement = None
-    if temporal:
+    deployed = None
+    if temporal and snn.is_spiking and meta.get("readout", "mean") == "mean":  # layer by layer, step by step
+        run = deployed_parity(snn, info.raw, meta, x, timesteps, encoding, seed, progress("tflite (temporal)", len(x)))
+        deployed, tfl, counts = run["figures"], run["tflite_readouts"], run["tflite_counts"]
+        if counts is not None and snn.output in sim.spike_counts:
+            spike_agreement = float(np.mean(counts == sim.spike_counts[snn.output]))
+    elif temporal:
         input_max = float(meta.get("input_max", snn.meta.get("snn", {}).get("input_max", 1.0)))
         result = run_temporal(tflite, x, timesteps, encoding=encoding, seed=seed, input_max=input_max,
                               progress=progress("tflite (temporal)", len(x)))
@@ -93,11 +100,14 @@ def snn_parity(graph: Graph, snn: Graph, tflite, info, meta: dict, dataset, x: n
             "rate_fit": (meta.get("rate_fit") or {}).get("layers"),
         },
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "deployed": deployed,
     }
     if dataset.y is not None:
         y = dataset.y
         figures["accuracy"] = {} if reference is None else {"reference": float(np.mean(top1(reference) == y))}
         figures["accuracy"].update(snn=float(np.mean(snn_top1 == y)), tflite=float(np.mean(tfl_top1 == y)))
+        if deployed is not None:
+            deployed["accuracy"] = {run: float(np.mean(run_top1 == y)) for run, run_top1 in run["top1"].items()}
     if sweep:
         figures["sweep"] = sweep_figures(snn, x, sweep, dataset.y, top1(reference) if reference is not None else snn_top1,
                                          encoding=encoding, seed=seed, batch_size=batch_size, progress=progress)

@@ -10,7 +10,8 @@ which tensor holds each layer's spikes).
 
 ``observable(model)`` is the same model with those spike tensors added as outputs, so that
 LiteRT with its default delegate (XNNPACK, which keeps no other intermediate tensor) returns
-them: ``npukit parity`` compares the prediction with LiteRT layer by layer and step by step.
+them; ``Stepper`` steps such a copy in either interpreter, and ``npukit parity`` compares the
+prediction with LiteRT layer by layer and step by step.
 """
 
 from __future__ import annotations
@@ -63,20 +64,25 @@ class StepRecord:
     spikes: dict[str, np.ndarray]
 
 
-def run_steps(model: bytes, frames: np.ndarray, timesteps: int, make: Callable[[bytes, int], object], batch: int,
-              on_step: Callable[[int, StepRecord], None]) -> None:
-    """Step ``model`` (an ``observable`` copy of it) through ``frames`` ((T, batch, ...), or one
-    frame (batch, ...) fed at every step) in the interpreter ``make(model_bytes, batch)`` builds;
-    ``on_step(t, record)`` sees each step."""
-    meta = temporal_metadata(model)
-    watched, positions = observable(model)
-    loop = StepLoop(make(watched, batch), meta["state_order"])
+class Stepper:
+    """A temporal model (an ``observable`` copy) bound to one interpreter, ``make(model_bytes,
+    batch)``: ``run`` steps one batch of frames through it."""
 
-    def keep(t: int, states, step) -> None:
-        spikes = {layer: dequantize(step.got[p], loop.outputs[p]) for layer, p in positions.items()}
-        on_step(t, StepRecord(step.readout, step.states, spikes))
+    def __init__(self, model: bytes, make: Callable[[bytes, int], object], batch: int):
+        meta = temporal_metadata(model)
+        watched, self.positions = observable(model)
+        self.loop = StepLoop(make(watched, batch), meta["state_order"])
 
-    loop.run(frames, timesteps, keep)
+    def run(self, frames: np.ndarray, timesteps: int, on_step: Callable[[int, StepRecord], None]) -> None:
+        """Step ``frames`` ((T, batch, ...), or one frame (batch, ...) fed at every step);
+        ``on_step(t, record)`` sees each step."""
+        outputs = self.loop.outputs
+
+        def keep(t: int, states, step) -> None:
+            spikes = {layer: dequantize(step.got[p], outputs[p]) for layer, p in self.positions.items()}
+            on_step(t, StepRecord(step.readout, step.states, spikes))
+
+        self.loop.run(frames, timesteps, keep)
 
 
 def numpy_interpreter(model: bytes, batch: int) -> NumpyInterpreter:
@@ -145,7 +151,7 @@ def simulate_deployed(model: str | Path | bytes, x: np.ndarray, timesteps: int |
                 sums[layer] = sums.get(layer, 0) + spikes
                 peaks[layer] = max(peaks.get(layer, 0), int(np.rint(spikes.max(initial=0))))
 
-        run_steps(blob, frames, timesteps, numpy_interpreter, len(chunk), add)
+        Stepper(blob, numpy_interpreter, len(chunk)).run(frames, timesteps, add)
         readouts.append((sums.pop("") / timesteps).astype(np.float32))
         layer_totals = sums
         for layer, value in layer_totals.items():

@@ -402,21 +402,19 @@ def _add_sub(it: NumpyInterpreter, o: Operator) -> None:
     if not it.quantized(o.inputs[0]):
         _binary_float(it, o, np.add if sign == 1 else np.subtract)
         return
-    # TFLite's int8 ADD: both inputs rescaled to twice the larger input scale with 20 bits of
-    # headroom, summed, rescaled to the output
-    from npukit.runtime.fixed_point import multiply_by_quantized_multiplier, quantize_multiplier
-
-    s1, s2 = (it.tensor(i).scale[0] for i in o.inputs[:2])
+    # XNNPACK's int8 ADD / SUB: each input times an integer multiplier (its scale / the output
+    # scale, with 20 bits before the binary point of the larger), summed with a rounding bias,
+    # shifted right (ties up)
+    s1, s2 = (np.float32(it.tensor(i).scale[0]) for i in o.inputs[:2])
     scale, zero, low, high = it.output_params(o)
-    twice = 2 * max(s1, s2)
-    left = 20
-    terms = []
-    for index, s in zip(o.inputs[:2], (s1, s2)):
-        m, shift = quantize_multiplier(s / twice)
-        terms.append(multiply_by_quantized_multiplier(it.centered(index).astype(np.int64) << left, m, shift))
-    m, shift = quantize_multiplier(twice / ((1 << left) * scale))
-    total = terms[0] + sign * terms[1]
-    it.write(o.outputs[0], np.clip(multiply_by_quantized_multiplier(total, m, shift) + zero, low, high))
+    a_scale, b_scale = s1 / np.float32(scale), sign * (s2 / np.float32(scale))
+    exponent = int(np.frexp(max(abs(a_scale), abs(b_scale)))[1]) - 1
+    shift = 20 - exponent
+    a_mult = int(np.rint(np.ldexp(a_scale, shift)))
+    b_mult = int(np.rint(np.ldexp(b_scale, shift)))
+    acc = (it.centered(o.inputs[0]).astype(np.int64) * a_mult + it.centered(o.inputs[1]).astype(np.int64) * b_mult
+           + (1 << (shift - 1)))
+    it.write(o.outputs[0], np.clip((acc >> shift) + zero, low, high))
 
 
 @op("MUL")
@@ -424,10 +422,10 @@ def _mul(it: NumpyInterpreter, o: Operator) -> None:
     if not it.quantized(o.inputs[0]):
         _binary_float(it, o, np.multiply)
         return
-    s1, s2 = (it.tensor(i).scale[0] for i in o.inputs[:2])
+    s1, s2 = (np.float32(it.tensor(i).scale[0]) for i in o.inputs[:2])
     scale, zero, low, high = it.output_params(o)
-    product = it.centered(o.inputs[0]) * it.centered(o.inputs[1])
-    it.write(o.outputs[0], requantize(product, s1 * s2 / scale, zero, low, high))
+    product = it.centered(o.inputs[0]).astype(np.int64) * it.centered(o.inputs[1])
+    it.write(o.outputs[0], requantize_fp32(product, (s1 * s2) / np.float32(scale), zero, low, high))  # XNNPACK: float32
 
 
 @op("DIV")

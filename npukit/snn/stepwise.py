@@ -32,10 +32,16 @@ def simulate_stepwise(
     batch_size: int = 256,
     checkpoints=None,
     path: str | None = None,
+    on_step=None,
+    first_index: int = 0,
 ) -> SimulationResult:
     """Same contract as ``npukit.snn.simulate.simulate`` (without ``keep``), one step at a time.
     ``path`` ("event" or "dense") forces that path on every layer reading spikes (tests); by
-    default each call chooses from its input's density. Only temporal layers' SOPs are counted."""
+    default each call chooses from its input's density. Only temporal layers' SOPs are counted.
+    ``on_step(first, t, spikes, states)``, when given, sees every step of every batch (``first``:
+    the index of the batch's first sample): each spiking layer's spikes of the step (amplitude
+    not applied) and every neuron layer's state after it (dicts by layer name). ``first_index``
+    is the index of ``x[0]`` in a larger data set (random encodings draw per sample index)."""
     import time
 
     timesteps, encoding = resolve_timesteps(x, graph.input_shape, timesteps, encoding)
@@ -47,8 +53,9 @@ def simulate_stepwise(
     readouts, counts, peaks = [], [], {}
     for first in range(0, x.shape[0], batch_size):
         xb = x[first : first + batch_size]
-        encoded = encode(xb, plan.timesteps, encoding, input_max, seed, first)
-        r, c = _run_batch(plan, encoded, xb.shape[0], peaks, synapses, path)
+        encoded = encode(xb, plan.timesteps, encoding, input_max, seed, first_index + first)
+        hook = None if on_step is None else (lambda t, spikes, states, first=first: on_step(first, t, spikes, states))
+        r, c = _run_batch(plan, encoded, xb.shape[0], peaks, synapses, path, hook)
         readouts.append(r)
         counts.append(c)
     return SimulationResult(
@@ -65,7 +72,7 @@ def simulate_stepwise(
     )
 
 
-def _run_batch(plan, encoded, batch, peaks: dict[str, int], synapses, path):
+def _run_batch(plan, encoded, batch, peaks: dict[str, int], synapses, path, on_step=None):
     graph, T = plan.graph, plan.timesteps
     stepped = [n for n in graph if plan.region[n.name] != READOUT]
     states: dict[str, dict] = {}
@@ -76,6 +83,7 @@ def _run_batch(plan, encoded, batch, peaks: dict[str, int], synapses, path):
     history: dict[str, list[np.ndarray]] = {n.name: [] for n in stepped if isinstance(n, ir.Delay)}  # sources' past values
     for t in range(T):
         values: dict[str, np.ndarray] = {}
+        spiked: dict[str, np.ndarray] = {}
         for node in stepped:
             name = node.name
             if isinstance(node, ir.Delay):  # the source's value `steps` steps ago, init before
@@ -91,6 +99,7 @@ def _run_batch(plan, encoded, batch, peaks: dict[str, int], synapses, path):
                     states[name] = init_state(node, inputs[0].shape)
                 output, states[name] = step(node, states[name], inputs[0])
                 if isinstance(node, ir.SPIKING):
+                    spiked[name] = output
                     counts[name] = counts[name] + output.astype(np.int32)
                     peaks[name] = max(peaks.get(name, 0), int(output.max()))
                     output = output.astype(spike_dtype(node))
@@ -108,6 +117,8 @@ def _run_batch(plan, encoded, batch, peaks: dict[str, int], synapses, path):
                 values[name] = synapses[name](inputs[0], path)
             else:
                 values[name] = forward(node, inputs)
+        if on_step is not None:
+            on_step(t, spiked, states)
         for name, past in history.items():
             past.append(values[graph[name].inputs[0]])
         for name, integrator in integrators.items():
