@@ -413,27 +413,35 @@ def spike_peaks(info, graph: ir.Graph, stats: dict) -> dict[str, int]:
 
 
 def check_weights(info, graph: ir.Graph) -> None:
-    """The int8 weights of the converted ``info`` are those of ``graph`` (rounded to the int8 grid
-    beforehand): every output channel of every weighted node appears, as a set of levels, among the
-    output channels of the model's int8 weight tensors (the converter may merge layers that read
-    one input, so channels are compared, not tensors). A converter that rescaled or re-rounded them
-    would make the weight floor (``npukit.passes.round_weights``) a prediction of another network."""
-    stored: set[tuple[int, ...]] = set()
-    for t in info.tensors:
-        if t.constant and t.dtype == "INT8" and len(t.shape) >= 2:
+    """The weights of the converted ``info`` are those of ``graph`` (rounded to the int8 grid
+    beforehand): every output channel of every weighted node appears among the output channels of
+    the model's weight tensors, as int8 levels (an int8 synapse) or as the same float32 values (a
+    synapse left in float32). Channels are compared, not tensors: the converter may merge layers
+    that read one input. A converter that rescaled or re-rounded the weights would make the weight
+    floor (``npukit.passes.round_weights``) a prediction of another network."""
+    stored: set[tuple] = set()
+    kernels = {o.inputs[1]: o.op for o in info.operators if o.op in int8.WEIGHTED and len(o.inputs) > 1}
+    for index, op in kernels.items():
+        t = info.tensors[index]
+        if t.constant and t.dtype in ("INT8", "FLOAT32"):
             values = info.constant_values(t.index)
-            if values is not None and values.ndim >= 2:
-                rows = np.moveaxis(values.astype(np.int64), t.quantized_dimension, 0).reshape(values.shape[t.quantized_dimension], -1)
-                stored.update(tuple(sorted(np.abs(row).tolist())) for row in rows)
+            if values is None or values.ndim < 2:
+                continue
+            axis = values.ndim - 1 if op == "DEPTHWISE_CONV_2D" else 0  # output channels: O of OHWI / (O, I)
+            rows = np.moveaxis(values, axis, 0).reshape(values.shape[axis], -1)
+            stored.update((t.dtype, *sorted(np.abs(row).tolist())) for row in rows)
     for node in graph:
         if not isinstance(node, ir.WEIGHTED):
             continue
-        levels = int8_levels(node, int8_scales(node)).astype(np.int64)
-        channels = levels.reshape(-1, levels.shape[-1]) if not isinstance(node, ir.DepthwiseConv2D) else levels.reshape(
-            levels.shape[0] * levels.shape[1], -1)
-        for row in channels.T:
-            if tuple(sorted(np.abs(row).tolist())) not in stored:
-                raise InternalError(f"the converted model does not store {node.name}'s int8 weights as rounded")
+        levels = int8_levels(node, int8_scales(node))
+        kernel = node.kernel.astype(np.float32)
+        if isinstance(node, ir.DepthwiseConv2D):
+            levels, kernel = (a.reshape(a.shape[0] * a.shape[1], -1) for a in (levels, kernel))
+        else:
+            levels, kernel = (a.reshape(-1, a.shape[-1]) for a in (levels, kernel))
+        for row, weights in zip(levels.T, kernel.T):
+            if ("INT8", *sorted(np.abs(row).tolist())) not in stored and ("FLOAT32", *sorted(np.abs(weights).tolist())) not in stored:
+                raise InternalError(f"the converted model does not store {node.name}'s weights as rounded")
 
 
 def _ranges_metadata(info, chosen) -> list[dict[str, Any]]:

@@ -279,9 +279,9 @@ def quantize(model: bytes, chosen: Design, state: str) -> bytes:
 #: readout error of the int8 synapses may exceed the weight floor's by this fraction (module docstring)
 TOLERANCE = 0.1
 #: range factors tried for each int8 synapse output (1: the calibrated range; less: clipped)
-RANGE_FACTORS = (1.0, 0.8, 0.65, 0.5, 0.4)
+RANGE_FACTORS = (1.0, 0.7, 0.5, 0.35)
 #: calibration samples the tuning runs (the first ones)
-TUNING_SAMPLES = 128
+TUNING_SAMPLES = 64
 
 
 def range_params(low: float, high: float) -> tuple[float, int]:
@@ -391,7 +391,8 @@ def tune(flat: bytes, chosen: Design, state: str, order: list[dict[str, Any]], x
     final_info = read_tflite(tuned)
     names = {o.outputs[0]: final_info.tensors[o.outputs[0]].name for o in final_info.operators if o.op in WEIGHTED}
     float_synapses = sorted(n for i, n in names.items() if final_info.tensors[i].dtype != "INT8")
-    return tuned, Tuning({k: v for k, v in factors.items() if k in names.values()}, float_synapses, best, floor)
+    int8_synapses = {n for i, n in names.items() if final_info.tensors[i].dtype == "INT8"}
+    return tuned, Tuning({k: v for k, v in factors.items() if k in int8_synapses}, float_synapses, best, floor)
 
 
 def _tuned_error(model: bytes, factors: dict[str, float], error) -> float:

@@ -79,7 +79,10 @@ def requantize_fp32(x: np.ndarray, scale, zero_point: int, low: int, high: int) 
     """XNNPACK's "fp32" requantization of int32 sums: float32(x) * float32 scale, rounded to the
     nearest integer (ties to even), plus the zero point, clamped."""
     product = np.asarray(x).astype(np.float32) * np.asarray(scale, np.float32)
-    return np.clip(np.rint(product).astype(np.int64) + zero_point, low, high)
+    np.rint(product, out=product)
+    product += np.float32(zero_point)
+    np.maximum(product, low, out=product)
+    return np.minimum(product, high, out=product).astype(np.int32)
 
 
 def round_half_away(x: np.ndarray) -> np.ndarray:

@@ -163,7 +163,7 @@ class NumpyInterpreter:
     def write(self, index: int, value: np.ndarray) -> None:
         t = self.tensor(index)
         if t.dtype in _LIMITS:
-            self.values[index] = np.asarray(value).astype(np.int32)
+            self.values[index] = np.asarray(value).astype(np.int32, copy=False)
         else:
             self.values[index] = np.asarray(value).astype(_NUMPY[t.dtype], copy=False)
 
@@ -193,9 +193,9 @@ def _float_activation(op: Operator, x: np.ndarray) -> np.ndarray:
     if act == RELU:
         return np.maximum(x, np.float32(0))
     if act == RELU6:
-        return np.clip(x, np.float32(0), np.float32(6))
+        return np.minimum(np.maximum(x, np.float32(0)), np.float32(6))
     if act == RELU_N1_TO_1:
-        return np.clip(x, np.float32(-1), np.float32(1))
+        return np.minimum(np.maximum(x, np.float32(-1)), np.float32(1))
     if act != NONE:
         raise UnsupportedError(f"operator {op.index} ({op.op}): fused activation {act} is not modeled")
     return x
@@ -226,9 +226,10 @@ def _quantize(it: NumpyInterpreter, o: Operator) -> None:
         real = it.tensor(src).scale[0] / t.scale[0]
         it.write(dst, requantize(it.centered(src), real, zero, low, high))
         return
-    x = it.read(src).astype(np.float32)
+    x = it.read(src).astype(np.float32, copy=False)
     q = np.rint(x * (np.float32(1) / scale))  # XNNPACK: x * (1 / scale), rounded to even
-    it.write(dst, np.clip(q.astype(np.int64) + zero, low, high))
+    q += np.float32(zero)
+    it.write(dst, np.minimum(np.maximum(q, low, out=q), high, out=q).astype(np.int32))
 
 
 @op("DEQUANTIZE")
@@ -259,17 +260,17 @@ def _weighted(it: NumpyInterpreter, o: Operator, compute: Callable[[np.ndarray, 
     """A CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED: ``compute(x, w)`` is the sum of products
     over an output's inputs. Quantized: int32 sums of centered integers (exact: float32 GEMMs
     where no sum can reach 2**24, float64 otherwise), the int32 bias, then the requantization of
-    the kernels in use; float: float32 products summed in float64, rounded once, plus the bias."""
+    XNNPACK; float: float32 products and sums, plus the bias."""
     x_index = o.inputs[0]
     prepared = it.cache.get(o.index)
     if prepared is None:
         prepared = it.cache[o.index] = _prepare_weighted(it, o)
     w, bias, factor, reach = prepared
-    if factor is None:
-        total = compute(it.read(x_index).astype(np.float64), w).astype(np.float32)
+    if factor is None:  # float32 products and sums (XNNPACK's order differs: the last bit may)
+        total = compute(it.read(x_index).astype(np.float32, copy=False), w)
         if bias is not None:
             total = total + bias
-        it.write(o.outputs[0], _float_activation(o, total))
+        it.write(o.outputs[0], _float_activation(o, total.astype(np.float32, copy=False)))
         return
     x = it.centered(x_index)
     dtype = np.float32 if reach * float(np.max(np.abs(x), initial=0)) < EXACT_FLOAT32 else np.float64
@@ -288,7 +289,7 @@ def _prepare_weighted(it: NumpyInterpreter, o: Operator):
     if not it.quantized(o.inputs[0]):
         w = it.real(w_index) if it.tensor(w_index).scale else it.read(w_index)
         bias = None if bias_index is None else it.read(bias_index).astype(np.float32)
-        return np.asarray(w, np.float32).astype(np.float64), bias, None, 0.0
+        return np.asarray(w, np.float32), bias, None, 0.0
     w = it.centered(w_index)
     bias = None if bias_index is None else it.read(bias_index)
     s_in = it.tensor(o.inputs[0]).scale[0]
@@ -317,25 +318,37 @@ def _padded_windows(x: np.ndarray, kh: int, kw: int, o: Operator, pad_value) -> 
     return windows[:, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw, :, ::dh, ::dw]
 
 
+def _geometry(o: Operator) -> dict:
+    """The convolution geometry of a CONV_2D / DEPTHWISE_CONV_2D as ``npukit.kernels.conv`` takes it."""
+    return {
+        "strides": (int(o.options.get("strideH", 1)), int(o.options.get("strideW", 1))),
+        "padding": "same" if int(o.options.get("padding", 0)) == 0 else "valid",
+        "dilation": (int(o.options.get("dilationHFactor", 1) or 1), int(o.options.get("dilationWFactor", 1) or 1)),
+    }
+
+
 @op("CONV_2D")
 def _conv2d(it: NumpyInterpreter, o: Operator) -> None:
-    _, kh, kw, _ = it.tensor(o.inputs[1]).shape
+    from npukit.kernels.conv import conv2d
 
-    def compute(x, w):  # w (O, KH, KW, C); padding holds the zero point: 0 once centered
-        return np.tensordot(_padded_windows(x, kh, kw, o, 0), w, axes=([3, 4, 5], [3, 1, 2]))
+    geometry = _geometry(o)
+
+    def compute(x, w):  # w (O, KH, KW, C) -> (KH, KW, C, O); padding holds the zero point: 0 once centered
+        return conv2d(x, w.transpose(1, 2, 3, 0), np.zeros(w.shape[0], x.dtype), **geometry)
 
     _weighted(it, o, compute)
 
 
 @op("DEPTHWISE_CONV_2D")
 def _depthwise(it: NumpyInterpreter, o: Operator) -> None:
+    from npukit.kernels.conv import depthwise_conv2d
+
     _, kh, kw, cm = it.tensor(o.inputs[1]).shape
+    geometry = _geometry(o)
 
     def compute(x, w):  # w (1, KH, KW, C * multiplier)
         c = x.shape[3]
-        win = _padded_windows(x, kh, kw, o, 0)
-        out = np.einsum("bhwckl,klcm->bhwcm", win, w.reshape(kh, kw, c, cm // c))
-        return out.reshape(*out.shape[:3], cm)
+        return depthwise_conv2d(x, w.reshape(kh, kw, c, cm // c), np.zeros(cm, x.dtype), **geometry)
 
     _weighted(it, o, compute)
 
@@ -392,8 +405,8 @@ def _max_pool(it, o):
 
 
 def _binary_float(it: NumpyInterpreter, o: Operator, fn) -> None:
-    a, b = (it.read(i).astype(np.float32) for i in o.inputs[:2])
-    it.write(o.outputs[0], _float_activation(o, fn(a, b).astype(np.float32)))
+    a, b = (it.read(i).astype(np.float32, copy=False) for i in o.inputs[:2])
+    it.write(o.outputs[0], _float_activation(o, fn(a, b, dtype=np.float32)))
 
 
 @op("ADD", "SUB")
