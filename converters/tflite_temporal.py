@@ -45,7 +45,8 @@ from npukit.converters.tflite_temporal_int8 import STATES
 from npukit.errors import BadInputError, InternalError, UnsupportedError
 from npukit.ir.recurrence import check_token_ids, readout
 from npukit.passes.ann_to_snn import ann_to_snn
-from npukit.passes.round_weights import int8_levels, int8_scales, round_weights
+from npukit.passes.gptq_rounding import gptq_round
+from npukit.passes.round_weights import int8_scales, on_grid, round_weights
 from npukit.snn.encoders import rates
 from npukit.snn.neurons import advance, initial_value, is_one, state_kinds
 from npukit.snn.plan import READOUT, make_plan
@@ -53,6 +54,8 @@ from npukit.tflite_file import read_tflite, with_metadata
 from npukit.validation import one_of
 
 FLOAT_STEEPNESS = float(2**64)
+#: how int8 weights are rounded: GPTQ (``npukit.passes.gptq_rounding``; spiking graphs) or to the nearest level
+ROUNDINGS = ("gptq", "nearest")
 #: suffix of the name of the op computing a layer's spikes (``TensorFlowOps.fire``)
 SPIKES = "spikes"
 
@@ -65,10 +68,11 @@ class TemporalBackend(Backend):
     mode = "temporal"
 
     def __init__(self, timesteps: int = 32, encoding: str = "current", percentile: float = 99.9,
-                 state: str = "float32"):
+                 state: str = "float32", rounding: str = "gptq"):
         super().__init__(timesteps, encoding, percentile)
         one_of("state", state, STATES)
-        self.state = state
+        one_of("rounding", rounding, ROUNDINGS)
+        self.state, self.rounding = state, rounding
         self.stats: dict[int, Any] = {}
 
     def prepare(self, graph: ir.Graph, samples: np.ndarray | None, metadata: dict[str, Any]) -> ir.Graph:
@@ -122,7 +126,9 @@ class TemporalBackend(Backend):
         if self.state == "float32" and io != "float32":
             raise BadInputError(f"the float32 state scheme has float32 inputs and outputs (the host carries float "
                                 f"states); io {io!r} needs state 'int8'")
-        rounded = round_weights(graph, "int8")  # the converted graph stores exactly these weights
+        # the converted graph stores exactly these weights (check_weights)
+        rounded = gptq_round(graph, samples, self.timesteps, self.encoding) if self.rounding == "gptq" and graph.is_spiking \
+            else round_weights(graph, "int8")
         input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
         steepness = max_counts = None
         if self.state == "int8" and graph.is_spiking:  # the exact float model's ranges set the step functions
@@ -136,7 +142,8 @@ class TemporalBackend(Backend):
         info = read_tflite(flat)
         order = _bind(info, specs)
         chosen = int8.design(info, stats, self.state, order)
-        extra: dict[str, Any] = {"state": self.state, "int8_ranges": _ranges_metadata(info, chosen)}
+        rounding = self.rounding if graph.is_spiking else "nearest"
+        extra: dict[str, Any] = {"state": self.state, "int8_ranges": _ranges_metadata(info, chosen), "rounding": rounding}
         if graph.is_spiking:  # synapse ranges (and float32 synapses) by measurement against the simulation
             from npukit.snn.simulate import simulate
 
@@ -412,36 +419,65 @@ def spike_peaks(info, graph: ir.Graph, stats: dict) -> dict[str, int]:
     return {name: int(round(stats[index].high)) for name, index in found.items() if index in stats}
 
 
-def check_weights(info, graph: ir.Graph) -> None:
-    """The weights of the converted ``info`` are those of ``graph`` (rounded to the int8 grid
-    beforehand): every output channel of every weighted node appears among the output channels of
-    the model's weight tensors, as int8 levels (an int8 synapse) or as the same float32 values (a
-    synapse left in float32). Channels are compared, not tensors: the converter may merge layers
-    that read one input. A converter that rescaled or re-rounded the weights would make the weight
-    floor (``npukit.passes.round_weights``) a prediction of another network."""
-    stored: set[tuple] = set()
-    kernels = {o.inputs[1]: o.op for o in info.operators if o.op in int8.WEIGHTED and len(o.inputs) > 1}
-    for index, op in kernels.items():
-        t = info.tensors[index]
-        if t.constant and t.dtype in ("INT8", "FLOAT32"):
-            values = info.constant_values(t.index)
-            if values is None or values.ndim < 2:
-                continue
-            axis = values.ndim - 1 if op == "DEPTHWISE_CONV_2D" else 0  # output channels: O of OHWI / (O, I)
-            rows = np.moveaxis(values, axis, 0).reshape(values.shape[axis], -1)
-            stored.update((t.dtype, *sorted(np.abs(row).tolist())) for row in rows)
-    for node in graph:
-        if not isinstance(node, ir.WEIGHTED):
+def stored_weights(graph: ir.Graph, info) -> ir.Graph:
+    """``graph`` with the int8 weights the converted model ``info`` stores: each Dense, Conv2D and
+    DepthwiseConv2D kernel replaced by the int8 levels of its TFLite operator (found by the
+    ``npk_<index>_`` marks of the op's output name) times the node's own per-channel scales
+    (``npukit.passes.round_weights.int8_scales``). The converter may fold a constant factor into a
+    kernel (a sum pool's 4 into the next convolution): levels do not change with such a factor,
+    so they are read as stored (int8 synapses) or re-derived from the stored float32 values (a
+    synapse left in float32). Nodes the model does not hold as one operator keep their kernels.
+    This is the graph whose float simulation is the weight floor of an int8 model."""
+    order = list(graph)
+    by_node: dict[str, Any] = {}
+    for o in info.operators:
+        if o.op not in int8.WEIGHTED or len(o.inputs) < 2:
             continue
-        levels = int8_levels(node, int8_scales(node))
-        kernel = node.kernel.astype(np.float32)
-        if isinstance(node, ir.DepthwiseConv2D):
-            levels, kernel = (a.reshape(a.shape[0] * a.shape[1], -1) for a in (levels, kernel))
-        else:
-            levels, kernel = (a.reshape(-1, a.shape[-1]) for a in (levels, kernel))
-        for row, weights in zip(levels.T, kernel.T):
-            if ("INT8", *sorted(np.abs(row).tolist())) not in stored and ("FLOAT32", *sorted(np.abs(weights).tolist())) not in stored:
-                raise InternalError(f"the converted model does not store {node.name}'s weights as rounded")
+        marks = {int(m) for part in info.tensors[o.outputs[0]].name.split(";") for m in _MARKS.findall(part)}
+        weighted = [order[m].name for m in marks if m < len(order) and isinstance(order[m], ir.WEIGHTED)]
+        if len(weighted) == 1:
+            by_node.setdefault(weighted[0], []).append(o)
+    nodes = []
+    for node in graph:
+        ops = by_node.get(node.name, [])
+        if isinstance(node, ir.WEIGHTED) and len(ops) == 1:
+            levels = _stored_levels(info, ops[0])
+            shape = node.kernel.shape
+            if ops[0].op == "CONV_2D":
+                levels = levels.transpose(1, 2, 3, 0)
+            elif ops[0].op == "FULLY_CONNECTED":
+                levels = levels.T
+            levels = levels.reshape(shape) if levels.size == node.kernel.size else None
+            if levels is not None:
+                node = node.replace(kernel=on_grid(levels, int8_scales(node)))
+        nodes.append(node)
+    return graph.replace_nodes(nodes)
+
+
+_MARKS = __import__("re").compile(r"npk_(\d+)_")
+
+
+def _stored_levels(info, op) -> np.ndarray:
+    """The int8 levels of an operator's kernel: its int8 values, or a float32 kernel's values
+    divided by its per-output-channel scale (max |w| / 127) and rounded."""
+    t = info.tensors[op.inputs[1]]
+    values = info.constant_values(t.index)
+    if t.dtype == "INT8":
+        return values.astype(np.int32)
+    axis = values.ndim - 1 if op.op == "DEPTHWISE_CONV_2D" else 0
+    peak = np.max(np.abs(values), axis=tuple(a for a in range(values.ndim) if a != axis), keepdims=True)
+    ratio = values.astype(np.float64) / np.where(peak > 0, peak / 127.0, 1.0)
+    return (np.sign(ratio) * np.floor(np.abs(ratio) + 0.5)).astype(np.int32)
+
+
+def check_weights(info, graph: ir.Graph) -> None:
+    """The converted ``info`` stores the weights of ``graph`` (rounded to the int8 grid
+    beforehand): ``stored_weights`` reads every kernel back unchanged. A converter that rescaled or
+    re-rounded them would make the weight floor a prediction of another network."""
+    back = stored_weights(graph, info)
+    for node in graph:
+        if isinstance(node, ir.WEIGHTED) and not np.array_equal(back[node.name].kernel, node.kernel):
+            raise InternalError(f"the converted model does not store {node.name}'s weights as rounded")
 
 
 def _ranges_metadata(info, chosen) -> list[dict[str, Any]]:

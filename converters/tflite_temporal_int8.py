@@ -374,7 +374,8 @@ def tune(flat: bytes, chosen: Design, state: str, order: list[dict[str, Any]], x
         if state != "float32" or best <= floor * (1 + TOLERANCE) or not synapses:
             break
         candidates = []
-        float_index = {info.tensors[o.outputs[0]].name: o.index for o in read_tflite(flat).operators}
+        float_info = read_tflite(flat)
+        float_index = {float_info.tensors[o.outputs[0]].name: o.index for o in float_info.operators}
         for name in synapses:
             if name not in float_index:
                 continue

@@ -58,6 +58,11 @@ class State(str, Enum):
     int8 = "int8"
 
 
+class Rounding(str, Enum):
+    gptq = "gptq"
+    nearest = "nearest"
+
+
 class IOType(str, Enum):
     int8 = "int8"
     uint8 = "uint8"
@@ -356,6 +361,9 @@ def convert(
     state: Annotated[Optional[State], typer.Option("--state", help=(
         "Temporal int8: float32 (int8 synapses, float32 neuron states and I/O; default from API 30) or int8 "
         "(everything int8; default below API 30)."))] = None,
+    rounding: Annotated[Rounding, typer.Option("--rounding", help=(
+        "Temporal int8 of an SNN: gptq (weights rounded to keep each layer's output on the calibration data) "
+        "or nearest."))] = Rounding.gptq,
     io: Annotated[
         Optional[IOType], typer.Option("--io", help="Model input/output type of an int8 model (default int8; float32 with --state float32).")
     ] = None,
@@ -396,7 +404,8 @@ def convert(
         result = run(
             _model(model, external_data), output, to=to.value, mode=mode.value, data=_data(data, bin_us, frames, sensor), calibration=_data(calibration, bin_us, frames, sensor),
             calibration_samples=calibration_samples, percentile=percentile,
-            quantize=quantize.value, io=io.value if io else None, state=state.value if state else None, batch=batch,
+            quantize=quantize.value, io=io.value if io else None, state=state.value if state else None,
+            rounding=rounding.value, batch=batch,
             timesteps=timesteps,
             encoding=encoding.value, api_level=api_level, allow_cpu_fallback=allow_cpu_fallback, dt=dt, framework=framework.value, reset=reset.value if reset else None,
             input_shape=_shape(input_shape), force=force, progress=reporter,

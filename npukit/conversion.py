@@ -118,6 +118,7 @@ def convert(
     quantize: str = "int8",
     io: str | None = None,
     state: str | None = None,
+    rounding: str = "gptq",
     batch: int = 1,
     timesteps: int | None = None,
     encoding: str = "current",
@@ -143,7 +144,13 @@ def convert(
     NN-API delegate takes there (documented rewrites otherwise) and refuses to write a model the
     delegate would not run whole, unless ``allow_cpu_fallback``. int8 models need API 29;
     ``io`` defaults to int8 (below API 30 the delegate converts it on the CPU; uint8 I/O would
-    add a QUANTIZE to int8 that NN-API only takes from API 30). ``output`` is written atomically
+    add a QUANTIZE to int8 that NN-API only takes from API 30). ``quantize`` "fp16" keeps the
+    graph float32 with float16 weights. ``state`` (temporal int8 only) is the state scheme
+    (``converters/tflite_temporal_int8.py``): "float32" (int8 synapses, float32 neuron states and
+    float32 I/O; the default from API 30, where NN-API takes the QUANTIZE of spikes to int8) or
+    "int8" (everything int8; the default below API 30). ``rounding`` (temporal int8 of a spiking
+    graph) picks the int8 weights: "gptq" (``npukit.passes.gptq_rounding``: chosen to keep each
+    layer's output on the calibration inputs) or "nearest". ``output`` is written atomically
     and never overwritten unless ``force``.
     ``dt`` (seconds), ``framework`` and ``reset`` (NIR only: the exporting framework's neuron
     convention, ``npukit.snn.frameworks``) and ``input_shape`` (ONNX only: batch-first, replaces
@@ -183,6 +190,7 @@ def convert(
         )
     if mode == "rate" and graph.is_recurrent:  # before any data is looked for
         raise UnsupportedError(RECURRENT_IN_RATE_MODE)
+    one_of("rounding", rounding, ("gptq", "nearest"))
     if state is not None:
         one_of("state", state, STATES)
         if mode != "temporal" or quantize != "int8":
@@ -215,7 +223,7 @@ def convert(
     _check_memory(graph, mode, quantize, batch, timesteps)
     metadata = _metadata(graph, data, calib, mode, timesteps, encoding, level)
     advance = progress("converting", 1)
-    backend = BACKENDS[mode](timesteps, encoding, percentile, **({"state": state} if mode == "temporal" else {}))
+    backend = BACKENDS[mode](timesteps, encoding, percentile, **({"state": state, "rounding": rounding} if mode == "temporal" else {}))
     converted = backend.prepare(graph, calib_x, metadata)
     samples = calib_x if quantize == "int8" else None
     blob, metadata = backend.convert(converted, samples, quantize, io, batch, metadata, level)

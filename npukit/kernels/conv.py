@@ -35,6 +35,20 @@ def _windows(x, kernel_hw, strides, dilation, padding, pad_value=0.0):
             yield (i, j), xp[:, r0 : r0 + sh * (oh - 1) + 1 : sh, c0 : c0 + sw * (ow - 1) + 1 : sw, :]
 
 
+def patches(x, kernel_hw, strides=(1, 1), dilation=(1, 1), padding="valid") -> np.ndarray:
+    """im2col: the (B * OH * OW, kh * kw * Cin) rows of input cells each output position reads,
+    in the order of a (kh, kw, Cin, Cout) kernel reshaped to (kh * kw * Cin, Cout)."""
+    kh, kw = kernel_hw
+    b, _, _, cin = x.shape
+    oh, ow = output_hw(x, kernel_hw, strides, dilation, padding)
+    if (kh, kw) == (1, 1) and tuple(strides) == (1, 1):
+        return np.ascontiguousarray(x).reshape(b * oh * ow, cin)
+    cols = np.empty((b, oh, ow, kh, kw, cin), dtype=x.dtype)
+    for (i, j), view in _windows(x, kernel_hw, strides, dilation, padding):
+        cols[:, :, :, i, j, :] = view
+    return cols.reshape(b * oh * ow, kh * kw * cin)
+
+
 def output_hw(x, kernel_hw, strides, dilation, padding) -> tuple[int, int]:
     return window_2d(x.shape[1:3], kernel_hw, strides, dilation, padding)[0]
 
@@ -65,13 +79,7 @@ def conv2d(x, kernel, bias, strides=(1, 1), padding="valid", dilation=(1, 1), bl
         out += bias.astype(x.dtype, copy=False)
         return out
     w2 = kernel.reshape(kh * kw * cin, cout).astype(x.dtype, copy=False)
-    if (kh, kw) == (1, 1) and strides == (1, 1):
-        cols = np.ascontiguousarray(x).reshape(b * oh * ow, cin)
-    else:
-        cols = np.empty((b, oh, ow, kh, kw, cin), dtype=x.dtype)
-        for (i, j), view in _windows(x, (kh, kw), strides, dilation, padding):
-            cols[:, :, :, i, j, :] = view
-        cols = cols.reshape(b * oh * ow, kh * kw * cin)
+    cols = patches(x, (kh, kw), strides, dilation, padding)
     out = gemm(cols, w2, None if block is None else block * oh * ow)
     out += bias.astype(x.dtype, copy=False)
     return out.reshape(b, oh, ow, cout)

@@ -5,8 +5,9 @@ For a spiking temporal .tflite, four runs step through the same samples in locks
 a time:
 
 * ``snn``: the float simulation (``npukit.snn.stepwise``, the reference);
-* ``floor``: the same simulation with the weights rounded as the .tflite stores them (int8 per
-  channel, or float16; ``npukit.passes.round_weights``): what the weights' precision alone costs;
+* ``floor``: the same simulation with the weights the .tflite stores (its int8 levels at the
+  graph's per-channel scales, ``npukit.converters.tflite_temporal.stored_weights``; or rounded to
+  float16): what the weights' precision alone costs;
 * ``deployed``: the .tflite's own arithmetic in numpy (``npukit.runtime.deployed``): what the
   phone is predicted to compute;
 * ``tflite``: LiteRT on the CPU (its default XNNPACK delegate), the spike tensors of every layer
@@ -122,7 +123,13 @@ def deployed_parity(snn: Graph, model: bytes, meta: dict[str, Any], x: np.ndarra
     ``meta``) of the spiking graph ``snn`` on ``x`` (channels-last, (N, ...) or (N, T, ...));
     also the LiteRT readouts and output spike counts (``tflite_readouts``, ``tflite_counts``)."""
     precision = floor_precision(meta)
-    floor_graph = round_weights(snn, precision) if precision else snn
+    if precision == "int8":  # the levels the file stores (GPTQ or nearest) at the graph's own scales
+        from npukit.converters.tflite_temporal import stored_weights
+        from npukit.tflite_file import read_tflite
+
+        floor_graph = stored_weights(snn, read_tflite(model))
+    else:
+        floor_graph = round_weights(snn, precision) if precision else snn
     input_max = float(meta.get("input_max", snn.meta.get("snn", {}).get("input_max", 1.0)))
     spiking = [n.name for n in snn if isinstance(n, SPIKING)]
     layers = [name for name in spiking if name in (meta.get("spike_tensors") or {})]
@@ -144,7 +151,7 @@ def deployed_parity(snn: Graph, model: bytes, meta: dict[str, Any], x: np.ndarra
         state_values = {run: {key: [] for key in state_tallies} for run in RUNS}
 
         def simulated(run: str):
-            def hook(_first, t, step_spikes, step_states):
+            def hook(_first, t, step_spikes, step_states, _values):
                 for name in layers:
                     spikes[run][name].append(np.asarray(step_spikes[name], np.float32))
                 for layer, kind in state_tallies:

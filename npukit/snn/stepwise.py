@@ -38,9 +38,10 @@ def simulate_stepwise(
     """Same contract as ``npukit.snn.simulate.simulate`` (without ``keep``), one step at a time.
     ``path`` ("event" or "dense") forces that path on every layer reading spikes (tests); by
     default each call chooses from its input's density. Only temporal layers' SOPs are counted.
-    ``on_step(first, t, spikes, states)``, when given, sees every step of every batch (``first``:
-    the index of the batch's first sample): each spiking layer's spikes of the step (amplitude
-    not applied) and every neuron layer's state after it (dicts by layer name). ``first_index``
+    ``on_step(first, t, spikes, states, values)``, when given, sees every step of every batch
+    (``first``: the index of the batch's first sample): each spiking layer's spikes of the step
+    (amplitude not applied), every neuron layer's state after it, and every stepped node's
+    output of the step (dicts by node name). ``first_index``
     is the index of ``x[0]`` in a larger data set (random encodings draw per sample index)."""
     import time
 
@@ -54,7 +55,7 @@ def simulate_stepwise(
     for first in range(0, x.shape[0], batch_size):
         xb = x[first : first + batch_size]
         encoded = encode(xb, plan.timesteps, encoding, input_max, seed, first_index + first)
-        hook = None if on_step is None else (lambda t, spikes, states, first=first: on_step(first, t, spikes, states))
+        hook = None if on_step is None else (lambda t, *seen, first=first: on_step(first, t, *seen))
         r, c = _run_batch(plan, encoded, xb.shape[0], peaks, synapses, path, hook)
         readouts.append(r)
         counts.append(c)
@@ -118,7 +119,7 @@ def _run_batch(plan, encoded, batch, peaks: dict[str, int], synapses, path, on_s
             else:
                 values[name] = forward(node, inputs)
         if on_step is not None:
-            on_step(t, spiked, states)
+            on_step(t, spiked, states, values)
         for name, past in history.items():
             past.append(values[graph[name].inputs[0]])
         for name, integrator in integrators.items():
