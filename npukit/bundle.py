@@ -250,6 +250,7 @@ def write_bundle(
             "file": "model.tflite", "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
             "operators": len(tfl.operators),
             "source": (meta.get("source") or {}).get("file"), "quantization": meta.get("quantization"),
+            "state": meta.get("state") if mode == "temporal" else None, "rounding": meta.get("rounding"),
             "api_level": meta.get("api_level"), "framework": meta.get("framework"),
         },
         "vectors": {

@@ -120,3 +120,34 @@ def shipped_tflite(tmp_path_factory, shipped_model):
     path = tmp_path_factory.mktemp("converted") / "digits_cnn.tflite"
     npukit.convert(shipped_model, path)
     return path
+
+
+#: the shipped SNNs: source, data, conversion settings
+SHIPPED_SNNS = {
+    "events": ("DIGITS_EVENTS", "digits-events", {}),
+    "lif": ("DIGITS_LIF", "digits", {"timesteps": 25}),
+    "rsnn": ("DIGITS_RSNN", "digits-rows", {}),
+}
+
+
+@pytest.fixture(scope="session")
+def shipped_temporal(tmp_path_factory):
+    """``shipped_temporal(name, **settings)``: the path of the shipped SNN ``name`` ("events",
+    "lif", "rsnn") converted to a temporal .tflite with ``settings`` (quantize, state, rounding,
+    api_level...), converted once per session and settings."""
+    import npukit
+    from npukit import models
+
+    folder = tmp_path_factory.mktemp("temporal")
+    made: dict = {}
+
+    def convert(name: str, **settings):
+        key = (name, tuple(sorted(settings.items())))
+        if key not in made:
+            source, data, defaults = SHIPPED_SNNS[name]
+            path = folder / f"{name}_{len(made)}.tflite"
+            npukit.convert(getattr(models, source), path, mode="temporal", data=data, **{**defaults, **settings})
+            made[key] = path
+        return made[key]
+
+    return convert
