@@ -335,7 +335,8 @@ def tune(flat: bytes, chosen: Design, state: str, order: list[dict[str, Any]], x
     """The int8 model of ``chosen`` with its synapse output ranges, and (float32-state scheme)
     which synapses stay float, chosen by measurement (module docstring): each int8 weighted
     layer's output keeps the fraction of its calibrated range (``RANGE_FACTORS``) that brings the
-    readout closest to ``reference`` (the float simulation's readout on ``x``); then, while the
+    readout closest to ``reference`` (the float simulation's readout on ``x``; tried from the widest
+    down, stopping at the first that does not help); then, while the
     readout error exceeds the weight floor's by more than ``TOLERANCE``, the synapse whose float32
     version lowers it most is left in float32."""
     from npukit.tflite_file import read_tflite
@@ -363,12 +364,13 @@ def tune(flat: bytes, chosen: Design, state: str, order: list[dict[str, Any]], x
 
         best = error(trial({}))
         for name in synapses:  # one pass of coordinate descent over the synapses, in graph order
-            for factor in RANGE_FACTORS:
-                if factor == current[name]:
+            for factor in RANGE_FACTORS:  # narrower while it helps (the error is about unimodal in it)
+                if factor >= current[name]:
                     continue
                 e = error(trial({name: factor}))
-                if e < best:
-                    best, current[name] = e, factor
+                if e >= best:
+                    break
+                best, current[name] = e, factor
         factors.update(current)
         tuned = trial({})
         if state != "float32" or best <= floor * (1 + TOLERANCE) or not synapses:

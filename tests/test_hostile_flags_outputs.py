@@ -29,8 +29,8 @@ def test_temporal_batch_is_bounded_and_memory_checked(tmp_path, monkeypatch):
     for batch in (10**8, 10**7, 4097, 0, -1):
         result = run_cli("convert", DIGITS_LIF, "--mode", "temporal", "--batch", batch, "-o", out)
         assert_refused(result, rf"batch must be an integer in 1..4,096. Received: {batch}")
-    monkeypatch.setattr(snn_memory, "available_bytes", lambda: 256 << 20)
-    with pytest.raises(BadInputError, match=r"converting with batch 4096 and 32 recorded timesteps needs about [\d,]+ MiB, more than the 128 MiB budget"):
+    monkeypatch.setattr(snn_memory, "available_bytes", lambda: 64 << 20)
+    with pytest.raises(BadInputError, match=r"converting with batch 4096 needs about [\d,]+ MiB, more than the 32 MiB budget"):
         api.convert(DIGITS_LIF, out, mode="temporal", batch=4096, timesteps=32)
     assert not out.exists()
 

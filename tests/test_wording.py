@@ -109,7 +109,7 @@ def test_usage_errors_speak_plainly():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     code = "from npukit.cli import main; main()"
     cases = [
-        (["convert", "m.keras", "--quantize", "int4"], "'int4' is not one of 'int8', 'none'"),
+        (["convert", "m.keras", "--quantize", "int4"], "'int4' is not one of 'int8', 'fp16', 'none'"),
         (["simulate", "m.keras", "-T", "abc"], "expected an integer"),
         (["simulate", "m.keras", "--dt", "abc"], "expected a number"),
         (["simulate", "m.keras", "--bin-us", "0"], "must be greater than or equal to 1"),

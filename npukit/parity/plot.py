@@ -24,7 +24,7 @@ def plot_sweep(report, path: str | Path, force: bool = False) -> Path:
     by_step = (fig_data.get("deployed") or {}).get("agreement_by_step")
     panels = [name for name, present in (("sweep", "sweep" in fig_data), ("steps", bool(by_step))) if present]
     if not panels:
-        raise BadInputError("nothing to plot: give sweep values (--sweep), or compare a temporal spiking model")
+        raise BadInputError("nothing to plot: give sweep values, or compare a temporal spiking model")
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), dpi=100, squeeze=False)
     for ax, panel in zip(axes[0], panels):
         (_sweep_panel if panel == "sweep" else _steps_panel)(ax, fig_data)
