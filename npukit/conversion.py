@@ -89,6 +89,11 @@ class ConversionResult:
         if meta["mode"] == "temporal":
             out["timesteps"] = meta["timesteps"]
             out["states"] = [f"{s['layer']}.{s['kind']} {s['shape']}" for s in meta["state_order"]]
+            out["state"] = meta.get("state")
+            if meta.get("rounding"):
+                out["rounding"] = meta["rounding"]
+            if meta.get("tuning"):
+                out["tuning"] = meta["tuning"]
         if meta.get("rate_fit"):
             out["rate_fit"] = meta["rate_fit"]["layers"]
         if self.delegation is not None:

@@ -1,9 +1,10 @@
 """``npukit report``: convert, parity, NN-API check and profile of one model, as one HTML page.
 
 The page is self-contained (styles inline, plots embedded as base64 PNG) so it can be mailed or
-archived. Sections (element ids): ``summary``, ``model``, ``conversion``, ``nnapi``, ``parity``,
-``latency``, ``energy``; plots: the SNN accuracy sweep, the latency histogram, the per-layer
-energy bars.
+archived. Sections (element ids): ``summary``, ``model``, ``conversion``, ``nnapi``, ``parity`` (for a
+temporal SNN: the float simulation, the weight floor, the deployed arithmetic and LiteRT, layer by
+layer), ``latency``, ``energy``; plots: the SNN accuracy sweep (and a temporal model's agreement
+with the simulation by step), the latency histogram, the per-layer energy bars.
 """
 
 from __future__ import annotations
@@ -124,6 +125,28 @@ def _sweep_png(report) -> bytes:
         return io.BytesIO(path.read_bytes()).getvalue()
 
 
+def _deployed(d: dict) -> str:
+    """The temporal parity's three columns (docs/reports.md, ``deployed``)."""
+    a = d["agreement"]
+    states = {s["layer"]: s for s in d.get("states") or () if s["kind"] == "v"}
+    return "".join([
+        f"<h3>The deployed graph ({html.escape(str(d['weights']))} weights, {html.escape(str(d.get('state') or 'float32'))} "
+        "state) against the simulation</h3>",
+        _table(["run", "top-1 agreement with the SNN"], [
+            ["weight floor (float simulation, the file's weights)", _pct(a["floor_vs_snn"])],
+            ["deployed arithmetic (numpy)", _pct(a["deployed_vs_snn"])], ["LiteRT", _pct(a["tflite_vs_snn"])],
+            ["LiteRT vs deployed arithmetic", _pct(a["tflite_vs_deployed"])],
+        ]),
+        _table(["layer", "neurons", "spikes = SNN: floor", "deployed", "LiteRT", "LiteRT = deployed", "v cosine",
+                "first divergence step (earliest / median)"],
+               [[r["layer"], r["neurons"], _pct(r["spikes_equal"]["floor_vs_snn"]), _pct(r["spikes_equal"]["deployed_vs_snn"]),
+                 _pct(r["spikes_equal"]["tflite_vs_snn"]), _pct(r["spikes_equal"]["deployed_vs_tflite"]),
+                 (states.get(r["layer"]) or {}).get("cosine", {}).get("deployed"),
+                 f"{r['first_divergence_step']['deployed']['earliest']} / {r['first_divergence_step']['deployed']['median']}"]
+                for r in d["layers"]]),
+    ])
+
+
 def _page(model, info, conv, delegation, rep, prof, sweep_png, latency_png, energy_png) -> str:
     acc = rep.get("accuracy") or {}
     names = {"reference": "float model", "snn": "SNN (numpy simulation)", "tflite": "int8 TFLite" if conv["quantization"] == "int8" else "TFLite"}
@@ -146,7 +169,8 @@ def _page(model, info, conv, delegation, rep, prof, sweep_png, latency_png, ener
         f"<p>{info['total_params']:,} parameters, {info['total_macs']:,} MACs per sample.</p></section>",
         "<section id='conversion'><h2>Conversion</h2>",
         _table(["field", "value"], [
-            ["mode", conv["mode"]], ["quantization", conv["quantization"]], ["I/O", conv["io_dtype"]], ["batch", conv["batch"]],
+            ["mode", conv["mode"]], ["quantization", conv["quantization"]], ["state", conv.get("state")],
+            ["I/O", conv["io_dtype"]], ["batch", conv["batch"]],
             ["ops", ", ".join(f"{k} x{v}" for k, v in conv["op_counts"].items())],
             ["calibration", (conv["calibration"] or {}).get("data")], ["seconds", conv["seconds"]],
         ]), "</section>",
@@ -168,8 +192,11 @@ def _page(model, info, conv, delegation, rep, prof, sweep_png, latency_png, ener
             [[r["name"], r["type"], (r["snn"] or {}).get("cosine"), (r["snn"] or {}).get("max_abs_error"),
               (r["tflite"] or {}).get("cosine"), (r["tflite"] or {}).get("max_abs_error")] for r in rep["layers"]],
         ))
+    if rep.get("deployed"):
+        parts.append(_deployed(rep["deployed"]))
     parts += [
-        "<h3>SNN accuracy against T</h3>", _img(sweep_png, "SNN accuracy against timesteps"), "</section>",
+        "<h3>SNN accuracy against T" + ("; agreement with the simulation by step" if rep.get("deployed") else "") + "</h3>",
+        _img(sweep_png, "SNN accuracy against timesteps"), "</section>",
         "<section id='latency'><h2>Latency (LiteRT, this machine)</h2>",
         _table(["figure", "time"], [["init", duration(prof["init_ms"])], ["first inference", duration(prof["first_inference_ms"])],
                                     *[[f"steady {k}", duration(v)] for k, v in prof["latency_ms"].items() if k != "count"],

@@ -81,7 +81,16 @@ def render_convert(result: dict[str, Any]) -> str:
     nnapi = result.get("nnapi")
     delegation = []
     if result["mode"] == "temporal":
-        delegation.append(f"one invoke per timestep (T={result['timesteps']}); states: {', '.join(result['states'])}")
+        delegation.append(f"one invoke per timestep (T={result['timesteps']}); {result.get('state') or 'float32'} states: "
+                          f"{', '.join(result['states'])}")
+        tuning = result.get("tuning")
+        if tuning:
+            floats = len(tuning["float_synapses"])
+            delegation.append(
+                f"int8 weights rounded by {result.get('rounding')}; synapses: {len(tuning['range_factors'])} int8"
+                + (f", {floats} left in float32 (int8 cost their readout more than the weights do)" if floats else "")
+                + f"; readout error on the calibration data {tuning['readout_error']:.3g} (weights alone {tuning['floor_readout_error']:.3g})"
+            )
     if nnapi:
         delegation.append(
             f"NN-API at API {nnapi['api_level']}: {nnapi['delegated_ops']}/{nnapi['total_ops']} ops delegated"
