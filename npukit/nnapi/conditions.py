@@ -115,6 +115,17 @@ def output_type_not(o: OpView, level: int, t: str):
     return None if o.dtype(0, "out") != t else f"{t.lower()} output is not supported"
 
 
+@check("no_int16_activations", "no int16 activations (TFLite's 16x8 quantization)")
+def no_int16_activations(o: OpView, level: int):
+    # Validate checks no input type for CONV_2D / DEPTHWISE_CONV_2D from API 29, but AddTensor maps
+    # int16 to TENSOR_QUANT16_SYMM, which NN-API's convolutions do not take, and refuses the int64
+    # bias of a 16x8 convolution ("type ... is not supported"): the delegate cannot build the model
+    bias = o.tensor(2)
+    if o.dtype(0) == "INT16" or (bias is not None and bias.dtype == "INT64"):
+        return "int16 activations (16x8 quantization) are not supported: NN-API convolutions take no 16-bit input or 64-bit bias"
+    return None
+
+
 @check("not_hybrid", "no hybrid (float activations with quantized weights)")
 def not_hybrid(o: OpView, level: int):
     return None if not o.hybrid() else "hybrid (float input, quantized weights) is not supported"
