@@ -20,10 +20,13 @@ The neuron equations are not written here: ``npukit.snn.neurons.advance`` (the s
 step) runs with ``TensorFlowOps``, a namespace of TF ops, so the graph computes the same update
 in the same order.
 
-The int8 variant quantizes every input, output and state, with ranges calibrated on states
-recorded from the float32 model through the host loop (``TemporalBackend.calibrate``); there K is
-set per layer to 4 / (one int8 step of the membrane), so a one-step excess over the threshold
-fires.
+int8 variants (``converters/tflite_temporal_int8.py``, docs/snn.md): the weights rounded in the IR
+beforehand (GPTQ, ``npukit.passes.gptq_rounding``), the float32 graph calibrated in numpy over every
+calibration sample and step, ranges designed from its arithmetic, then quantized with int8
+synapses and float32 states (``state`` "float32") or everything int8 ("int8": K set per layer to
+4 / (one int8 step of the membrane), so a one-step excess over the threshold fires). The op
+computing a layer's spikes is named ``npk_<index>_spikes`` so that the converted model's spike
+tensors can be found (``spike_tensors``), and ``stored_weights`` reads the int8 weights back.
 
 A recurrent ANN (an LSTM or GRU network, ``npukit.ir.recurrence``) is already one step of its
 model: it converts as it is, no spikes, its h and c carried as Delay states like recurrent
@@ -73,7 +76,6 @@ class TemporalBackend(Backend):
         one_of("state", state, STATES)
         one_of("rounding", rounding, ROUNDINGS)
         self.state, self.rounding = state, rounding
-        self.stats: dict[int, Any] = {}
 
     def prepare(self, graph: ir.Graph, samples: np.ndarray | None, metadata: dict[str, Any]) -> ir.Graph:
         """A spiking graph or a recurrent ANN as is; a feed-forward rate-coded one as its IF
@@ -102,13 +104,12 @@ class TemporalBackend(Backend):
     def calibrate(self, graph: ir.Graph, samples: np.ndarray, batch: int, api_level: int = 30,
                   steepness: dict[str, float] | None = None, max_counts: dict[str, int] | None = None):
         """The float32 one-step model of ``graph`` run over every sample and step of ``samples``
-        in numpy: (its bytes, its state specs, the stats of its tensors; also kept in ``stats``)."""
+        in numpy: (its bytes, its state specs, the ``TensorStats`` of its tensors by index)."""
         fn, specs = build_step_function(graph, batch, api_level, steepness, max_counts)
         flat = run_converter(fn, None, "none", "float32")
         order = _bind(read_tflite(flat), specs)
         input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
-        self.stats = int8.calibrate(flat, order, samples, self.timesteps, self.encoding, input_max)
-        return flat, specs, self.stats
+        return flat, specs, int8.calibrate(flat, order, samples, self.timesteps, self.encoding, input_max)
 
     def convert(self, graph, samples, quantize="none", io=None, batch=1, metadata=None, api_level=30):
         """float32, float32 with float16 weights ("fp16"), or int8 weights calibrated on
@@ -126,12 +127,20 @@ class TemporalBackend(Backend):
         if self.state == "float32" and io != "float32":
             raise BadInputError(f"the float32 state scheme has float32 inputs and outputs (the host carries float "
                                 f"states); io {io!r} needs state 'int8'")
-        # the converted graph stores exactly these weights (check_weights)
-        rounded = gptq_round(graph, samples, self.timesteps, self.encoding) if self.rounding == "gptq" and graph.is_spiking \
-            else round_weights(graph, "int8")
+        return self._int8(graph, samples, io, batch, metadata, api_level)
+
+    def _int8(self, graph, samples, io, batch, metadata, api_level):
+        """The int8 model (converters/tflite_temporal_int8.py): weights rounded in the IR (GPTQ for a
+        spiking graph, unless ``rounding`` is "nearest"), the int8 state scheme's step functions
+        from the exact model's ranges, calibration, the designed ranges, and for a spiking graph the
+        synapse ranges and float32 synapses measured against its simulation."""
+        spiking = graph.is_spiking
+        rounding = self.rounding if spiking else "nearest"  # (a recurrent ANN's converter folds an Embedding
+        # into the Dense after it: its stored weights cannot be checked against the IR's)
+        rounded = gptq_round(graph, samples, self.timesteps, self.encoding) if rounding == "gptq" else round_weights(graph, "int8")
         input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
         steepness = max_counts = None
-        if self.state == "int8" and graph.is_spiking:  # the exact float model's ranges set the step functions
+        if self.state == "int8" and spiking:  # the exact float model's ranges set the step functions
             flat, specs, stats = self.calibrate(rounded, samples, batch, api_level)
             info = read_tflite(flat)
             by_state = {(s["layer"], s["kind"]): (stats[info.inputs[k + 1]].low, stats[info.inputs[k + 1]].high)
@@ -142,9 +151,8 @@ class TemporalBackend(Backend):
         info = read_tflite(flat)
         order = _bind(info, specs)
         chosen = int8.design(info, stats, self.state, order)
-        rounding = self.rounding if graph.is_spiking else "nearest"
         extra: dict[str, Any] = {"state": self.state, "int8_ranges": _ranges_metadata(info, chosen), "rounding": rounding}
-        if graph.is_spiking:  # synapse ranges (and float32 synapses) by measurement against the simulation
+        if spiking:
             from npukit.snn.simulate import simulate
 
             tuning_x = samples[: int8.TUNING_SAMPLES]
@@ -152,10 +160,9 @@ class TemporalBackend(Backend):
             blob, tuning = int8.tune(flat, chosen, self.state, order, tuning_x, reference, self.timesteps, self.encoding,
                                      input_max)
             extra["tuning"] = tuning.to_dict()
+            check_weights(read_tflite(blob), rounded)  # the weight floor is the float simulation of ``rounded``
         else:
             blob = int8.quantize(flat, chosen, self.state)
-        if graph.is_spiking:  # (a recurrent ANN's converter folds an Embedding into the Dense after it)
-            check_weights(read_tflite(blob), rounded)
         return self._finish(blob, rounded, specs, "int8", io, batch, metadata, steepness, max_counts, extra)
 
     def _finish(self, flat, graph, specs, quantize, io, batch, metadata, steepness=None, max_counts=None, extra=None):

@@ -50,36 +50,47 @@ LATTICE_TOLERANCE = 1e-3
 CALIBRATION_BATCH = 128
 
 
+def _finer(a: float | None, b: float | None) -> float | None | bool:
+    """The finer of two lattice units when it divides the other (None when neither is known), or
+    False when neither divides the other."""
+    if a is None or b is None:
+        return a if b is None else b
+    small, large = min(a, b), max(a, b)
+    ratio = large / small
+    return small if abs(ratio - round(ratio)) <= LATTICE_TOLERANCE else False
+
+
 @dataclass
 class TensorStats:
     """What calibration saw of one float tensor: its range over all samples and steps, and
-    ``unit`` when every value was a multiple of it (a lattice tensor; None otherwise)."""
+    ``unit`` when every value was a multiple of it (a lattice tensor; None while all were 0)."""
 
     low: float
     high: float
-    unit: float | None
+    unit: float | None = None
     lattice: bool = True
 
     def add(self, value: np.ndarray) -> None:
-        self.low = min(self.low, float(value.min()))
-        self.high = max(self.high, float(value.max()))
+        self.merge(TensorStats(float(value.min()), float(value.max())))
         if not self.lattice:
             return
         magnitude = np.abs(value)
         positive = magnitude[magnitude > 0]
-        if positive.size:
-            unit = float(positive.min())
-            if self.unit is not None and unit < self.unit:  # a finer unit must divide the old one
-                ratio = self.unit / unit
-                if abs(ratio - round(ratio)) > LATTICE_TOLERANCE:
-                    self.lattice = False
-                    return
-                self.unit = unit
-            elif self.unit is None:
-                self.unit = unit
-            ratio = value / np.float32(self.unit)
-            if np.max(np.abs(ratio - np.rint(ratio))) > LATTICE_TOLERANCE:
-                self.lattice = False
+        unit = _finer(self.unit, float(positive.min()) if positive.size else None)
+        if unit is False:
+            self.lattice = False
+            return
+        self.unit = unit
+        if unit is not None:
+            ratio = value / np.float32(unit)
+            self.lattice = bool(np.max(np.abs(ratio - np.rint(ratio))) <= LATTICE_TOLERANCE)
+
+    def merge(self, other: "TensorStats") -> None:
+        """Widen to cover ``other`` too (one int8 range for both)."""
+        self.low, self.high = min(self.low, other.low), max(self.high, other.high)
+        unit = _finer(self.unit, other.unit)
+        self.lattice = self.lattice and other.lattice and unit is not False
+        self.unit = unit if self.lattice else None
 
     def levels(self) -> int | None:
         """How many units the range spans from 0 (None for a tensor that is no lattice)."""
@@ -99,6 +110,11 @@ class TensorStats:
             return -128 * self.unit, 127 * self.unit
         return None
 
+    def calibrated_range(self) -> tuple[float, float]:
+        """The int8 range of this tensor: ``exact_range`` where there is one, else min and max (0
+        included)."""
+        return self.exact_range() or (min(self.low, 0.0), max(self.high, 0.0))
+
 
 def calibrate(model: bytes, states: list[dict[str, Any]], x: np.ndarray, timesteps: int, encoding: str,
               input_max: float, batch: int = CALIBRATION_BATCH) -> dict[int, TensorStats]:
@@ -115,7 +131,7 @@ def calibrate(model: bytes, states: list[dict[str, Any]], x: np.ndarray, timeste
         if value.dtype != np.float32 or value.size == 0:
             return
         if index not in stats:
-            stats[index] = TensorStats(float(value.min()), float(value.max()), None)
+            stats[index] = TensorStats(float(value.min()), float(value.max()))
         stats[index].add(value)
 
     for first in range(0, len(x), batch):
@@ -141,18 +157,13 @@ class _Groups:
     def union(self, a: int, b: int) -> None:
         self.parent[self.find(a)] = self.find(b)
 
-    def members(self) -> dict[int, list[int]]:
-        out: dict[int, list[int]] = {}
-        for a in list(self.parent):
-            out.setdefault(self.find(a), []).append(a)
-        return out
 
 
 @dataclass
 class Design:
     """The quantization of one temporal graph: ``ranges`` (tensor index -> (min, max)) to write
     before quantizing, ``exact`` the tensors whose scale is their unit, ``float_ops`` the operator
-    indices left in float32 (denylisted), ``tensor_names`` to look them up."""
+    indices left in float32 (denylisted by their output tensors' names)."""
 
     ranges: dict[int, tuple[float, float]]
     exact: set[int]
@@ -171,40 +182,15 @@ def design(info, stats: dict[int, TensorStats], state: str, state_order: list[di
     if state == "int8":  # a state's input and output share one range: the host passes integers on
         for s in state_order:
             groups.union(info.inputs[s["input"]], info.outputs[s["output"]])
-    exact: set[int] = set()
-    ranges: dict[int, tuple[float, float]] = {}
-    for members in groups.members().values():
-        members = [m for m in members if m in stats]
-        if not members:
-            continue
-        merged = TensorStats(min(stats[m].low for m in members), max(stats[m].high for m in members), None)
-        for m in members:
-            s = stats[m]
-            if not s.lattice or s.unit is None:
-                if s.lattice and s.unit is None:  # all zeros: any unit
-                    continue
-                merged.lattice = False
-                break
-            if merged.unit is None or s.unit < merged.unit:
-                if merged.unit is not None and abs(merged.unit / s.unit - round(merged.unit / s.unit)) > LATTICE_TOLERANCE:
-                    merged.lattice = False
-                    break
-                merged.unit = s.unit
-            elif abs(s.unit / merged.unit - round(s.unit / merged.unit)) > LATTICE_TOLERANCE:
-                merged.lattice = False
-                break
-        designed = merged.exact_range()
-        for m in members:
-            ranges[m] = designed if designed is not None else (min(merged.low, 0.0), max(merged.high, 0.0))
-            if designed is not None:
-                exact.add(m)
-    for index, s in stats.items():
-        if index in ranges:
-            continue
-        designed = s.exact_range()
-        ranges[index] = designed if designed is not None else (min(s.low, 0.0), max(s.high, 0.0))
-        if designed is not None:
-            exact.add(index)
+    merged: dict[int, TensorStats] = {}
+    for index in stats:  # one range per group of tensors that must share it
+        root = groups.find(index)
+        if root not in merged:
+            merged[root] = TensorStats(stats[index].low, stats[index].high, stats[index].unit, stats[index].lattice)
+        else:
+            merged[root].merge(stats[index])
+    ranges = {index: merged[groups.find(index)].calibrated_range() for index in stats}
+    exact = {index for index in stats if merged[groups.find(index)].exact_range() is not None}
     float_ops: set[int] = set()
     if state == "float32":
         float_ops = set(range(len(ops))) - _int8_synapses(info, exact)

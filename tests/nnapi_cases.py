@@ -251,6 +251,14 @@ def restricted_scales_pre29_case():
     return Case(conv(0.5), 28, conv(2.0))
 
 
+@case("no_int16_activations")
+def no_int16_activations_case():
+    """TFLite's 16x8 quantization: int16 activations, int8 weights, an int64 bias."""
+    int16 = _conv(q("INT16", 1, 4, 4, 2, scale=0.01), q("INT8", 3, 1, 1, 2, data=np.ones((3, 1, 1, 2))),
+                  q("INT64", 3, scale=0.001, data=np.zeros(3, np.int64)), q("INT16", 1, 4, 4, 3, scale=0.02))
+    return Case(int16, 30, _float_conv())
+
+
 @case("bias_present")
 def bias_present_case():
     no_bias = _conv(f32(1, 4, 4, 2), f32(3, 1, 1, 2, data=np.ones((3, 1, 1, 2))), None, f32(1, 4, 4, 3))
