@@ -76,7 +76,7 @@ def build_function(graph: ir.Graph, batch: int, api_level: int = 30):
     check_lowerable(graph)
     order = list(graph)
 
-    @tf_.function(input_signature=[tf_.TensorSpec([batch, *graph.input_shape], tf_.float32, name="input")])
+    @tf_.function(input_signature=[tf_.TensorSpec([batch, *graph.input_shape], tf_.float32, name="input")], autograph=False)
     def model(x):
         values: dict[str, Any] = {}
         for index, node in enumerate(order):

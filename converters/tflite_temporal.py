@@ -290,7 +290,7 @@ def build_step_function(graph: ir.Graph, batch: int, api_level: int = 30, steepn
     signature = [tf_.TensorSpec([batch, *graph.input_shape], frame_type, name="x")]
     signature += [tf_.TensorSpec([batch, *s["shape"]], tf_.float32, name=f"state_{k:03d}") for k, s in enumerate(specs)]
 
-    @tf_.function(input_signature=signature)
+    @tf_.function(input_signature=signature, autograph=False)  # Python control flow over the graph only
     def step(x, *states):
         by_layer: dict[str, dict[str, Any]] = {}
         for spec, tensor in zip(specs, states):
