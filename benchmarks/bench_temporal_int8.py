@@ -83,7 +83,7 @@ def today(source, out: Path, data, settings: dict) -> None:
 
     recorded = []  # the inputs the exact float32 model sees
     loop = StepLoop(numpy_interpreter(flat, 1), _bind(info, specs))
-    for i in range(48):  # the old calibration: 48 samples, every step, through TensorFlow's calibrator
+    for i in range(min(48, len(x))):  # the old calibration: 48 samples, every step, through TensorFlow's calibrator
         loop.run(encode(x[i : i + 1], steps, encoding, 1.0, 0, i), steps,
                  lambda t, states, step: recorded.append([step.fed[0], *states]))
     fn, specs = build_step_function(graph, 1, 30, steepness, max_counts)

