@@ -133,32 +133,28 @@ class NumpyInterpreter:
         value = self.values[index] if index in self.values else self.constants[index]
         return value.astype(np.int32, copy=False) if value.dtype.kind in "iu" and value.dtype != np.int64 else value
 
+    def along_channels(self, index: int, values: list, dtype) -> np.ndarray:
+        """A tensor's per-channel quantization ``values`` (scales or zero points) shaped to
+        broadcast against it (a scalar when there is one value)."""
+        t = self.tensor(index)
+        array = np.asarray(values, dtype)
+        if array.size == 1:
+            return array.reshape(())
+        shape = [1] * len(t.shape)
+        shape[t.quantized_dimension] = array.size
+        return array.reshape(shape)
+
     def centered(self, index: int) -> np.ndarray:
         """A quantized tensor's integers minus its zero point (per channel where it has several)."""
         t = self.tensor(index)
-        zero = np.asarray(t.zero_point, np.int32) if t.zero_point else np.int32(0)
-        q = self.read(index)
-        if np.ndim(zero) and zero.size > 1:
-            shape = [1] * q.ndim
-            shape[t.quantized_dimension] = zero.size
-            zero = zero.reshape(shape)
-        elif np.ndim(zero):
-            zero = zero[0]
-        return q - zero
+        return self.read(index) - self.along_channels(index, t.zero_point or [0], np.int32)
 
     def real(self, index: int) -> np.ndarray:
         """A tensor's real values (float64 for quantized tensors): what it stands for."""
         t = self.tensor(index)
         if not t.scale:
             return self.read(index)
-        scale = np.asarray(t.scale, np.float64)
-        if scale.size > 1:
-            shape = [1] * len(t.shape)
-            shape[t.quantized_dimension] = scale.size
-            scale = scale.reshape(shape)
-        else:
-            scale = scale[0]
-        return self.centered(index) * scale
+        return self.centered(index) * self.along_channels(index, t.scale, np.float64)
 
     def write(self, index: int, value: np.ndarray) -> None:
         t = self.tensor(index)
@@ -238,14 +234,7 @@ def _dequantize(it: NumpyInterpreter, o: Operator) -> None:
     if it.tensor(src).dtype == "FLOAT16":
         it.write(o.outputs[0], it.read(src).astype(np.float32))
         return
-    t = it.tensor(src)
-    scale = np.asarray(t.scale, np.float32)
-    if scale.size > 1:
-        shape = [1] * len(t.shape)
-        shape[t.quantized_dimension] = scale.size
-        scale = scale.reshape(shape)
-    else:
-        scale = scale[0]
+    scale = it.along_channels(src, it.tensor(src).scale, np.float32)
     it.write(o.outputs[0], it.centered(src).astype(np.float32) * scale)
 
 
