@@ -616,8 +616,8 @@ def profile(
 
     Example: npukit profile digits_cnn.tflite --source models/digits_cnn.keras --data digits --plot profile.png
     """
+    from npukit.figures import render
     from npukit.files import atomic_write
-    from npukit.profile.plots import profile_png
     from npukit.profile.run import compare_device
     from npukit.profile.run import profile as run
     from npukit.reports import render_profile
@@ -632,7 +632,7 @@ def profile(
     if device_report is not None:
         figures["device_comparison"] = compare_device(figures, device_report)
     if plot is not None:
-        figures["plot"] = str(atomic_write(plot, profile_png(figures, figures["latency_samples_ms"]), force))
+        figures["plot"] = str(atomic_write(plot, render(("profile", (figures, figures["latency_samples_ms"])))[0], force))
     _emit(figures, as_json, render_profile)
 
 

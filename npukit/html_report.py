@@ -85,7 +85,7 @@ def build_report(
     from npukit.conversion import convert
     from npukit.nnapi.check import check_model
     from npukit.parity import parity
-    from npukit.profile.plots import energy_bars, latency_histogram
+    from npukit.figures import render
     from npukit.profile.run import profile
 
     check_writable(output, force)
@@ -100,9 +100,9 @@ def build_report(
         delegation = check_model(tflite, api_level, gpu=True)
         prof = profile(tflite, source=model, data=data, runs=runs, timesteps=timesteps, progress=progress, **source)
     info = inspect(model, **source)
-    sweep_png = _sweep_png(rep)
-    page = _page(model, info, converted.to_dict(), delegation.to_dict(), rep.to_dict(), prof.to_dict(), sweep_png,
-                 latency_histogram(prof["latency_samples_ms"], "steady-state invokes"), energy_bars(prof.to_dict()))
+    pngs = render(("parity", (rep.to_dict(),)), ("latency", (prof["latency_samples_ms"], "steady-state invokes")),
+                  ("energy", (prof.to_dict(),)))  # one isolated child draws all three (npukit.figures)
+    page = _page(model, info, converted.to_dict(), delegation.to_dict(), rep.to_dict(), prof.to_dict(), *pngs)
     return atomic_write(output, page.encode(), force)
 
 
@@ -113,16 +113,6 @@ def sweep_for(timesteps: int, encoding: str) -> list[int]:
 
     values = set(SWEEP) | {int(timesteps)}
     return sorted(t for t in values if encoding != TIME_SERIES or t <= timesteps)
-
-
-def _sweep_png(report) -> bytes:
-    import io
-
-    from npukit.parity import plot_sweep
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = plot_sweep(report, Path(tmp) / "sweep.png")
-        return io.BytesIO(path.read_bytes()).getvalue()
 
 
 def _deployed(d: dict) -> str:

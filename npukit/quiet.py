@@ -37,10 +37,32 @@ def native_output_captured():
         log.close()
 
 
+def keras_home(env=os.environ) -> str | None:
+    """The ``KERAS_HOME`` npukit gives Keras, or None to leave Keras' own choice. Keras reads
+    ``keras.json`` (its backend, image layout, float type) from ``$KERAS_HOME``, else ``~/.keras``,
+    else, when the home folder cannot be written, from ``/tmp/.keras``: a folder anyone may write
+    to. In that last case npukit's private folder ``keras`` (``npukit.user_cache``) is used."""
+    if "KERAS_HOME" in env:
+        return None
+    home = env.get("HOME") or os.path.expanduser("~")
+    if os.access(home, os.W_OK):
+        return None
+    from npukit.user_cache import private_folder
+
+    folder = private_folder("keras", env)
+    return str(folder) if folder is not None else None
+
+
 def import_tensorflow():
-    """Import TensorFlow (and Keras with it) without its start-up log lines."""
+    """Import TensorFlow (and Keras with it) without its start-up log lines, Keras with the
+    TensorFlow backend and never with a configuration from a shared folder (``keras_home``)."""
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
+    if "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = "tensorflow"  # npukit converts with TensorFlow, whatever keras.json says
+        home = keras_home()
+        if home is not None:
+            os.environ["KERAS_HOME"] = home
     with native_output_captured():
         import tensorflow as tf
         import keras  # noqa: F401 - imported here so its own start-up is silent too

@@ -95,7 +95,8 @@ class TFLiteModel:
         return [o.op for o in self.operators]
 
     def npukit_metadata(self) -> dict[str, Any] | None:
-        """npukit's metadata JSON, or None for a model npukit did not write."""
+        """npukit's metadata JSON, or None for a model npukit did not write; metadata that does
+        not follow ``npukit/schemas/tflite_metadata.schema.json`` is a BadInputError."""
         raw = self.metadata.get(METADATA_NAME)
         if raw is None:
             return None
@@ -104,6 +105,9 @@ class TFLiteModel:
         meta = parse_json(raw, "the npukit metadata entry of this .tflite")
         if not isinstance(meta, dict):
             raise BadInputError("the npukit metadata entry of this .tflite is not a JSON object")
+        from npukit.schemas import validate
+
+        validate(meta, "tflite_metadata", "the npukit metadata entry of this .tflite")
         return meta
 
 

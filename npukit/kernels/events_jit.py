@@ -20,8 +20,9 @@ strides and dilation resolved once, when the table is built); depthwise convolut
 buffer row per (position, channel); a Dense layer is a "convolution" of K cells, one channel,
 one output position.
 
-The kernels are compiled on first use per input dtype (uint8, float32, float64) and cached on
-disk (``cache=True``); they release the GIL, so ``npukit.kernels.parallel`` runs row shards of
+The kernels are compiled on first use per input dtype (uint8, float32, float64) and cached in a
+private folder of the user's (``npukit.kernels.jit``: never numba's own cache locations, never a
+configuration file from the working folder); they release the GIL, so ``npukit.kernels.parallel`` runs row shards of
 one call on worker threads (each row's arithmetic is unchanged).
 """
 
@@ -29,23 +30,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from npukit.kernels.exact import ConvGeometry
+from npukit.kernels.jit import njit
 
 #: input dtypes the kernels are compiled for (others are converted to float64: exact, since
 #: spike-valued inputs are small integers times a power of two)
 DTYPES = (np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _jit(fn):
-    """numba.njit with the GIL released, cached on disk; compiled per process instead where numba
-    finds no writable cache location (next to this file, or the user's cache directory)."""
-    try:
-        return numba.njit(cache=True, nogil=True)(fn)
-    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
-        return numba.njit(nogil=True)(fn)
 
 
 @dataclass(frozen=True)
@@ -80,7 +72,7 @@ def dense_table(inputs: int) -> EventTable:
                       np.arange(inputs, dtype=np.int64), 1, 1, 0, 1)
 
 
-@_jit
+@njit
 def _scatter_row(x, f, start, target, offset, channels, target_mult, channel_mult, weights, fan_out, limit, buf, base):
     """Add row f of x's active inputs into buf[base:base + rows_per_frame] (kernel columns); returns the
     sum of |value| x fan-out over them, or -1 as soon as a value exceeds ``limit``."""
@@ -107,7 +99,7 @@ def _scatter_row(x, f, start, target, offset, channels, target_mult, channel_mul
     return sops
 
 
-@_jit
+@njit
 def _finish_rows(buf, extra, bias, out, first):
     """Later bands into the first (in band order), one rounding to float32, plus the float32
     bias: out[first + r] for every row r of buf; buf is cleared. ``extra[j]`` is the output
@@ -125,7 +117,7 @@ def _finish_rows(buf, extra, bias, out, first):
             buf[r, j] = 0.0
 
 
-@_jit
+@njit
 def run_rows(x, lo, hi, start, target, offset, channels, target_mult, channel_mult, rows_per_frame,
              weights, fan_out, extra, bias, out, limit):
     """Rows [lo, hi) of x (rows, elements), each summed and finished while its buffer is in
@@ -143,7 +135,7 @@ def run_rows(x, lo, hi, start, target, offset, channels, target_mult, channel_mu
     return sops
 
 
-@_jit
+@njit
 def scatter_rows(x, start, target, offset, channels, target_mult, channel_mult, rows_per_frame, weights, fan_out, sums):
     """All rows of x (float64, one digit part) summed into sums (rows x rows_per_frame, kernel
     columns; zeroed), not finished. Returns the sum of |value| x fan-out."""
@@ -154,7 +146,7 @@ def scatter_rows(x, start, target, offset, channels, target_mult, channel_mult, 
     return sops
 
 
-@_jit
+@njit
 def finish_rows(sums, extra, bias, out):
     """``_finish_rows`` over all rows of sums (float64, bands side by side) into out."""
     _finish_rows(sums, extra, bias, out, 0)

@@ -12,27 +12,37 @@ from npukit.files import atomic_write
 
 def plot_sweep(report, path: str | Path, force: bool = False) -> Path:
     """Write a PNG of the report's sweep (SNN accuracy or agreement against T) and/or, for a
-    temporal spiking model, its agreement by step; one panel each."""
-    import io
+    temporal spiking model, its agreement by step; one panel each (``npukit.figures``: drawn in
+    an isolated child with a fixed style)."""
+    return atomic_write(path, sweep_png(report), force)
 
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def _panels(fig_data: dict) -> list[str]:
+    by_step = (fig_data.get("deployed") or {}).get("agreement_by_step")
+    return [name for name, present in (("sweep", "sweep" in fig_data), ("steps", bool(by_step))) if present]
+
+
+def sweep_png(report) -> bytes:
+    """The PNG ``plot_sweep`` writes."""
+    from npukit.figures import render
 
     fig_data = report.to_dict()
-    by_step = (fig_data.get("deployed") or {}).get("agreement_by_step")
-    panels = [name for name, present in (("sweep", "sweep" in fig_data), ("steps", bool(by_step))) if present]
-    if not panels:
+    if not _panels(fig_data):
         raise BadInputError("nothing to plot: give sweep values, or compare a temporal spiking model")
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), dpi=100, squeeze=False)
+    return render(("parity", (fig_data,)))[0]
+
+
+def draw(fig_data: dict) -> bytes:
+    """The figure of a parity report's dict (run by ``npukit.figures``' child)."""
+    from npukit.figures import png, use_fixed_style
+
+    plt = use_fixed_style()
+    panels = _panels(fig_data)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
     for ax, panel in zip(axes[0], panels):
         (_sweep_panel if panel == "sweep" else _steps_panel)(ax, fig_data)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return atomic_write(path, buffer.getvalue(), force)
+    return png(fig)
 
 
 def _steps_panel(ax, fig_data: dict) -> None:

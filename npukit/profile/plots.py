@@ -1,27 +1,18 @@
-"""PNG figures of a profile: the latency histogram and per-layer energy bars."""
+"""PNG figures of a profile: the latency histogram and per-layer energy bars. npukit draws them
+through ``npukit.figures.render`` (an isolated child with a fixed style); the functions here are
+what that child runs."""
 
 from __future__ import annotations
 
 import io
 from typing import Any
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from npukit.figures import png, use_fixed_style as _pyplot
 
 
 def _png(fig) -> bytes:
-    plt = _pyplot()
-    buffer = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+    return png(fig)
 
 
 def latency_histogram(times_ms: list[float], title: str) -> bytes:

@@ -1,9 +1,11 @@
 """JSON Schemas of the files npukit exchanges with the Android demo, and their validation.
 
 * ``bundle.schema.json``: ``bundle.json``, written by ``npukit bundle``, read by the app;
-* ``device_report.schema.json``: the app's benchmark report, read by ``npukit profile --device-report``.
+* ``device_report.schema.json``: the app's benchmark report, read by ``npukit profile --device-report``;
+* ``tflite_metadata.schema.json``: the ``npukit`` metadata entry of a converted .tflite
+  (docs/metadata.md), checked by every reader before use (``TFLiteModel.npukit_metadata``).
 
-Both are JSON Schema draft 2020-12 files shipped with the package (``schema_path(name)``), so
+All are JSON Schema draft 2020-12 files shipped with the package (``schema_path(name)``), so
 the contract can be checked from any language.
 """
 
@@ -16,7 +18,7 @@ from typing import Any
 
 from npukit.errors import BadInputError
 
-SCHEMAS = ("bundle", "device_report")
+SCHEMAS = ("bundle", "device_report", "tflite_metadata")
 
 
 def schema_path(name: str) -> Path:
