@@ -36,6 +36,14 @@ from npukit.errors import BadInputError, UnsupportedError
 
 OPSETS = range(13, 22)
 MAX_ELEMENTS = 1 << 28  # the largest tensor a model may declare (256 M elements)
+#: what numpy or Python arithmetic raises on a file's values that a converter did not check
+#: (an index out of range, an axis past the rank, a division by zero, a bad attribute type):
+#: a BadInputError naming the node, never a traceback. MemoryError is not one of them: every
+#: array the converters allocate is charged to the load budget first.
+MALFORMED = (ValueError, IndexError, TypeError, KeyError, ArithmeticError)
+#: bytes counted per value of a list attribute (value_floats, pads...): each becomes a Python
+#: object (about 32 bytes) where the file holds 4 or 8
+ATTRIBUTE_VALUE_BYTES = 32
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -44,10 +52,10 @@ MAX_ELEMENTS = 1 << 28  # the largest tensor a model may declare (256 M elements
 EXTERNAL_KEYS = ("location", "offset", "length", "checksum", "basepath")
 
 
-def _tensor_to_array(tensor, folder: Path, source: str, budget=None) -> np.ndarray:
-    """An initializer as numpy; its declared size is charged to ``budget`` (a
-    ``npukit.budget.LoadBudget``) first, external data is read from a regular file directly in
-    ``folder`` (no subfolder, no link)."""
+def _tensor_to_array(tensor, folder: Path, source: str, budget=None, what: str | None = None) -> np.ndarray:
+    """An initializer (or a node's tensor attribute, named by ``what``) as numpy; its declared
+    size is charged to ``budget`` (a ``npukit.budget.LoadBudget``) first, external data is read
+    from a regular file directly in ``folder`` (no subfolder, no link)."""
     import onnx
     from onnx import numpy_helper
     from onnx.external_data_helper import uses_external_data
@@ -55,7 +63,7 @@ def _tensor_to_array(tensor, folder: Path, source: str, budget=None) -> np.ndarr
     from npukit.budget import LoadBudget
 
     budget = budget or LoadBudget(source)
-    what = f"tensor {tensor.name[:80]!r}"
+    what = what or f"tensor {tensor.name[:80]!r}"
     if any(d < 0 for d in tensor.dims):
         raise BadInputError(f"{source}: {what} has negative dimensions {list(tensor.dims)}")
     elements = math.prod(tensor.dims)
@@ -209,7 +217,10 @@ def _input_shape(value_info, given: tuple[int, ...] | None, source: str) -> tupl
 def from_onnx_model(model, input_shape=None, source: str = "<onnx>", folder: Path | None = None, budget=None) -> ir.Graph:
     """Convert a parsed ``onnx.ModelProto``; external data is read from files directly in
     ``folder``; only the initializers a node reads are read (sizes charged to ``budget``)."""
+    from npukit.budget import LoadBudget
+
     folder = folder or Path.cwd()
+    budget = budget if budget is not None else LoadBudget(source)
     opset = _opset(model, source)
     g = model.graph
     used = {name for node in g.node for name in node.input} | {v.name for v in g.output}
@@ -219,7 +230,7 @@ def from_onnx_model(model, input_shape=None, source: str = "<onnx>", folder: Pat
     if len(inputs) != 1 or len(g.output) != 1:
         raise UnsupportedError(f"{source}: models with {len(inputs)} inputs and {len(g.output)} outputs are not supported (one each)")
     _check_float_input(inputs[0], source)
-    b = OnnxBuilder(source, opset)
+    b = OnnxBuilder(source, opset, budget)
     values: dict[str, T] = {name: T(const=value) for name, value in consts.items()}
     if onnx_recurrent.is_recurrent(g):  # the IR holds one step (converters/onnx_recurrent.py)
         values[inputs[0].name], roles, shape = onnx_recurrent.sequence_input(b, g, inputs[0], input_shape)
@@ -240,10 +251,14 @@ def from_onnx_model(model, input_shape=None, source: str = "<onnx>", folder: Pat
         missing = [name for name, value in zip(node.input, args) if name and value is None]
         if missing:
             raise BadInputError(f"{source}: node {node.name or node.op_type!r} reads {missing}, which nothing produces")
-        if any(name in b.roles for name in node.input):  # a sequence or a recurrent state
-            results = onnx_recurrent.step_op(b, node, args, _attributes(node), handler)
-        else:
-            results = handler(b, node, args, _attributes(node))
+        try:
+            attrs = _attributes(node, source, budget)
+            if any(name in b.roles for name in node.input):  # a sequence or a recurrent state
+                results = onnx_recurrent.step_op(b, node, args, attrs, handler)
+            else:
+                results = handler(b, node, args, attrs)
+        except MALFORMED as exc:  # arithmetic on a value of the file that no converter guards
+            b.refuse(node, f"malformed ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})")
         results = results if isinstance(results, list) else [results]
         for name, value in zip(node.output, results):
             if name:
@@ -297,24 +312,34 @@ def _starts_with_nhwc_transpose(g, input_name: str) -> bool:
     readers = [n for n in g.node if input_name in n.input]
     if len(readers) != 1 or readers[0].op_type != "Transpose":
         return False
-    perm = _attributes(readers[0]).get("perm")
-    return perm is not None and list(perm) == [0, 3, 1, 2]
+    perm = next((attr.ints for attr in readers[0].attribute if attr.name == "perm"), None)
+    return perm is not None and len(perm) == 4 and list(perm) == [0, 3, 1, 2]
 
 
-def _attributes(node) -> dict[str, Any]:
+def _attributes(node, source: str = "<onnx>", budget=None) -> dict[str, Any]:
+    """A node's attributes as Python values; a tensor attribute (a Constant's ``value``) and
+    the values of a list attribute are charged to ``budget`` before they are built."""
     import onnx
+    from onnx.external_data_helper import uses_external_data
 
+    from npukit.budget import LoadBudget
+
+    budget = budget if budget is not None else LoadBudget(source)
+    node_name = node.name or node.op_type
     out = {}
     for attr in node.attribute:
+        count = len(attr.floats) + len(attr.ints) + len(attr.strings) + len(attr.tensors) + len(attr.graphs)
+        if count:
+            budget.charge(count * ATTRIBUTE_VALUE_BYTES, f"attribute {attr.name[:40]!r} of node {node_name[:80]!r} "
+                          f"({count:,} values, counted {ATTRIBUTE_VALUE_BYTES} bytes each for the Python objects they become)")
+        if attr.type == onnx.AttributeProto.TENSOR:
+            if uses_external_data(attr.t):  # numpy_helper would read it relative to the working folder
+                raise BadInputError(f"{source}: node {node_name!r}: attribute {attr.name!r} keeps its tensor in external data; not supported")
+            what = f"the tensor of attribute {attr.name[:40]!r} of node {node_name[:80]!r}"
+            out[attr.name] = _tensor_to_array(attr.t, Path.cwd(), source, budget, what)
+            continue
         value = onnx.helper.get_attribute_value(attr)
         if isinstance(value, bytes):
             value = value.decode()
-        elif isinstance(value, onnx.TensorProto):
-            from onnx import numpy_helper
-            from onnx.external_data_helper import uses_external_data
-
-            if uses_external_data(value):  # numpy_helper would read it relative to the working folder
-                raise BadInputError(f"node {node.name or node.op_type!r}: attribute {attr.name!r} keeps its tensor in external data; not supported")
-            value = numpy_helper.to_array(value)
         out[attr.name] = value
     return out

@@ -3,12 +3,15 @@ and the builder (see converters/onnx.py for the layout rules)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from npukit import ir
+from npukit.budget import LoadBudget
 from npukit.converters.frontend import Builder, Value
 from npukit.ir.layout import values_to_ir
-from npukit.errors import UnsupportedError
+from npukit.errors import BadInputError, UnsupportedError, show
 
 
 #: a value of the ONNX graph (the frontends' shared edge type)
@@ -16,11 +19,13 @@ T = Value
 
 
 class OnnxBuilder(Builder):
-    """The frontend builder, with the model's opset and batch size."""
+    """The frontend builder, with the model's opset and batch size, and the load budget that
+    what converting the nodes allocates is charged to (``charge``)."""
 
-    def __init__(self, source: str, opset: int):
+    def __init__(self, source: str, opset: int, budget: LoadBudget | None = None):
         super().__init__(source)
         self.opset = opset
+        self.budget = budget if budget is not None else LoadBudget(source)
         self.batch = 1
         #: ONNX tensor name -> the roles of its axes, for the tensors around LSTM / GRU nodes
         #: (``converters/onnx_recurrent.py``); empty in a model without them
@@ -30,6 +35,25 @@ class OnnxBuilder(Builder):
     def fail(self, onnx_node, message: str):
         name = onnx_node.name or next((o for o in onnx_node.output if o), "")  # an LSTM's Y may be omitted
         raise UnsupportedError(f"{self.source}: {onnx_node.op_type} node {name!r} (opset {self.opset}): {message}")
+
+    def refuse(self, onnx_node, message: str):
+        """A malformed node (a file-controlled value no model can mean): BadInputError."""
+        name = onnx_node.name or next((o for o in onnx_node.output if o), "")
+        raise BadInputError(f"{self.source}: {onnx_node.op_type} node {name!r} (opset {self.opset}): {message}")
+
+    def charge(self, onnx_node, shape, dtype, what: str = "folds constants into") -> tuple[int, ...]:
+        """Charge the load budget with an array of ``shape`` and ``dtype`` that converting
+        ``onnx_node`` is about to allocate (a folded constant, an array the model's shapes size),
+        computed from the shape alone, before anything is allocated; the first array past the
+        budget is refused, naming the node, the bytes and the budget. Returns the shape."""
+        dims = tuple(int(d) for d in shape)
+        if any(d < 0 for d in dims):
+            self.refuse(onnx_node, f"a result of shape {show(dims)} has a negative dimension")
+        name = onnx_node.name or next((o for o in onnx_node.output if o), "")
+        dtype = np.dtype(dtype)
+        self.budget.charge(math.prod(dims) * dtype.itemsize,
+                           f"{onnx_node.op_type} node {name!r} {what} an array of shape {show(dims)} ({dtype.name})")
+        return dims
 
 
 def ir_constant(b: OnnxBuilder, node, value: np.ndarray, t: T) -> np.ndarray:

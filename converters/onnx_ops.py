@@ -22,14 +22,16 @@ Layout and constants: see ``converters/onnx.py``. Rules worth knowing:
 
 from __future__ import annotations
 
+import functools
 import math
+
 import numpy as np
 
 from npukit import ir
 from npukit.converters.frontend import Registry
 from npukit.converters.onnx_graph import OnnxBuilder as Builder
 from npukit.converters.onnx_graph import T, ir_constant, onnx_order
-from npukit.errors import BadInputError
+from npukit.errors import BadInputError, show
 from npukit.ir.geometry import window_1d
 from npukit.ir.layout import conv_weight_to_ir, depthwise_weight_to_ir, hwc_order
 
@@ -90,6 +92,8 @@ def _spatial(b: Builder, node, x: T, attrs: dict, kernel: tuple[int, int], pool:
     dilation = tuple(int(d) for d in attrs.get("dilations", (1, 1)))
     if len(strides) != 2 or len(dilation) != 2:
         b.fail(node, "only 2-D windows are supported")
+    if min(strides) < 1 or min(dilation) < 1:
+        b.refuse(node, f"strides {show(strides)} and dilations {show(dilation)} must be positive")
     auto = attrs.get("auto_pad", "NOTSET")
     if auto == "VALID":
         return "valid", strides, dilation
@@ -137,12 +141,16 @@ def _image(b: Builder, name: str, x: T) -> T:
 
 
 def _non_negative(b: Builder, name: str) -> bool:
-    node = next(n for n in b.nodes if n.name == name)
-    if isinstance(node, ir.ReLU):
-        return True
-    if isinstance(node, (ir.MaxPool2D, ir.AveragePool2D, ir.Pad2D, ir.Identity)):
-        return _non_negative(b, node.inputs[0])
-    return False
+    """True when IR node ``name`` is a ReLU, or reads one through pools and pads (a loop: a
+    file's chain of pools is not bounded by Python's recursion limit)."""
+    by_name = {n.name: n for n in b.nodes}
+    while True:
+        node = by_name[name]
+        if isinstance(node, ir.ReLU):
+            return True
+        if not isinstance(node, (ir.MaxPool2D, ir.AveragePool2D, ir.Pad2D, ir.Identity)):
+            return False
+        name = node.inputs[0]
 
 
 # -- converters -------------------------------------------------------------------------------------
@@ -155,6 +163,8 @@ def conv(b: Builder, node, args, attrs):
     if weight.ndim != 4:
         b.fail(node, f"only 2-D convolutions are supported (weight shape {weight.shape})")
     cout, cin_g, kh, kw = weight.shape
+    if min(weight.shape) < 1:
+        b.refuse(node, f"a weight of shape {show(weight.shape)} has an empty dimension")
     bias = _const(b, node, args[2], "the bias").astype(np.float32) if len(args) > 2 and args[2] is not None else np.zeros(cout, np.float32)
     groups = int(attrs.get("group", 1))
     padding, strides, dilation = _spatial(b, node, x, attrs, (kh, kw), pool=False)
@@ -229,7 +239,7 @@ def _binary(kind: str):
         if left is None or right is None:
             b.fail(node, "needs two operands")
         if left.name is None and right.name is None:
-            return T(const=_fold(kind, left.const, right.const))
+            return T(const=_fold(b, node, kind, left.const, right.const))
         if left.name is not None and right.name is not None:
             return _two_tensors(b, node, kind, left, right)
         tensor, value, tensor_first = (left, right.const, True) if left.name is not None else (right, left.const, False)
@@ -279,9 +289,20 @@ def _two_tensors(b: Builder, node, kind: str, left: T, right: T) -> T:
     return T(result, shape, left.layout, left.flat_from)
 
 
-def _fold(kind: str, a: np.ndarray, c: np.ndarray) -> np.ndarray:
-    if kind == "Div" and np.asarray(a).dtype.kind in "iu" and np.asarray(c).dtype.kind in "iu":
-        return np.trunc(np.divide(a, c)).astype(np.result_type(a, c))  # ONNX integer division truncates
+def _fold(b: Builder, node, kind: str, a: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``kind`` of two constants; the broadcast result is charged to the load budget first."""
+    a, c = np.asarray(a), np.asarray(c)
+    try:
+        shape = np.broadcast_shapes(a.shape, c.shape)
+    except ValueError:
+        b.refuse(node, f"constants of shapes {show(a.shape)} and {show(c.shape)} do not broadcast")
+    integer = kind == "Div" and a.dtype.kind in "iu" and c.dtype.kind in "iu"
+    result = np.result_type(a, c) if integer or kind != "Div" else np.result_type(a, c, np.float16)
+    b.charge(node, shape, np.float64 if integer else result)  # integer division goes through float64
+    if integer:
+        if np.any(c == 0):
+            b.refuse(node, "integer division by zero")
+        return np.trunc(np.divide(a, c)).astype(result)  # ONNX integer division truncates
     return {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[kind](a, c)
 
 
@@ -298,14 +319,21 @@ def relu(b: Builder, node, args, attrs):
 @op("Clip", 13)
 def clip(b: Builder, node, args, attrs):
     x = _tensor(b, node, args[0])
-    low = float(_const(b, node, args[1], "min")) if len(args) > 1 and args[1] is not None else -np.inf
-    high = float(_const(b, node, args[2], "max")) if len(args) > 2 and args[2] is not None else np.inf
+    low = _scalar(b, node, args[1], "min") if len(args) > 1 and args[1] is not None else -np.inf
+    high = _scalar(b, node, args[2], "max") if len(args) > 2 and args[2] is not None else np.inf
     if low == -np.inf and high == np.inf:
         return x
     if low != 0:
         b.fail(node, f"Clip({low}, {high}) is supported with min 0 only (a clipped ReLU)")
     max_value = None if high == np.inf else high
     return _same(x, b.add(ir.ReLU(_name(b, node), (x.name,), max_value=max_value)))
+
+
+def _scalar(b: Builder, node, t: T | None, what: str) -> float:
+    value = _const(b, node, t, what)
+    if value.size != 1 or value.dtype.kind not in "biuf":
+        b.refuse(node, f"{what} must be one number (received a {value.dtype.name} constant of shape {show(value.shape)})")
+    return float(value.reshape(()))
 
 
 op("LeakyRelu", 16)(_unary(lambda b, node, x, a: ir.LeakyReLU(_name(b, node), (x.name,), alpha=a.get("alpha", 0.01))))
@@ -329,6 +357,8 @@ def _pool_attrs(b: Builder, node, attrs):
     kernel = tuple(int(k) for k in attrs.get("kernel_shape", ()))
     if len(kernel) != 2:
         b.fail(node, "only 2-D pooling is supported")
+    if min(kernel) < 1:
+        b.refuse(node, f"kernel_shape {show(kernel)} must be positive")
     if any(int(d) != 1 for d in attrs.get("dilations", (1, 1))):
         b.fail(node, "dilated pooling is not supported")
     return kernel
@@ -368,13 +398,20 @@ def average_pool(b: Builder, node, args, attrs):
     if include:
         return _image(b, b.add(ir.AveragePool2D(_name(b, node), (padded,), pool_size=kernel, strides=strides)), x)
     total = b.add(ir.SumPool2D(_name(b, node, ".sum"), (padded,), pool_size=kernel, strides=strides))
-    ones = np.ones((1, x.shape[1], x.shape[2], 1), np.float32)
-    from npukit.kernels.conv import pad2d
-    from npukit.kernels.pool import sum_pool2d
-
     top, bottom, left, right = padding
-    counts = sum_pool2d(pad2d(ones, ((top, bottom), (left, right))), kernel, strides)[0]
+    rows = _real_cells(x.shape[1], top, bottom, kernel[0], strides[0])
+    columns = _real_cells(x.shape[2], left, right, kernel[1], strides[1])
+    b.charge(node, (len(rows), len(columns), 1), np.float32, "counts the real cells per window in")
+    counts = np.multiply.outer(rows, columns)[..., None]
     return _image(b, b.add(ir.Scale(_name(b, node), (total,), scale=(1.0 / counts).astype(np.float32))), x)
+
+
+def _real_cells(size: int, before: int, after: int, kernel: int, stride: int) -> np.ndarray:
+    """How many cells of an axis of ``size`` each 'valid' window of the axis padded by
+    (``before``, ``after``) covers (float32; the 2-D count is the outer product of the two axes)."""
+    inside = np.clip(np.arange(size + before + after + 1) - before, 0, size)  # real cells among the first i
+    starts = np.arange(0, size + before + after - kernel + 1, stride)
+    return (inside[starts + kernel] - inside[starts]).astype(np.float32)
 
 
 @op("GlobalAveragePool", 1)
@@ -396,6 +433,9 @@ def batch_norm(b: Builder, node, args, attrs):
     channels = x.shape[0]
     if x.layout != "nchw" and len(x.shape) != 1:
         b.fail(node, f"needs (N, C, H, W) or (N, C) input; received per-sample shape {x.shape}")
+    if any(p.size not in (1, channels) for p in (scale, bias, mean, var)):
+        b.refuse(node, f"parameters of sizes {[p.size for p in (scale, bias, mean, var)]} do not fit {channels} channels")
+    b.charge(node, (2, channels), np.float32, "broadcasts its scale and shift to")
     factor = scale / np.sqrt(var + float(attrs.get("epsilon", 1e-5)))
     shift = bias - mean * factor
     if x.flat_from is not None:
@@ -419,7 +459,7 @@ def flatten(b: Builder, node, args, attrs):
     if len(x.shape) == 1:
         return x
     name = b.add(ir.Flatten(_name(b, node), (x.name,)))  # an image flattens in NHWC order: remember it
-    return T(name, (int(np.prod(x.shape)),), "plain", x.shape if _reorders(x) else None)
+    return T(name, (math.prod(x.shape),), "plain", x.shape if _reorders(x) else None)
 
 
 def _reorders(x: T) -> bool:
@@ -435,19 +475,21 @@ def reshape(b: Builder, node, args, attrs):
         b.fail(node, "allowzero with a zero in the shape is not supported")
     full = (1, *x.shape)
     target = [full[i] if v == 0 and i < len(full) else v for i, v in enumerate(target)]
-    if target in ([-1], [int(np.prod(full))]) and b.batch == 1:  # the whole batch of one, flattened
-        flat = onnx_order(b, reshape_to(b, node, x, (int(np.prod(x.shape)),)), node.name or node.output[0])
+    if target in ([-1], [math.prod(full)]) and b.batch == 1:  # the whole batch of one, flattened
+        flat = onnx_order(b, reshape_to(b, node, x, (math.prod(x.shape),)), node.name or node.output[0])
         return T(flat.name, flat.shape, batchless=True)
     if not target or target[0] not in (1, -1):
         b.fail(node, f"the first entry of the target shape {target} must be the batch (1, 0 or -1)")
     per_sample = target[1:]
-    size = int(np.prod(x.shape))
+    size = math.prod(x.shape)
     if per_sample.count(-1) > 1:
         b.fail(node, f"shape {target} has more than one -1")
+    if any(v < -1 for v in per_sample):
+        b.refuse(node, f"shape {target} has a negative dimension other than -1")
     if -1 in per_sample:
-        known = int(np.prod([v for v in per_sample if v != -1])) or 1
+        known = math.prod(v for v in per_sample if v != -1) or 1
         per_sample[per_sample.index(-1)] = size // known
-    if int(np.prod(per_sample)) != size:
+    if math.prod(per_sample) != size:
         raise BadInputError(f"{b.source}: Reshape {node.name or node.output[0]!r} cannot turn {x.shape} into {per_sample}")
     return reshape_to(b, node, x, tuple(per_sample))
 
@@ -468,8 +510,10 @@ def reshape_to(b: Builder, node, x: T, per_sample: tuple[int, ...]) -> T:
 
 @op("Concat", 13)
 def concat(b: Builder, node, args, attrs):
+    if "axis" not in attrs:
+        b.refuse(node, "the axis attribute is missing (Concat requires it)")
     if args and all(a is not None and a.name is None for a in args):  # shape arithmetic
-        return T(const=np.concatenate([a.const for a in args], axis=int(attrs["axis"])))
+        return T(const=_concat_constants(b, node, [np.asarray(a.const) for a in args], int(attrs["axis"])))
     xs = [_tensor(b, node, a) for a in args]
     layouts = {(x.layout, x.flat_from) for x in xs}
     if len(layouts) != 1:
@@ -485,6 +529,21 @@ def concat(b: Builder, node, args, attrs):
     shape = list(xs[0].shape)
     shape[axis - 1] = sum(x.shape[axis - 1] for x in xs)
     return T(name, tuple(shape), xs[0].layout)
+
+
+def _concat_constants(b: Builder, node, arrays: list[np.ndarray], axis: int) -> np.ndarray:
+    """Concatenated constants; the result's size, from the shapes, is charged first."""
+    rank = arrays[0].ndim
+    if rank == 0 or not -rank <= axis < rank:
+        b.refuse(node, f"axis {axis} is out of range for constants of rank {rank}")
+    axis %= rank
+    for a in arrays[1:]:
+        if a.ndim != rank or a.shape[:axis] + a.shape[axis + 1:] != arrays[0].shape[:axis] + arrays[0].shape[axis + 1:]:
+            b.refuse(node, f"constants of shapes {show(arrays[0].shape)} and {show(a.shape)} do not concatenate along axis {axis}")
+    shape = list(arrays[0].shape)
+    shape[axis] = sum(a.shape[axis] for a in arrays)
+    b.charge(node, shape, functools.reduce(np.promote_types, (a.dtype for a in arrays)))
+    return np.concatenate(arrays, axis=axis)
 
 
 @op("Identity", 16)
@@ -504,8 +563,12 @@ def dropout(b: Builder, node, args, attrs):
 @op("Transpose", 13)
 def transpose(b: Builder, node, args, attrs):
     x = args[0]
-    if x is not None and x.name is None:
-        return T(const=np.transpose(x.const, attrs.get("perm")))
+    if x is not None and x.name is None:  # a view: nothing allocated
+        value = np.asarray(x.const)
+        perm = list(attrs.get("perm", reversed(range(value.ndim))))
+        if sorted(perm) != list(range(value.ndim)):
+            b.refuse(node, f"perm {perm} is not a permutation of the {value.ndim} axes of a constant")
+        return T(const=np.transpose(value, perm))
     x = _tensor(b, node, x)
     perm = list(attrs.get("perm", reversed(range(len(x.shape) + 1))))
     if x.layout == "nchw" and perm == [0, 2, 3, 1]:  # to NHWC: exactly how the IR holds it
@@ -525,6 +588,9 @@ def transpose(b: Builder, node, args, attrs):
 @op("Constant", 13)
 def constant(b: Builder, node, args, attrs):
     for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
-        if key in attrs:
-            return T(const=np.asarray(attrs[key]))
+        if key in attrs:  # a tensor is charged to the load budget as it is read (converters/onnx.py)
+            value = np.asarray(attrs[key])
+            if value.dtype.kind not in "biuf":
+                b.refuse(node, f"a {value.dtype.name} constant; npukit reads numeric constants only")
+            return T(const=value)
     b.fail(node, "only value, value_float(s) and value_int(s) constants are supported")

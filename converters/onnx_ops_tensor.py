@@ -26,6 +26,7 @@ from npukit import ir
 from npukit.converters.onnx_graph import OnnxBuilder as Builder
 from npukit.converters.onnx_graph import T
 from npukit.converters.onnx_ops import _const, _name, _same, _tensor, _unary, op, reshape_to
+from npukit.errors import show
 
 _NCHW_TO_IR = {1: 2, 2: 0, 3: 1}
 
@@ -119,7 +120,18 @@ def gather(b: Builder, node, args, attrs):
         return _strided_view(b, node, data, indices.const, int(attrs.get("axis", 0)))
     if data is None or indices is None or data.name is not None or indices.name is not None:
         b.fail(node, "Gather is supported on constants only (shape arithmetic), and on a flattened batch of one")
-    return T(const=np.take(data.const, indices.const, axis=int(attrs.get("axis", 0))))
+    values, indices = np.asarray(data.const), np.asarray(indices.const)
+    axis = int(attrs.get("axis", 0))
+    if values.ndim == 0 or not -values.ndim <= axis < values.ndim:
+        b.refuse(node, f"axis {axis} is out of range for a constant of rank {values.ndim}")
+    axis %= values.ndim
+    if indices.dtype.kind not in "iu":
+        b.refuse(node, f"indices must be integers (received {indices.dtype.name})")
+    n = values.shape[axis]
+    if indices.size and (int(indices.min()) < -n or int(indices.max()) >= n):
+        b.refuse(node, f"indices out of range [{-n}, {n}) for axis {axis} of a constant of shape {show(values.shape)}")
+    b.charge(node, values.shape[:axis] + indices.shape + values.shape[axis + 1:], values.dtype)
+    return T(const=np.take(values, indices, axis=axis))
 
 
 def _strided_view(b: Builder, node, flat: T, indices: np.ndarray, axis: int) -> T:
@@ -128,7 +140,11 @@ def _strided_view(b: Builder, node, flat: T, indices: np.ndarray, axis: int) -> 
     indices visit every element once (a view that reorders, as ConvNeXt's pooled (1, C, 1, 1)):
     a reshape, with a channel permutation when the order changes."""
     size = flat.shape[0]
-    order = np.asarray(indices).reshape(-1) % size if indices.size else indices.reshape(-1)
+    indices = np.asarray(indices)
+    if indices.size != size or indices.dtype.kind not in "iu":  # before listing them
+        b.fail(node, f"a Gather of {indices.dtype.name} indices shaped {indices.shape} from a flattened batch of {size} values: "
+                     f"only a view visiting every element once")
+    order = indices.reshape(-1) % size if indices.size else indices.reshape(-1)
     if axis != 0 or indices.ndim < 2 or indices.shape[0] != 1 or sorted(order.tolist()) != list(range(size)):
         b.fail(node, f"a Gather of indices shaped {indices.shape} from a flattened batch: only a view visiting every element once")
     src = flat.name
@@ -144,7 +160,14 @@ def cast(b: Builder, node, args, attrs):
     x = args[0]
     if x is None or x.name is not None:
         b.fail(node, "Cast is supported on constants only")
-    return T(const=x.const.astype(onnx.helper.tensor_dtype_to_np_dtype(int(attrs["to"]))))
+    try:
+        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(int(attrs["to"])))
+    except (KeyError, ValueError, TypeError):
+        b.refuse(node, f"unknown target type {show(attrs.get('to'))}")
+    if dtype.hasobject or dtype.kind in "SU":
+        b.refuse(node, f"a cast to {dtype.name}: npukit folds numeric constants only")
+    b.charge(node, np.shape(x.const), dtype)
+    return T(const=np.asarray(x.const).astype(dtype))
 
 
 def _all_constant(args) -> bool:
@@ -153,9 +176,13 @@ def _all_constant(args) -> bool:
 
 @op("Squeeze", 13)
 def squeeze(b: Builder, node, args, attrs):
-    if _all_constant(args):
+    if _all_constant(args):  # a view: nothing allocated
         axes = _axes(b, node, args, attrs, 1)
-        return T(const=np.squeeze(args[0].const, axis=None if axes is None else tuple(axes)))
+        value = np.asarray(args[0].const)
+        try:
+            return T(const=np.squeeze(value, axis=None if axes is None else tuple(axes)))
+        except (ValueError, IndexError):
+            b.refuse(node, f"axes {axes} are not axes of size 1 of a constant of shape {show(value.shape)}")
     x = _tensor(b, node, args[0])
     axes = _axes(b, node, args, attrs, 1)
     rank = len(x.shape) + 1
@@ -171,9 +198,13 @@ def squeeze(b: Builder, node, args, attrs):
 @op("Unsqueeze", 13)
 def unsqueeze(b: Builder, node, args, attrs):
     axes = _axes(b, node, args, attrs, 1)
-    if _all_constant(args) and axes is not None:
-        value = args[0].const
-        for a in sorted(a % (value.ndim + len(axes)) for a in axes):
+    if _all_constant(args) and axes is not None:  # a view: nothing allocated
+        value = np.asarray(args[0].const)
+        rank = value.ndim + len(axes)
+        if rank > 64 or len(set(a % rank for a in axes)) != len(axes) or not all(-rank <= a < rank for a in axes):
+            b.refuse(node, f"axes {axes[:40]} do not insert distinct new axes into a constant of shape {show(value.shape)} "
+                           f"(numpy holds 64 axes at most)")
+        for a in sorted(a % rank for a in axes):
             value = np.expand_dims(value, a)
         return T(const=value)
     x = _tensor(b, node, args[0])
@@ -203,14 +234,23 @@ def _slice(b: Builder, node, x: T, ranges: dict[int, tuple[int, int, int]], suff
 
 @op("Slice", 13)
 def slice_(b: Builder, node, args, attrs):
-    if _all_constant(args):
-        value = args[0].const
-        starts, ends = (args[i].const.reshape(-1) for i in (1, 2))
-        axes = args[3].const.reshape(-1) if len(args) > 3 and args[3] is not None else range(len(starts))
-        steps = args[4].const.reshape(-1) if len(args) > 4 and args[4] is not None else [1] * len(starts)
+    if _all_constant(args):  # a view: nothing allocated
+        value = np.asarray(args[0].const)
+        if len(args) < 3 or args[1] is None or args[2] is None:
+            b.refuse(node, "starts and ends are required")
+        starts, ends = (np.asarray(args[i].const).reshape(-1) for i in (1, 2))
+        axes = np.asarray(args[3].const).reshape(-1) if len(args) > 3 and args[3] is not None else range(len(starts))
+        steps = np.asarray(args[4].const).reshape(-1) if len(args) > 4 and args[4] is not None else [1] * len(starts)
+        if not len(starts) == len(ends) == len(axes) == len(steps):
+            b.refuse(node, f"{len(starts)} starts, {len(ends)} ends, {len(axes)} axes and {len(steps)} steps do not match")
         index = [slice(None)] * value.ndim
         for start, stop, axis, step in zip(starts, ends, axes, steps):
-            index[int(axis)] = slice(int(start), int(stop), int(step))
+            axis, step = int(axis), int(step)
+            if not -value.ndim <= axis < value.ndim:
+                b.refuse(node, f"axis {axis} is out of range for a constant of rank {value.ndim}")
+            if step == 0:
+                b.refuse(node, "a step of 0")
+            index[axis % value.ndim] = slice(int(start), int(stop), step)
         return T(const=value[tuple(index)])
     x = _tensor(b, node, args[0])
     starts = [int(v) for v in _const(b, node, args[1], "starts").reshape(-1)]
@@ -246,6 +286,8 @@ def split(b: Builder, node, args, attrs):
         sizes = [int(v) for v in attrs["split"]]
     else:
         parts = int(attrs.get("num_outputs", len(node.output)))
+        if parts < 1 or parts != len(node.output):  # before dividing by it or listing the parts
+            b.refuse(node, f"num_outputs {parts} does not match its {len(node.output)} outputs")
         chunk = -(-size // parts)
         sizes = [min(chunk, size - k * chunk) for k in range(parts)]
     if sum(sizes) != size or min(sizes) < 1 or len(sizes) != len(node.output):
@@ -309,6 +351,8 @@ def resize(b: Builder, node, args, attrs):
         sizes = [int(v) for v in args[3].const.reshape(-1)]
     elif len(args) > 2 and args[2] is not None and args[2].const is not None and args[2].const.size:
         scales = [float(v) for v in args[2].const.reshape(-1)]
+        if not all(np.isfinite(v) and v > 0 for v in scales):
+            b.refuse(node, f"scales {scales[:8]} must be finite and positive")
         if len(scales) != 4 or scales[:2] != [1.0, 1.0]:
             b.fail(node, f"scales {scales}: only height and width may scale")
         sizes = [1, c, int(np.floor(h * scales[2])), int(np.floor(w * scales[3]))]
@@ -316,6 +360,8 @@ def resize(b: Builder, node, args, attrs):
             b.fail(node, f"scales {scales[2:]} do not give whole output sizes for input {h}x{w}; give sizes instead")
     else:
         b.fail(node, "needs constant scales or sizes")
+    if min(sizes, default=0) < 1:
+        b.refuse(node, f"sizes {sizes[:8]} must be positive")
     if len(sizes) != 4 or sizes[1] != c:
         b.fail(node, f"sizes {sizes}: only height and width may change")
     mode = attrs.get("mode", "nearest")
@@ -349,6 +395,10 @@ def layer_normalization(b: Builder, node, args, attrs):
     if attrs.get("stash_type", 1) != 1:
         b.fail(node, "stash_type other than 1 (float32) is not supported")
     channels = x.shape[-1]
+    params = [_const(b, node, a, what) for a, what in zip(args[1:3], ("Scale", "B")) if a is not None]
+    if any(p.size not in (1, channels) for p in params):
+        b.refuse(node, f"Scale and B of sizes {[p.size for p in params]} do not fit {channels} channels")
+    b.charge(node, (2, channels), np.float32, "broadcasts its scale and shift to")
     gamma = np.broadcast_to(_const(b, node, args[1], "Scale").astype(np.float32).reshape(-1), (channels,))
     beta = (np.broadcast_to(_const(b, node, args[2], "B").astype(np.float32).reshape(-1), (channels,))
             if len(args) > 2 and args[2] is not None else np.zeros(channels, np.float32))

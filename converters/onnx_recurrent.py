@@ -269,13 +269,18 @@ def expand(b: Builder, node, args, attrs):
     """Expand of constants only: torch's exports build an RNN's zero initial states with it."""
     if len(args) < 2 or args[0] is None or args[1] is None or args[0].name is not None or args[1].name is not None:
         b.fail(node, "Expand is supported on constants only (an RNN's zero initial state)")
-    shape = [int(d) for d in np.reshape(args[1].const, -1)]
-    if any(d < 0 for d in shape) or np.prod(shape, dtype=np.int64) > 1 << 24:
-        b.fail(node, f"Expand to shape {shape} is not supported")
-    try:
-        return T(const=args[0].const * np.ones(shape, args[0].const.dtype))
+    value, target = np.asarray(args[0].const), np.asarray(args[1].const)
+    if target.ndim > 1 or target.size > 64 or target.dtype.kind not in "iu":
+        b.refuse(node, f"the target shape must be at most 64 integers (received a {target.dtype.name} constant of shape {target.shape})")
+    shape = [int(d) for d in target.reshape(-1)]
+    if any(d < 0 for d in shape):
+        b.refuse(node, f"Expand to shape {shape}: a negative dimension")
+    try:  # ONNX broadcasts both ways: the result is larger than the target when the constant is
+        result = np.broadcast_shapes(value.shape, tuple(shape))
     except ValueError:
-        b.fail(node, f"a constant of shape {args[0].const.shape} does not expand to {shape}")
+        b.fail(node, f"a constant of shape {value.shape} does not expand to {shape}")
+    b.charge(node, result, value.dtype)  # the result's size, before it is allocated
+    return T(const=np.broadcast_to(value, result).copy())
 
 
 def readout_of(roles: tuple[str, ...] | None, source: str) -> str:
