@@ -136,10 +136,16 @@ class Builder:
 
     def unique(self, name: str) -> str:
         """``name``, or ``name.1``, ``name.2``... if a node already has it."""
-        base, k = name or "node", 1
-        while name in self.shapes:
-            name = f"{base}.{k}"
+        base = name = name or "node"
+        if name not in self.shapes:
+            return name
+        # the suffixes below the last one handed out are taken: resume there (linear, not
+        # quadratic, in the number of nodes sharing one name; the same names as counting from 1)
+        counters = self.__dict__.setdefault("_unique_last", {})
+        k = counters.get(base, 1)
+        while (name := f"{base}.{k}") in self.shapes:
             k += 1
+        counters[base] = k
         return name
 
     def finish(self, output: str, meta: dict[str, Any]) -> ir.Graph:

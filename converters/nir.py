@@ -23,6 +23,13 @@ links, no external or virtual storage, built-in filters and plain data types onl
 ``nir``'s own typed reader is tried on it too; graphs it refuses (type inference of older or
 hand-written files) still load through this reader. Then h5py reads, in this process, only the
 datasets the conversion uses, each after its declared size is charged to the load budget.
+The state of each delay (a Delay node of k steps, a recurrent edge's one step: k float32 values
+per element of its tensor) is charged to the same budget, and k is at most ``MAX_TIMESTEPS``
+(``NirBuilder.delay_state``).
+
+Recurrence: cycles through any number of nodes (``nir_graph.order`` finds the edges closing
+them); each such edge carries its source's value of the previous step (an IR ``Delay`` added
+before the nodes of the cycle it reads), docs/nir.md.
 """
 
 from __future__ import annotations
@@ -34,12 +41,13 @@ from typing import Any
 import numpy as np
 
 from npukit import ir
-from npukit.converters.frontend import Builder, Registry, Value
+from npukit.converters.frontend import PASSES, Builder, Registry, Value
 from npukit.converters.nir_graph import edge_list, flatten, kind_of, order
 from npukit.errors import BadInputError, UnsupportedError
 from npukit.ir.layout import conv_weight_to_ir, depthwise_weight_to_ir, hwc, hwc_order, values_to_ir
 from npukit.snn.euler import exp_coefficients, exp_decay, integrator_gain, lif_coefficients, synapse_coefficients, unit
 from npukit.snn.frameworks import convention
+from npukit.validation import MAX_TIMESTEPS
 
 DEFAULT_DT = 1e-4
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -188,24 +196,33 @@ def load_nir(path: str | Path, dt: float | None = None, framework: str | None = 
     ``nir``), stepping by ``dt`` seconds (default: the framework's) and ``reset`` overriding
     its reset ("value", "zero", "subtract", "none"); what it reads is charged to ``budget``
     (``npukit.budget.LoadBudget``)."""
+    from npukit.budget import LoadBudget
+
+    budget = budget or LoadBudget(str(path))
     raw, typed = read_nir_file(path, budget)
-    graph = graph_from_dict(raw, dt, str(path), framework, reset)
+    graph = graph_from_dict(raw, dt, str(path), framework, reset, budget)
     graph.meta.update({"source_format": "nir", "nir_typed_reader": typed})
     return graph
 
 
-def from_nir_graph(graph, dt: float | None = None, framework: str | None = None, reset: str | None = None) -> ir.Graph:
-    """Convert an in-memory ``nir.NIRGraph`` (arguments as ``load_nir``)."""
-    return graph_from_dict(graph.to_dict(), dt, "<nir graph>", framework, reset)
+def from_nir_graph(graph, dt: float | None = None, framework: str | None = None, reset: str | None = None,
+                   budget=None) -> ir.Graph:
+    """Convert an in-memory ``nir.NIRGraph`` (arguments as ``load_nir``; its delays' state is
+    charged to ``budget``, default a new ``LoadBudget``)."""
+    return graph_from_dict(graph.to_dict(), dt, "<nir graph>", framework, reset, budget)
 
 
 # -- graph conversion -----------------------------------------------------------------------------
 
 
 class NirBuilder(Builder):
-    """The frontend builder, with the framework's neuron convention and the step ``dt`` (seconds)."""
+    """The frontend builder, with the framework's neuron convention, the step ``dt`` (seconds)
+    and the load budget its delays' state is charged to."""
 
-    def __init__(self, dt: float | None, source: str, framework: str | None = None, reset: str | None = None):
+    def __init__(self, dt: float | None, source: str, framework: str | None = None, reset: str | None = None,
+                 budget=None):
+        from npukit.budget import LoadBudget
+
         self.convention = convention(framework, reset)
         dt = self.convention.dt if dt is None else dt
         if not (isinstance(dt, (int, float)) and not isinstance(dt, bool) and math.isfinite(dt) and dt > 0):
@@ -213,6 +230,35 @@ class NirBuilder(Builder):
         super().__init__(source)
         self.dt = float(dt)
         self.looped: set[str] = set()  # NIR nodes on a recurrent loop
+        self.budget = budget or LoadBudget(source)
+
+    def delay_state(self, name: str, steps: float, shape: tuple[int, ...]) -> int:
+        """Charge the state of a delay of ``steps`` steps on a tensor of ``shape`` to the load
+        budget: ``steps`` float32 tensors of that shape, the values it holds (the temporal
+        TFLite model carries them as ``steps`` state tensors, the simulators as a history).
+        At most ``MAX_TIMESTEPS`` steps, the longest run any command makes: a longer delay
+        would only ever output its initial value. Returns the steps as an int."""
+        size = math.prod(shape)
+        nbytes = float(steps) * size * 4
+        if not math.isfinite(nbytes) or steps > MAX_TIMESTEPS:
+            raise BadInputError(
+                f"{self.source}: Delay node {name!r} asks for {float(steps):,.0f} steps of {size:,} float32 values "
+                f"({nbytes:,.0f} bytes of state); a delay is at most {MAX_TIMESTEPS:,} steps (the longest run) "
+                f"and within the load budget of {self.budget.limit:,} bytes"
+            )
+        self.budget.charge(int(nbytes), f"Delay node {name!r} ({int(steps):,} steps of {size:,} float32 values of state)")
+        return int(steps)
+
+    def finish(self, output: str, meta: dict) -> ir.Graph:
+        """As ``Builder.finish``, with the nodes the output needs found by a walk over inputs:
+        a recurrent edge's Delay is added before the nodes of the cycle it reads."""
+        from npukit.ir.graph import contributing
+
+        needed = contributing(self.nodes, output)
+        graph = ir.Graph([n for n in self.nodes if n.name in needed or isinstance(n, ir.Input)], output, meta)
+        for clean_up in PASSES:
+            graph = clean_up(graph)
+        return graph
 
     def membrane(self, name: str, tau, r, v_leak, what: str = "tau") -> dict[str, np.ndarray]:
         """decay, gain and leak of a leaky membrane under the convention's discretization."""
@@ -261,9 +307,10 @@ def _f32(x) -> np.ndarray:
 
 
 def graph_from_dict(raw: dict[str, Any], dt: float | None, source: str, framework: str | None = None,
-                    reset: str | None = None) -> ir.Graph:
-    """Convert a NIR graph given as plain dicts (``NIRGraph.to_dict()`` or the HDF5 contents)."""
-    b = NirBuilder(dt, source, framework, reset)
+                    reset: str | None = None, budget=None) -> ir.Graph:
+    """Convert a NIR graph given as plain dicts (``NIRGraph.to_dict()`` or the HDF5 contents);
+    the state of its delays is charged to ``budget`` (``NirBuilder.delay_state``)."""
+    b = NirBuilder(dt, source, framework, reset, budget)
     if not isinstance(raw, dict) or "nodes" not in raw:
         raise BadInputError(f"{source}: not a NIR graph (no nodes)")
     specs, edges = flatten({str(k): v for k, v in raw["nodes"].items()}, edge_list(raw.get("edges")), source)
@@ -301,7 +348,9 @@ def graph_from_dict(raw: dict[str, Any], dt: float | None, source: str, framewor
         incoming = [values[p] for p in preds[name]]
         for a in delayed[name]:  # the value of a at the previous step, shaped like the feed-forward input
             ref = incoming[0]
-            delay = ir.Delay(b.unique(f"{a}.delayed"), (a,), shape=b.shapes[ref.name])
+            delay_name = b.unique(f"{a}.delayed")
+            b.delay_state(delay_name, 1, b.shapes[ref.name])
+            delay = ir.Delay(delay_name, (a,), shape=b.shapes[ref.name])
             pending.append((delay, a))
             incoming.append(Value(b.add(delay), ref.shape, ref.layout, ref.flat_from))
         x = incoming[0] if len(incoming) == 1 else _sum(b, name, incoming, source)
@@ -595,7 +644,9 @@ def _delay(b: NirBuilder, name: str, spec: dict, x: Value) -> Value:
         raise BadInputError(f"{b.source}: {name}: the delay must be finite numbers")
     if np.any(delay < 0):
         raise BadInputError(f"{b.source}: {name}: a delay cannot be negative. Received: min {delay.min():g}")
-    steps = delay / b.dt
+    with np.errstate(over="ignore"):
+        steps = delay / b.dt
+    b.delay_state(name, float(np.rint(np.max(steps))), b.shapes[x.name])  # refuses a delay too long to hold
     whole = np.rint(steps)
     if np.any(np.abs(steps - whole) > 1e-6 * np.maximum(whole, 1)):
         raise UnsupportedError(f"{b.source}: {name}: a delay of {delay.max():g} is not a whole number of steps of dt={b.dt:g}")

@@ -7,7 +7,11 @@ and its recurrent edges.
   ``.input`` / ``.output``) are rerouted to the nodes its Input feeds and its Output reads.
 * A recurrent edge is an edge that closes a cycle in a depth-first walk from the Input (edges in
   file order): snnTorch and Norse execute it as a one-step delay (the edge carries its source's
-  output of the previous step). The remaining edges give the conversion order.
+  output of the previous step). The remaining edges give the conversion order. A cycle may pass
+  through any number of nodes (snnTorch's ``lif -> w_rec -> lif``, or ``a0 -> a1 -> ... -> a0``
+  written by hand); it must pass through a neuron or a Delay (a state), else it is an algebraic
+  loop and refused. Each recurrent edge adds its one step, so a loop closed through a Delay of
+  k steps feeds back after k + 1.
 * A node lies on a recurrent loop when a recurrent edge leads back to it through the loop.
 """
 
@@ -115,13 +119,29 @@ def order(specs: dict[str, Any], edges: list[tuple[str, str]], start: str, sourc
         after = _reach(c, {x: [y for x2, y in forward if x2 == x] for x in specs})
         before = _reach(a, {x: [y for y, x2 in forward if x2 == x] for x in specs})
         loop = (after & before) | {a, c}
-        if not any(kind_of(specs[n]) in NEURON_TYPES for n in loop):
+        if not any(_holds_state(specs[n]) for n in loop):
             raise BadInputError(
-                f"{source}: the cycle through {sorted(loop)} has no neuron on it (an algebraic loop: a recurrent "
-                f"connection must pass through a neuron, whose state carries it to the next step)"
+                f"{source}: the cycle through {sorted(loop)} has no neuron on it and no Delay (an algebraic loop: a "
+                f"recurrent connection must pass through a neuron or a Delay, whose state carries it to the next step)"
             )
         looped |= loop
     return sequence, sorted(recurrent), looped
+
+
+def _holds_state(spec) -> bool:
+    """A neuron, or a Delay of a positive delay: a node whose output at t depends on earlier steps."""
+    kind = kind_of(spec)
+    if kind in NEURON_TYPES:
+        return True
+    if kind != "Delay":
+        return False
+    import numpy as np
+
+    try:
+        delay = np.asarray(spec.get("delay", 0), dtype=np.float64)
+    except (TypeError, ValueError):
+        return False  # the Delay's own converter says what is wrong with it
+    return bool(delay.size) and bool(np.all(np.isfinite(delay))) and bool(np.max(delay) > 0)
 
 
 def _reach(start: str, step: dict[str, list[str]]) -> set[str]:

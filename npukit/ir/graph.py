@@ -56,10 +56,7 @@ class Graph:
 
     def _prune_check(self) -> None:
         """Every node must lie on a path from the input to the output."""
-        needed = {self.output}
-        for name in reversed(self.nodes):
-            if name in needed:
-                needed.update(self.nodes[name].inputs)
+        needed = contributing(self.nodes.values(), self.output)
         dead = [n for n in self.nodes if n not in needed]
         if dead:
             raise BadInputError(f"nodes {dead} do not contribute to the output {self.output!r}")
@@ -136,6 +133,21 @@ class Graph:
 
     def __repr__(self) -> str:
         return f"Graph({len(self.nodes)} nodes, input {self.input_shape}, output {self.output_shape})"
+
+
+def contributing(nodes: Iterable[Node], output: str) -> set[str]:
+    """The names of the nodes ``output`` reads, directly or not, itself included. A walk over
+    the inputs, not one pass in reverse order: a recurrent Delay comes before the source it
+    reads, so a node of a cycle may be needed only through a node listed before it."""
+    by_name = {n.name: n for n in nodes}
+    needed, todo = {output}, [output]
+    while todo:
+        node = by_name.get(todo.pop())
+        for src in () if node is None else node.inputs:
+            if src not in needed:
+                needed.add(src)
+                todo.append(src)
+    return needed
 
 
 def ordering_inputs(node: Node, recurrent: frozenset[str] | None = None) -> tuple[str, ...]:

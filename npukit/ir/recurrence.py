@@ -27,6 +27,9 @@ import numpy as np
 from npukit.errors import BadInputError
 from npukit.ir.base import Node, Shape, as_array, check_broadcasts, register
 
+#: the longest delay, in steps: the longest run (npukit.validation.MAX_TIMESTEPS)
+MAX_DELAY_STEPS = 100_000
+
 
 @register
 @dataclasses.dataclass(eq=False)
@@ -42,8 +45,8 @@ class Delay(Node):
         if not shape or not all(isinstance(d, (int, np.integer)) and d > 0 for d in shape):
             raise BadInputError(f"{self.name}: a delay needs the static shape of its input. Received: {self.shape!r}")
         self.shape = tuple(int(d) for d in shape)
-        if not isinstance(self.steps, (int, np.integer)) or isinstance(self.steps, bool) or self.steps < 1:
-            raise BadInputError(f"{self.name}: a delay is a whole number of steps >= 1. Received: {self.steps!r}")
+        if not isinstance(self.steps, (int, np.integer)) or isinstance(self.steps, bool) or not 1 <= self.steps <= MAX_DELAY_STEPS:
+            raise BadInputError(f"{self.name}: a delay is a whole number of steps in 1..{MAX_DELAY_STEPS:,}. Received: {self.steps!r}")
         self.steps = int(self.steps)
         if self.init is None:
             self.init = np.zeros((), np.float32)

@@ -35,8 +35,8 @@ def settle_delays(graph: ir.Graph) -> ir.Graph:
         chain, current, after = [], delay.inputs[0], delay.name
         while not isinstance(nodes[current], (ir.Input, ir.Delay, *ir.NEURONS)):
             node = nodes[current]
-            if len(node.inputs) != 1 or consumers[current] != [after]:
-                break
+            if len(node.inputs) != 1 or consumers[current] != [after] or current == graph.output:
+                break  # a layer read elsewhere (the output too) keeps its place after the neuron
             chain.append(current)
             after, current = current, node.inputs[0]
         if not chain or not isinstance(nodes[current], ir.NEURONS):

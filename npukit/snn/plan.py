@@ -89,10 +89,10 @@ def make_plan(graph: ir.Graph, timesteps: int, encoding: str, checkpoints=None, 
     boundary = tuple(
         sorted({i for n in graph if region[n.name] == READOUT for i in n.inputs if region[i] != READOUT})
     )
-    if region[graph.output] != READOUT and not isinstance(graph[graph.output], ir.NEURONS):
-        raise UnsupportedError("the graph output must be a readout layer or a neuron layer")
     loops = recurrent_loops(graph)
     looped = {name for loop in loops for name in loop}
+    if region[graph.output] != READOUT and not isinstance(graph[graph.output], ir.NEURONS) and graph.output not in looped:
+        raise UnsupportedError("the graph output must be a readout layer, a neuron layer or a layer of a recurrent loop")
     units, bounds = spike_units(graph, region, input_unit, input_bound)
     # a recurrent loop is stepped as a whole in float32 (npukit.snn.recurrent), in both simulators
     synapses = {
@@ -104,19 +104,19 @@ def make_plan(graph: ir.Graph, timesteps: int, encoding: str, checkpoints=None, 
 
 def recurrent_loops(graph: ir.Graph) -> tuple[tuple[str, ...], ...]:
     """The nodes on cycles through Delays (a Delay, what it feeds up to its source, the source),
-    overlapping cycles merged, each in graph order."""
+    overlapping cycles merged, each in graph order. A cycle may hold several Delays (a NIR Delay
+    node on a recurrent loop, and the loop's own one-step delay): the walks go through them."""
     loops: list[set[str]] = []
     for delay in (graph[name] for name in sorted(graph.recurrent_delays)):
         after, todo = {delay.name}, [delay.name]
         while todo:
             for c in graph.consumers[todo.pop()]:
-                if c not in after and not isinstance(graph[c], ir.Delay):
+                if c not in after:
                     after.add(c)
                     todo.append(c)
         before, todo = {delay.inputs[0]}, [delay.inputs[0]]
         while todo:
-            node = graph[todo.pop()]
-            for i in () if isinstance(node, ir.Delay) else node.inputs:
+            for i in graph[todo.pop()].inputs:
                 if i not in before:
                     before.add(i)
                     todo.append(i)
