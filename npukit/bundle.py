@@ -169,12 +169,18 @@ def _frames(meta, mode, x, frame, timesteps):
 
 
 def _classes(meta, dataset, n_out: int) -> list[str]:
-    classes = meta.get("labels") or dataset.class_names or [str(k) for k in range(n_out)]
+    """The class names labels.txt holds, checked as ``read_bundle`` checks them (one function)."""
+    from npukit.files import check_class_names
+
+    if meta.get("labels"):
+        classes = check_class_names(meta["labels"], "the model's class names (its npukit metadata)")
+    elif dataset.class_names:
+        classes = check_class_names(dataset.class_names, "the data's class names")
+    else:
+        classes = [str(k) for k in range(n_out)]
     if len(classes) != n_out:
         raise BadInputError(f"{len(classes)} class names for a readout of {n_out} values")
-    if any("\n" in c or "\r" in c for c in classes):
-        raise BadInputError("class names must not contain line breaks (labels.txt holds one per line)")
-    return [str(c) for c in classes]
+    return classes
 
 
 def write_bundle(
@@ -355,12 +361,14 @@ def read_bundle(folder: str | Path) -> tuple[dict[str, Any], Vectors]:
     """Read and check a bundle folder as the app would: bundle.json against its schema, the
     files' sizes and SHA-256 against it, labels.txt against its classes. Returns (bundle.json,
     decoded vectors)."""
+    from npukit.files import check_class_names
     from npukit.files import read_json
     from npukit.schemas import validate
 
     folder = Path(folder)
     doc = read_json(folder / "bundle.json", "bundle metadata")
     validate(doc, "bundle", str(folder / "bundle.json"))
+    check_class_names(doc["labels"]["classes"], str(folder / "bundle.json"))  # as write_bundle checks them
     for key in ("model", "vectors"):
         path = folder / doc[key]["file"]
         if not path.is_file():

@@ -11,6 +11,15 @@ An ``.npz`` file holds ``x`` (N, ...) numeric samples, optionally ``y`` (N,) int
 ``labels`` (class names, strings). It is read with ``allow_pickle=False``. When an .npz is used
 for reports and no calibration data is given, its first samples also serve for calibration
 (reported as such).
+
+Class names, wherever they come from (an .npz's ``labels``, N-MNIST class folders, a model's
+metadata, a bundle), pass ``npukit.files.check_class_names``: 1..65,536 strings (never numbers
+turned into strings) of 1..256 printable characters, so ``labels.txt`` holds one per line and
+reads back the same.
+
+Event data (``npukit.events``) becomes an ``EventDataset``: its frames are binned when ``x`` is
+first used, and only for the samples ``head`` kept, so ``--samples`` and calibration sample
+counts bound what is binned.
 """
 
 from __future__ import annotations
@@ -50,6 +59,44 @@ class Dataset:
         return Dataset(self.x[:n], y, f"{self.name}, first {n}", self.class_names, self.preprocessing)
 
 
+class EventDataset(Dataset):
+    """A Dataset of event streams (``npukit.events.EventSet``) whose ``x`` is binned on first use,
+    for its first ``count`` samples only: ``head(n)`` bins nothing, the frames of the n samples
+    it keeps are binned (and charged to the load budget) when read."""
+
+    def __init__(self, events, name: str, preprocessing: str, count: int | None = None):
+        self.events = events
+        self.count = len(events) if count is None else int(count)
+        self._x = None
+        self.y = None if events.y is None else events.y[: self.count]
+        self.name = name
+        self.class_names = events.class_names
+        self.preprocessing = preprocessing
+
+    @property
+    def x(self) -> np.ndarray:
+        if self._x is None:
+            self._x = self.events.frames(self.count)
+        return self._x
+
+    @x.setter
+    def x(self, value: np.ndarray) -> None:
+        self._x = value
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __repr__(self) -> str:  # without binning
+        return f"EventDataset({self.name!r}, {self.count} samples)"
+
+    def head(self, n: int | None) -> Dataset:
+        if n is None or n >= len(self):
+            return self
+        if n <= 0:
+            raise BadInputError(f"the number of samples must be positive. Received: {n}")
+        return EventDataset(self.events, f"{self.name}, first {n}", self.preprocessing, n)
+
+
 @dataclass(frozen=True)
 class DataSpec:
     """DATA with the options of event data: ``source`` as ``load_data`` takes it and the
@@ -82,8 +129,8 @@ def load_data(spec, split: str = "test") -> Dataset:
         return digits_rows(split)
     path = Path(source)
     if path.is_dir() or path.suffix.lower() == ".bin" or (path.is_file() and events.is_event_npz(path)):
-        frames = events.load_events(path, binning)
-        return Dataset(frames.x, frames.y, frames.name, frames.class_names, frames.preprocessing)
+        event_set = events.read_events(path, binning)  # binned when x is used, for the samples kept
+        return EventDataset(event_set, event_set.name, events.Frames.preprocessing)
     return load_npz(path)
 
 
@@ -104,13 +151,15 @@ def digits(split: str = "test") -> Dataset:
 def digits_events(split: str = "test", binning=None) -> Dataset:
     """The digits of ``split`` as event streams of a moving sensor (``npukit.events.digits_streams``),
     binned into frames (N, T, 2, 12, 12); labels and split as ``digits``."""
-    from npukit.events import digits_frames
+    from npukit.events import digits_events_set
 
     base = digits(split)
     seed = {"train": 1, "test": 2, "all": 3}[split]  # one sensor mismatch draw per split
-    frames = digits_frames(base.x[..., 0], seed, binning)
-    return Dataset(frames, base.y, f"digits-events ({split} split, {len(base)} samples, {frames.shape[1]} frames)",
-                   base.class_names, "event counts per pixel and polarity (channel 0 OFF, 1 ON) of the moving digits")
+    name = f"digits-events ({split} split"
+    event_set = digits_events_set(base.x[..., 0], seed, binning, name + ")")
+    event_set.y, event_set.class_names = base.y, base.class_names
+    return EventDataset(event_set, f"{name}, {len(base)} samples, {event_set.steps} frames)",
+                        "event counts per pixel and polarity (channel 0 OFF, 1 ON) of the moving digits")
 
 
 #: steps each image row is shown for in ``digits-rows``
@@ -134,7 +183,7 @@ def load_npz(path: Path) -> Dataset:
     """Read ``x`` (and ``y``, ``labels`` when present) from an .npz file; other members are
     never read. Sizes are checked against the load budget (``npukit.budget``) before reading."""
     from npukit.budget import LoadBudget
-    from npukit.files import check_regular_file
+    from npukit.files import check_class_names, check_regular_file
     from npukit.npy_archive import open_archive, read_array
 
     if path.is_dir():
@@ -172,9 +221,7 @@ def load_npz(path: Path) -> Dataset:
             )
         y = y.astype(np.int64)
     names = arrays.get("labels")
-    if names is not None and (names.dtype.kind not in "USiu" or names.size > 1_000_000):
-        raise BadInputError(f"{path}: 'labels' must be class names (strings). Received: dtype {names.dtype}, shape {names.shape}")
-    class_names = None if names is None else [str(n) for n in names.reshape(-1)]
+    class_names = None if names is None else check_class_names(names, f"{path}: 'labels'")
     return Dataset(x, y, f"{path.name} ({x.shape[0]} samples)", class_names)
 
 

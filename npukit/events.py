@@ -18,20 +18,40 @@ OFF = 0; -1 is read as OFF). Streams are read from
 (channel 0 OFF, channel 1 ON), channels first like NIR graphs and tonic's ``ToFrame``: either
 fixed windows of ``bin_us`` microseconds from t = 0 (T is the longest sample's window count,
 shorter samples end in empty frames) or ``frames`` equal windows spanning each sample's own
-first to last event. The sensor size comes from the file (``sensor_size``; N-MNIST: 34 x 34) or
-``sensor``. Events outside the sensor, negative time stamps, unknown fields or a truncated file
-are refused with one line naming the file.
+first to last event (the frame of an event is computed in exact integers over any time span).
+The sensor size comes from the file (``sensor_size``; N-MNIST: 34 x 34), ``sensor``, or else
+the largest event coordinates. Events outside the sensor, negative time stamps, unknown fields,
+a truncated file or a file without any event (and no sensor size) are refused with one line
+naming the file.
+
+Limits. Event data is read and binned under the load budget (``npukit.budget``: 2 GiB unless
+``NPUKIT_MAX_LOAD_BYTES`` says otherwise), one budget per DATA: each .npz member's declared size
+before it is read, its events in the 16-byte layout they take once read, a ``.bin`` file's bytes
+and its events (5 bytes each on disk) before it is read, and the frames, N x T x 2 x H x W
+float32, before they are allocated; a refusal names what was asked for, its size in bytes and
+the budget. ``npukit.data.load_data`` bins lazily: ``load_data(...).head(n)`` (``--samples``,
+calibration samples) bins the first n samples only. Further caps: a sensor of at most
+``MAX_SENSOR`` x ``MAX_SENSOR`` pixels (4096 x 4096), ``MAX_FRAMES`` frames per sample,
+``MAX_EVENTS`` events per file; class names as ``npukit.files.check_class_names`` says (at most
+65,536 names of 1..256 printable characters, strings only). A ``.bin`` input must be a regular
+file (no FIFO, device or socket); inside a data folder, symbolic links are refused without
+being followed (neither class folders nor ``.bin`` files may be links), so nothing outside the
+folder is read or described.
 """
 
 from __future__ import annotations
 
+import errno
 import math
+import os
+import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from npukit.budget import LoadBudget
 from npukit.errors import BadInputError, show
 from npukit.npy_archive import ZIP_ERRORS
 
@@ -41,6 +61,9 @@ NMNIST_SENSOR = (34, 34)
 MAX_FRAMES = 100_000
 #: the most events one file may hold (each costs 16 bytes as read)
 MAX_EVENTS = 1 << 27
+#: the largest sensor width and height, in pixels (a megapixel event camera is 1280 x 720)
+MAX_SENSOR = 4096
+_INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 @dataclass(frozen=True)
@@ -61,8 +84,8 @@ class Binning:
                 raise BadInputError(f"{name} must be an integer in 1..1,000,000,000. Received: {show(value)}")
         if self.sensor is not None:
             w, h = self.sensor
-            if not all(isinstance(v, (int, np.integer)) and 1 <= v <= 4096 for v in (w, h)):
-                raise BadInputError(f"the sensor size must be two integers in 1..4096 (width, height). Received: {show(self.sensor)}")
+            if not all(isinstance(v, (int, np.integer)) and 1 <= v <= MAX_SENSOR for v in (w, h)):
+                raise BadInputError(f"the sensor size must be two integers in 1..{MAX_SENSOR} (width, height). Received: {show(self.sensor)}")
 
     @property
     def window_us(self) -> int | None:
@@ -81,8 +104,9 @@ def parse_sensor(text: str) -> tuple[int, int]:
 # -- validation -----------------------------------------------------------------------------------
 
 
-def as_events(array: np.ndarray, source: str) -> np.ndarray:
-    """A structured array with fields x, y, t, p as ``EVENT_DTYPE`` (integer fields only)."""
+def as_events(array: np.ndarray, source: str, budget: LoadBudget | None = None) -> np.ndarray:
+    """A structured array with fields x, y, t, p as ``EVENT_DTYPE`` (integer fields only); the
+    copy (16 bytes per event) is charged to ``budget`` first."""
     names = array.dtype.names or ()
     missing = [f for f in EVENT_DTYPE.names if f not in names]
     if array.ndim != 1 or missing:
@@ -94,18 +118,26 @@ def as_events(array: np.ndarray, source: str) -> np.ndarray:
         kind = array.dtype[name].kind
         if kind not in "iub":
             raise BadInputError(f"{source}: event field {name!r} must hold integers. Received: {array.dtype[name]}")
-    out = np.empty(array.shape, EVENT_DTYPE)
+    if array.size > MAX_EVENTS:
+        raise BadInputError(f"{source}: {array.size:,} events (limit {MAX_EVENTS:,})")
+    if budget is not None:
+        budget.charge(array.size * EVENT_DTYPE.itemsize, f"{array.size:,} events as read (16 bytes each)")
+    # min and max of each field, no widened copies: the only large allocation is ``out``
     for name in ("x", "y"):
-        values = array[name].astype(np.int64)
-        if values.size and (values.min() < 0 or values.max() > np.iinfo(np.int16).max):
-            raise BadInputError(f"{source}: event {name} coordinates must lie in 0..32767 (found {values.min()}..{values.max()})")
-        out[name] = values
-    out["t"] = array["t"].astype(np.int64)
-    if out.size and out["t"].min() < 0:
-        raise BadInputError(f"{source}: negative event time stamp {int(out['t'].min())} us")
-    p = array["p"].astype(np.int64)
-    if p.size and not np.isin(p, (-1, 0, 1)).all():
-        raise BadInputError(f"{source}: event polarity must be 0/1 (or -1/1). Received values {sorted(set(np.unique(p).tolist()))[:5]}")
+        values = array[name]
+        if values.size and (int(values.min()) < 0 or int(values.max()) > np.iinfo(np.int16).max):
+            raise BadInputError(f"{source}: event {name} coordinates must lie in 0..32767 (found {int(values.min())}..{int(values.max())})")
+    t = array["t"]
+    if t.size and (int(t.min()) < 0 or int(t.max()) > _INT64_MAX):
+        low = int(t.min())
+        if low < 0:
+            raise BadInputError(f"{source}: negative event time stamp {low} us")
+        raise BadInputError(f"{source}: event time stamps past {_INT64_MAX} us")
+    p = array["p"]
+    if p.size and (int(p.min()) < -1 or int(p.max()) > 1):  # integers in -1..1: exactly -1, 0, 1
+        raise BadInputError(f"{source}: event polarity must be 0/1 (or -1/1). Received values {np.unique(p)[:5].tolist()}")
+    out = np.empty(array.shape, EVENT_DTYPE)
+    out["x"], out["y"], out["t"] = array["x"], array["y"], t
     out["p"] = p > 0
     return out
 
@@ -119,49 +151,132 @@ def check_sensor(events: np.ndarray, sensor: tuple[int, int], source: str) -> No
         )
 
 
+def check_sensor_size(sensor, source: str) -> tuple[int, int]:
+    """``sensor`` (width, height) as ints within 1..MAX_SENSOR; else a BadInputError naming ``source``."""
+    w, h = (int(v) for v in sensor)
+    if not (1 <= w <= MAX_SENSOR and 1 <= h <= MAX_SENSOR):
+        raise BadInputError(
+            f"{source}: a {w}x{h} sensor; npukit bins sensors of width and height in 1..{MAX_SENSOR}"
+        )
+    return w, h
+
+
 # -- readers ------------------------------------------------------------------------------------------
 
 
-def read_nmnist_bin(path: str | Path) -> np.ndarray:
-    """The events of one N-MNIST ``.bin`` file (module docstring)."""
+def read_nmnist_bin(path: str | Path, budget: LoadBudget | None = None, follow_links: bool = True) -> np.ndarray:
+    """The events of one N-MNIST ``.bin`` file (module docstring). The file must be a regular file
+    (opened without blocking: a FIFO is refused, not waited on); its bytes and its events
+    (16 bytes each once read) are charged to ``budget`` before it is read. ``follow_links=False``
+    (files inside a data folder): a symbolic link is refused without being followed."""
     path = Path(path)
-    raw = path.read_bytes()
-    if len(raw) % 5:
-        raise BadInputError(f"{path}: {len(raw)} bytes is not a whole number of 5-byte N-MNIST events (truncated?)")
-    if len(raw) // 5 > MAX_EVENTS:
-        raise BadInputError(f"{path}: {len(raw) // 5:,} events (limit {MAX_EVENTS:,})")
-    b = np.frombuffer(raw, np.uint8).reshape(-1, 5).astype(np.int64)
-    events = np.empty(len(b), EVENT_DTYPE)
+    budget = budget if budget is not None else LoadBudget(str(path))
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not follow_links:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:  # a device is refused before it is opened; the descriptor is checked again once open
+        _check_bin_mode((os.stat if follow_links else os.lstat)(path).st_mode, path)
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise BadInputError(f"event file {path} does not exist")
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_links:
+            raise _link_refused(path)
+        raise BadInputError(f"event file {path} cannot be read ({exc.strerror or exc})")
+    with os.fdopen(fd, "rb") as handle:
+        status = os.fstat(fd)
+        _check_bin_mode(status.st_mode, path)
+        size = status.st_size
+        if size % 5:
+            raise BadInputError(f"{path}: {size} bytes is not a whole number of 5-byte N-MNIST events (truncated?)")
+        if size // 5 > MAX_EVENTS:
+            raise BadInputError(f"{path}: {size // 5:,} events (limit {MAX_EVENTS:,})")
+        n = size // 5
+        budget.charge(size + n * EVENT_DTYPE.itemsize, f"{path.name}: {n:,} events ({size:,} bytes, 16 bytes per event once read)")
+        try:
+            raw = handle.read(size)
+        except OSError as exc:
+            raise BadInputError(f"event file {path} cannot be read ({exc.strerror or exc})")
+    if len(raw) != size:
+        raise BadInputError(f"{path}: changed while it was read ({len(raw)} of {size} bytes)")
+    b = np.frombuffer(raw, np.uint8).reshape(-1, 5)
+    events = np.empty(n, EVENT_DTYPE)
     events["x"] = b[:, 0]
     events["y"] = b[:, 1]
     events["p"] = b[:, 2] >> 7
-    events["t"] = ((b[:, 2] & 0x7F) << 16) | (b[:, 3] << 8) | b[:, 4]
+    t = events["t"]  # a view: the 23-bit time stamp is assembled in place
+    t[...] = b[:, 2] & 0x7F
+    t <<= 8
+    t |= b[:, 3]
+    t <<= 8
+    t |= b[:, 4]
     return events
 
 
-def _nmnist_folder(folder: Path) -> tuple[list[np.ndarray], np.ndarray | None, list[str] | None]:
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
-    files = [(label, f) for label, name in enumerate(classes) for f in sorted((folder / name).glob("*.bin"))]
+def _check_bin_mode(mode: int, path: Path) -> None:
+    if stat.S_ISLNK(mode):
+        raise _link_refused(path)
+    if stat.S_ISDIR(mode):
+        raise BadInputError(f"{path} is a folder, not an N-MNIST .bin file")
+    if not stat.S_ISREG(mode):
+        raise BadInputError(f"event file {path} is not a regular file (a device, FIFO or socket); refused")
+
+
+def _link_refused(path: Path) -> BadInputError:
+    return BadInputError(
+        f"{path} is a symbolic link inside the data folder; npukit reads only the folder's own files and "
+        f"folders, never through links (copy the data in instead)"
+    )
+
+
+def _nmnist_folder(folder: Path, budget: LoadBudget) -> tuple[list[np.ndarray], np.ndarray | None, list[str] | None]:
+    """The folder's ``<label>/*.bin`` files (or its own ``*.bin`` files); no entry of the folder
+    nor of a class folder that would be read may be a symbolic link (none is followed)."""
+    from npukit.files import check_class_names
+
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        raise BadInputError(f"event data folder {folder} cannot be read ({exc.strerror or exc})")
+    for entry in entries:
+        if entry.is_symlink():
+            raise _link_refused(Path(entry.path))
+    classes = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+    files: list[tuple[int | None, Path]] = []
+    for label, name in enumerate(classes):
+        try:
+            inner = sorted(os.scandir(folder / name), key=lambda e: e.name)
+        except OSError as exc:
+            raise BadInputError(f"event data folder {folder / name} cannot be read ({exc.strerror or exc})")
+        for entry in inner:
+            if entry.name.endswith(".bin") and not entry.name.startswith("."):
+                if entry.is_symlink():
+                    raise _link_refused(Path(entry.path))
+                files.append((label, Path(entry.path)))
     if not files:
-        files = [(None, f) for f in sorted(folder.glob("*.bin"))]
+        files = [(None, Path(e.path)) for e in entries if e.name.endswith(".bin") and not e.name.startswith(".")]
         classes = None
     if not files:
         raise BadInputError(f"{folder}: no .bin event files (expected <label>/*.bin as N-MNIST lays them out)")
-    streams = [read_nmnist_bin(f) for _, f in files]
+    if classes is not None:
+        classes = check_class_names(classes, f"{folder}: class folder names")
+    streams = [read_nmnist_bin(f, budget, follow_links=False) for _, f in files]
     labels = None if classes is None else np.array([label for label, _ in files], np.int64)
     return streams, labels, classes
 
 
-def read_event_npz(path: Path) -> tuple[list[np.ndarray], np.ndarray | None, list[str] | None, tuple[int, int] | None]:
+def read_event_npz(
+    path: Path, budget: LoadBudget | None = None,
+) -> tuple[list[np.ndarray], np.ndarray | None, list[str] | None, tuple[int, int] | None]:
     """(streams, labels, class names, sensor size) of an event .npz (module docstring). Only the
     named arrays are read, each after its declared size was charged to the load budget
-    (``npukit.npy_archive``)."""
-    from npukit.budget import LoadBudget
+    (``npukit.npy_archive``), and its events in their 16-byte layout as well."""
+    from npukit.files import check_class_names
     from npukit.files import check_regular_file
     from npukit.npy_archive import open_archive, read_array
 
     path = check_regular_file(path, "data file")
-    budget = LoadBudget(str(path))
+    budget = budget if budget is not None else LoadBudget(str(path))
     archive, members = open_archive(str(path), str(path))
     with archive:
         keys = [k for k in members if k.startswith("events_")]
@@ -172,7 +287,7 @@ def read_event_npz(path: Path) -> tuple[list[np.ndarray], np.ndarray | None, lis
         if [int(k[len("events_"):]) for k in order] != list(range(len(order))):
             raise BadInputError(f"{path}: event entries must be events_0 .. events_{len(order) - 1} without gaps")
         read = lambda key: read_array(archive, members[key], key, str(path), budget) if key in members else None  # noqa: E731
-        streams = [as_events(read(k), f"{path}: {k}") for k in order]
+        streams = [as_events(read(k), f"{path}: {k}", budget) for k in order]
         y, names, sensor = read("y"), read("labels"), read("sensor_size")
     if not streams:
         raise BadInputError(f"{path}: no events_0 ... entries")
@@ -183,9 +298,9 @@ def read_event_npz(path: Path) -> tuple[list[np.ndarray], np.ndarray | None, lis
     if sensor is not None:
         sensor = np.asarray(sensor).reshape(-1)
         if sensor.dtype.kind not in "iu" or sensor.size not in (2, 3) or sensor[:2].min() < 1:
-            raise BadInputError(f"{path}: 'sensor_size' must be (width, height[, polarities]). Received: {sensor.tolist()}")
-        sensor = (int(sensor[0]), int(sensor[1]))
-    class_names = None if names is None else [str(n) for n in names.reshape(-1)]
+            raise BadInputError(f"{path}: 'sensor_size' must be (width, height[, polarities]). Received: {sensor.tolist()[:3]}")
+        sensor = check_sensor_size(sensor[:2].tolist(), f"{path}: 'sensor_size'")
+    class_names = None if names is None else check_class_names(names, f"{path}: 'labels'")
     return streams, y, class_names, sensor
 
 
@@ -200,29 +315,79 @@ def is_event_npz(path: Path) -> bool:
 # -- binning ----------------------------------------------------------------------------------------
 
 
-def to_frames(streams: list[np.ndarray], sensor: tuple[int, int], binning: Binning) -> np.ndarray:
-    """(N, T, 2, H, W) float32 event counts (module docstring)."""
-    w, h = sensor
+def frame_count(streams: list[np.ndarray], binning: Binning) -> int:
+    """T, the frames per sample ``binning`` makes of ``streams`` (at most MAX_FRAMES)."""
     if binning.frames is not None:
-        steps = binning.frames
+        steps = int(binning.frames)
     else:
         window = binning.bin_us or 1000
         last = max((int(s["t"].max()) for s in streams if s.size), default=0)
         steps = last // window + 1
     if steps > MAX_FRAMES:
         raise BadInputError(f"binning gives {steps:,} frames per sample (limit {MAX_FRAMES:,}); use a longer window")
-    out = np.zeros((len(streams), steps, 2, h, w), np.float32)
+    return steps
+
+
+def frame_index(t: np.ndarray, steps: int) -> np.ndarray:
+    """The frame (0..steps-1) of each time stamp when the span from the first to the last one is
+    cut into ``steps`` equal windows: floor((t - t0) * steps / span), span = t1 - t0 + 1, exact.
+    Where (t - t0) * steps could pass int64, each event is located among the frames' first
+    offsets ceil(k * span / steps) = k * q + ceil(k * r / steps) (span = q * steps + r), which
+    never pass span - 1."""
+    start = int(t.min())
+    span = int(t.max()) - start + 1
+    offset = t - np.int64(start)  # in 0..span-1: both are in 0..2^63-1
+    if steps == 1:
+        return np.zeros(t.shape, np.int64)
+    if (span - 1) * steps <= _INT64_MAX:
+        return offset * steps // span
+    q, r = divmod(span, steps)  # r < steps <= MAX_FRAMES: k * r fits int64
+    k = np.arange(1, steps, dtype=np.int64)
+    firsts = k * np.int64(q) + (k * np.int64(r) + (steps - 1)) // steps
+    return np.searchsorted(firsts, offset, side="right")
+
+
+def to_frames(streams: list[np.ndarray], sensor: tuple[int, int], binning: Binning, steps: int | None = None,
+              budget: LoadBudget | None = None) -> np.ndarray:
+    """(N, T, 2, H, W) float32 event counts (module docstring); their size is charged to ``budget``
+    (default: a new load budget) before they are allocated. ``steps``: T when already counted
+    (``frame_count`` of a larger set the streams are the first of)."""
+    w, h = check_sensor_size(sensor, "event data")
+    steps = frame_count(streams, binning) if steps is None else steps
+    budget = budget if budget is not None else LoadBudget("event data")
+    n = len(streams)
+    budget.charge(n * steps * 2 * h * w * np.dtype(np.float32).itemsize, f"frames ({n}, {steps}, 2, {h}, {w}) float32")
+    out = np.zeros((n, steps, 2, h, w), np.float32)
     for k, s in enumerate(streams):
         if not s.size:
             continue
         t = s["t"]
-        if binning.frames is not None:
-            start, span = int(t.min()), int(t.max()) - int(t.min()) + 1
-            index = (t - start) * steps // span
-        else:
-            index = t // (binning.bin_us or 1000)
+        index = frame_index(t, steps) if binning.frames is not None else t // (binning.bin_us or 1000)
         np.add.at(out[k], (index, s["p"].astype(np.int64), s["y"].astype(np.int64), s["x"].astype(np.int64)), 1.0)
     return out
+
+
+@dataclass
+class EventSet:
+    """Event streams read and checked but not binned yet: ``frames(n)`` bins the first n samples
+    into (n, T, 2, H, W), T counted over all of them (``frame_count``), charged to ``budget``
+    (the budget their reading was charged to)."""
+
+    streams: list[np.ndarray]
+    y: np.ndarray | None
+    class_names: list[str] | None
+    sensor: tuple[int, int]
+    binning: Binning
+    steps: int
+    name: str
+    budget: LoadBudget
+
+    def __len__(self) -> int:
+        return len(self.streams)
+
+    def frames(self, n: int | None = None) -> np.ndarray:
+        streams = self.streams if n is None else self.streams[:n]
+        return to_frames(streams, self.sensor, self.binning, self.steps, self.budget)
 
 
 @dataclass
@@ -237,28 +402,43 @@ class Frames:
     preprocessing: str = "event counts per pixel and polarity (channel 0 OFF, 1 ON)"
 
 
-def load_events(path: str | Path, binning: Binning | None = None) -> Frames:
-    """An event file or N-MNIST folder as frames (N, T, 2, H, W)."""
+def read_events(path: str | Path, binning: Binning | None = None) -> EventSet:
+    """An event file or N-MNIST folder, read and checked (sensor, frame count), not binned."""
     binning = binning or Binning()
     path = Path(path)
-    if not path.exists():
+    if not os.path.lexists(path):
         raise BadInputError(f"event data {path} does not exist")
+    budget = LoadBudget(str(path))
     sensor = None
     if path.is_dir():
-        streams, y, classes = _nmnist_folder(path)
+        streams, y, classes = _nmnist_folder(path, budget)
         sensor = NMNIST_SENSOR
     elif path.suffix.lower() == ".bin":
-        streams, y, classes, sensor = [read_nmnist_bin(path)], None, None, NMNIST_SENSOR
+        streams, y, classes, sensor = [read_nmnist_bin(path, budget)], None, None, NMNIST_SENSOR
     else:
-        streams, y, classes, sensor = read_event_npz(path)
+        streams, y, classes, sensor = read_event_npz(path, budget)
     sensor = binning.sensor or sensor
     if sensor is None:
-        sensor = (max(int(s["x"].max()) for s in streams if s.size) + 1, max(int(s["y"].max()) for s in streams if s.size) + 1)
+        busy = [s for s in streams if s.size]
+        if not busy:
+            raise BadInputError(
+                f"{path}: no events in any of its {len(streams)} samples, so no sensor size to infer; "
+                f"give the sensor size (sensor_size in the file, or the sensor WIDTHxHEIGHT of the binning)"
+            )
+        sensor = (max(int(s["x"].max()) for s in busy) + 1, max(int(s["y"].max()) for s in busy) + 1)
+        sensor = check_sensor_size(sensor, f"{path}: the events' coordinates")
     for k, s in enumerate(streams):
         check_sensor(s, sensor, f"{path} (sample {k})")
-    frames = to_frames(streams, sensor, binning)
+    steps = frame_count(streams, binning)
     how = f"{binning.frames} frames per sample" if binning.frames else f"{binning.bin_us or 1000} us windows"
-    return Frames(frames, y, f"{path.name} ({len(streams)} event streams, {sensor[0]}x{sensor[1]}, {how})", classes)
+    name = f"{path.name} ({len(streams)} event streams, {sensor[0]}x{sensor[1]}, {how})"
+    return EventSet(streams, y, classes, sensor, binning, steps, name, budget)
+
+
+def load_events(path: str | Path, binning: Binning | None = None) -> Frames:
+    """An event file or N-MNIST folder as frames (N, T, 2, H, W), all samples binned."""
+    events = read_events(path, binning)
+    return Frames(events.frames(), events.y, events.name, events.class_names)
 
 
 # -- digits as event streams ----------------------------------------------------------------------------
@@ -325,8 +505,18 @@ def digits_streams(images: np.ndarray, seed: int = 0) -> list[np.ndarray]:
     return [np.array(events[a:b][list(EVENT_DTYPE.names)], dtype=EVENT_DTYPE) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def digits_frames(images: np.ndarray, seed: int, binning: Binning | None = None) -> np.ndarray:
-    """Frames (N, T, 2, CANVAS, CANVAS) of ``digits_streams`` (default binning: DIGITS_EVENT_FRAMES
-    windows of 10 ms over the 300 ms of the three saccades)."""
+def digits_events_set(images: np.ndarray, seed: int, binning: Binning | None = None, name: str = "digits-events") -> EventSet:
+    """``digits_streams`` of ``images``, not binned yet (default binning: DIGITS_EVENT_FRAMES windows
+    of 10 ms over the 300 ms of the three saccades; sensor: the CANVAS x CANVAS canvas)."""
     binning = binning or Binning(bin_us=3 * SACCADE_US // DIGITS_EVENT_FRAMES)
-    return to_frames(digits_streams(images, seed), binning.sensor or (CANVAS, CANVAS), binning)
+    streams = digits_streams(images, seed)
+    sensor = binning.sensor or (CANVAS, CANVAS)
+    for k, s in enumerate(streams):
+        check_sensor(s, sensor, f"{name} (sample {k})")
+    return EventSet(streams, None, None, sensor, binning, frame_count(streams, binning), name, LoadBudget(name))
+
+
+def digits_frames(images: np.ndarray, seed: int, binning: Binning | None = None) -> np.ndarray:
+    """Frames (N, T, 2, CANVAS, CANVAS) of ``digits_streams`` (``digits_events_set``), charged to a
+    load budget before they are allocated."""
+    return digits_events_set(images, seed, binning).frames()

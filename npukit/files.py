@@ -11,6 +11,8 @@ all, never overwriting without consent, never through a link or into a device.
   ``force`` by a rename over the regular file checked just before.
 * ``private_tempdir``: a temporary folder for everything a command (or Keras, TensorFlow's
   autograph) writes to the temporary directory, removed on every exit path.
+* ``check_class_names``: class names, which ``labels.txt`` holds one per line, are printable
+  strings within limits, checked alike when data is read, a bundle written and a bundle read.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from npukit import interrupt
-from npukit.errors import BadInputError
+from npukit.errors import BadInputError, show
 
 MAX_JSON_DEPTH = 64
 MAX_JSON_BYTES = 64 << 20  # energy tables, device reports, bundle.json: kilobytes in practice
@@ -177,3 +179,45 @@ def read_json(path: str | Path, what: str) -> Any:
         return parse_json(path.read_bytes(), f"{what} {path}")
     except OSError as exc:
         raise BadInputError(f"{what} {path} cannot be read ({exc.strerror or exc})")
+
+
+#: class names: at most this many, each of 1..MAX_CLASS_NAME_CHARS printable characters
+MAX_CLASS_NAMES = 65_536
+MAX_CLASS_NAME_CHARS = 256
+
+
+def check_class_names(names, source: str) -> list[str]:
+    """``names`` (a list or tuple of str, or a numpy array of dtype str) as a list of str, if
+    they are 1..MAX_CLASS_NAMES strings of 1..MAX_CLASS_NAME_CHARS printable characters
+    (``str.isprintable``: no line or paragraph separators, control or format characters, which
+    would break ``labels.txt``'s one name per line); else a BadInputError naming ``source``.
+    Numbers and bytes are refused, not turned into strings. The one check of class names: data
+    files (``npukit.data``, ``npukit.events``), N-MNIST class folders, ``npukit bundle`` when it
+    writes and ``read_bundle``."""
+    dtype = getattr(names, "dtype", None)
+    if dtype is not None and hasattr(names, "reshape"):  # a numpy array
+        if dtype.kind != "U":
+            raise BadInputError(f"{source}: class names must be strings. Received: an array of dtype {names.dtype}, shape {names.shape}")
+        values = names.reshape(-1)
+    elif isinstance(names, (list, tuple)):
+        values = names
+    else:
+        raise BadInputError(f"{source}: class names must be a list of strings. Received: {type(names).__name__}")
+    if len(values) > MAX_CLASS_NAMES:
+        raise BadInputError(f"{source}: {len(values):,} class names (limit {MAX_CLASS_NAMES:,})")
+    if not len(values):
+        raise BadInputError(f"{source}: an empty list of class names")
+    out = []
+    for k, name in enumerate(values):
+        if not isinstance(name, str):
+            raise BadInputError(f"{source}: class names must be strings; name {k} is {type(name).__name__} {show(name)[:40]}")
+        name = str(name)
+        if not 1 <= len(name) <= MAX_CLASS_NAME_CHARS:
+            raise BadInputError(f"{source}: class name {k} has {len(name):,} characters; names take 1..{MAX_CLASS_NAME_CHARS} characters")
+        if not name.isprintable():
+            raise BadInputError(
+                f"{source}: class name {k} ({name[:40]!r}) holds a character that is not printable (a line or paragraph "
+                f"separator, a control or format character); labels.txt holds one name per line"
+            )
+        out.append(name)
+    return out
