@@ -19,11 +19,29 @@ the LIF SNN with a temporal-mode .tflite of it. Each case mutates one seed (``MU
 * .npz: NaN/Inf data, a header declaring 10^11 samples, pickled objects, wrong rank, no
   samples, an ``x`` member without the .npy suffix, ``x`` twice, an unused lying member;
 * ``flags``: ``convert --mode temporal`` with batch and T drawn from absurd and valid values
-  (-1, 0, 1, 2, 4096, 4097, 10^7, 10^8; T up to 10^9), ``profile -T`` likewise.
+  (-1, 0, 1, 2, 4096, 4097, 10^7, 10^8; T up to 10^9), ``profile -T`` likewise;
+* ``events`` (an event .npz of 6 digit streams): byte mutations, or a sensor of up to 10^9 x
+  10^9, negative or 2^62 time stamps, 10^5..10^6 class names, names with control characters,
+  integer names, no events, float fields, events outside the sensor or at 32000, a header
+  declaring 10^11 events, a pickled member, 2000 times the events; each case with a binning
+  drawn from 1 us .. 10^9 us windows or 1 .. 10^9 frames;
+* ``nmnist`` (a folder of class folders of .bin files), with the same binnings: links to a
+  secret file, /dev/zero or /dev/null, a link escaping the folder, a class folder that is a
+  link, a FIFO, a truncated record, a sparse 5 GB file, random bytes, no files, 2000 empty
+  classes, a class name with a vertical tab;
+* ``onnxfold``: a model adding to its input a constant only folding computes (Expand, Concat,
+  Gather, Tile, ConstantOfShape, Range, Pad, Split, Slice, Reshape, Cast, Mul), sizes from 2
+  to 2^40, zero steps and zero splits among the values;
+* ``nirdelay`` (a recurrent NIR graph whose cycle runs through a LIF, a Delay and an Affine):
+  byte mutations, or Delays of 10^3..10^12 s, negative, NaN, zero, fractional or misshapen,
+  a cycle without a neuron;
+* ``tflmeta`` (the temporal .tflite): one to three metadata values (or fields of a state)
+  replaced by None, numbers, huge numbers, strings, lists, objects or NaN.
 
 Each case goes to the reader a user's command would use: ``npukit.load`` then the float
 evaluator on one sample (models), ``npukit.inspect`` and the NN-API checker (.tflite),
-``npukit.data.load_data`` (.npz), the API call itself (flags). Workers run with a 4 GB
+``npukit.data.load_data`` (.npz; event data: then the first two samples binned), ``inspect`` and
+``profile`` (tflmeta), the API call itself (flags). Workers run with a 4 GB
 address-space limit and a load budget (NPUKIT_MAX_LOAD_BYTES) of 256 MiB, so bombs stay cheap
 to build; a worker is replaced every 100 cases.
 
@@ -40,6 +58,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -84,7 +103,60 @@ def make_seeds(folder: Path) -> dict[str, Path]:
     seeds["flags"].write_text("{}")
     npukit.convert(DIGITS_LIF, folder / "temporal.tflite", mode="temporal", quantize="none", timesteps=4)
     (folder / "secret.bin").write_bytes(b"NPUKIT-FUZZ-SECRET" * 200)
+    _event_seeds(folder, seeds)
+    seeds["onnxfold"] = folder / "seed_fold.onnx"  # a case file is a whole ONNX model built per case
+    seeds["onnxfold"].write_bytes(b"")
+    seeds["tflmeta"] = folder / "temporal.tflite"
+    seeds["nirdelay"] = _nir_delay_seed(folder / "seed_delay.nir")
     return seeds
+
+
+def _event_seeds(folder: Path, seeds: dict[str, Path]) -> None:
+    """An event .npz (6 digit streams, labels, class names, sensor size) and an N-MNIST folder
+    (two class folders of two .bin files each)."""
+    from npukit.data import digits
+    from npukit.events import digits_streams
+
+    streams = digits_streams(digits("test").x[:6, ..., 0], seed=0)
+    seeds["events"] = folder / "seed_events.npz"
+    np.savez(seeds["events"], **{f"events_{k}": e for k, e in enumerate(streams)}, y=np.arange(6) % 2,
+             labels=np.array(["zero", "one"]), sensor_size=np.array([12, 12, 2]))
+    seeds["nmnist"] = folder / "seed_nmnist"
+    for label in ("0", "1"):
+        (seeds["nmnist"] / label).mkdir(parents=True)
+        for k in range(2):
+            (seeds["nmnist"] / label / f"{k:05d}.bin").write_bytes(_nmnist_bytes(streams[2 * int(label) + k]))
+
+
+def _nmnist_bytes(events: np.ndarray) -> bytes:
+    """N-MNIST's 5-byte records: x, y, then polarity (1 bit) and a 23-bit time stamp, big-endian."""
+    out = np.zeros((len(events), 5), np.uint8)
+    t = events["t"].astype(np.int64) & 0x7FFFFF
+    out[:, 0], out[:, 1] = events["x"], events["y"]
+    out[:, 2] = ((events["p"].astype(np.int64) > 0) << 7) | (t >> 16)
+    out[:, 3], out[:, 4] = (t >> 8) & 0xFF, t & 0xFF
+    return out.tobytes()
+
+
+def _nir_delay_seed(path: Path) -> Path:
+    """A small recurrent NIR graph: input -> Affine -> LIF -> output, the LIF's spikes fed back
+    through a Delay of 2 steps and an Affine (a cycle of three nodes)."""
+    import nir
+
+    rng = np.random.default_rng(0)
+    n = 4
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([3])}),
+        "fc": nir.Affine(weight=rng.normal(0, 1, (n, 3)).astype(np.float32), bias=np.zeros(n, np.float32)),
+        "lif": nir.LIF(tau=np.full(n, 0.02, np.float32), r=np.ones(n, np.float32), v_leak=np.zeros(n, np.float32),
+                       v_threshold=np.ones(n, np.float32)),
+        "delay": nir.Delay(delay=np.full(n, 0.002, np.float32)),
+        "rec": nir.Affine(weight=rng.normal(0, 0.5, (n, n)).astype(np.float32), bias=np.zeros(n, np.float32)),
+        "output": nir.Output(output_type={"output": np.array([n])}),
+    }
+    edges = [("input", "fc"), ("fc", "lif"), ("lif", "output"), ("lif", "delay"), ("delay", "rec"), ("rec", "lif")]
+    nir.write(str(path), nir.NIRGraph(nodes=nodes, edges=edges))
+    return path
 
 
 # -- mutations -----------------------------------------------------------------------------------
@@ -378,6 +450,224 @@ def _h5_groups(f):
     return found
 
 
+EVENT_KINDS = ["huge_sensor", "negative_t", "huge_span", "many_names", "no_events", "float_fields", "outside_sensor",
+               "lying_header", "object_member", "huge_coords", "name_controls", "int_labels", "many_events", "no_sensor"]
+
+
+def _event_npz_structural(path: Path, out: Path, rng) -> str:
+    """A hostile event .npz; the case's binning (window or frame count) is drawn too."""
+    import io
+    import zipfile
+
+    kind = EVENT_KINDS[int(rng.integers(0, len(EVENT_KINDS)))]
+    with np.load(path) as z:
+        members = {k: z[k] for k in z.files}
+    streams = [members.pop(k) for k in sorted(k for k in list(members) if k.startswith("events_"))]
+    e = streams[0].copy()
+    if kind == "huge_sensor":
+        members["sensor_size"] = np.array([int(10 ** rng.integers(4, 10)), int(10 ** rng.integers(4, 10)), 2])
+    elif kind == "negative_t":
+        e["t"][0] = -5
+    elif kind == "huge_span":
+        e["t"][-1] = int(2**62 + rng.integers(0, 2**40))
+    elif kind == "many_names":
+        members["labels"] = np.array([f"c{k}" for k in range(int(10 ** rng.integers(5, 7)))])
+    elif kind == "no_events":
+        streams, members = [], {k: v for k, v in members.items() if k == "sensor_size"}
+    elif kind == "float_fields":
+        e = e.astype([("x", "f4"), ("y", "f4"), ("t", "f8"), ("p", "f4")])
+    elif kind == "outside_sensor":
+        e["x"][0] = 200
+    elif kind == "huge_coords":
+        members.pop("sensor_size")
+        e["x"][0], e["y"][0] = 32000, 32000
+    elif kind == "name_controls":
+        members["labels"] = np.array(["zero\x0b", "one\u2028"])
+    elif kind == "int_labels":
+        members["labels"] = np.array([0, 1])
+    elif kind == "many_events":
+        e = np.concatenate([e] * 2000)
+    elif kind == "no_sensor":
+        members.pop("sensor_size")
+    streams = ([e] + streams[1:]) if streams else []
+    arrays = {**{f"events_{k}": v for k, v in enumerate(streams)}, **members}
+    with zipfile.ZipFile(out, "w") as z:
+        for name, value in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, value, allow_pickle=False)
+            blob = buffer.getvalue()
+            if kind == "lying_header" and name == "events_0":
+                blob = _lying_npy(value, (10**11,))
+            z.writestr(f"{name}.npy", blob)
+        if kind == "object_member":
+            header = b"\x93NUMPY\x01\x00" + (118).to_bytes(2, "little")
+            text = b"{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
+            z.writestr("events_9.npy", header + text.ljust(118 - 1) + b"\n" + b"\x80\x04N.")
+    return kind
+
+
+NMNIST_KINDS = ["link_secret", "link_zero", "fifo", "truncated", "sparse_huge", "class_link", "empty_folder",
+                "random_bytes", "link_dir_escape", "socket_like_dev", "many_classes", "odd_names"]
+
+
+def _nmnist_structural(path: Path, out: Path, rng) -> str:
+    """A hostile N-MNIST folder (``out`` is a folder of class folders)."""
+    import shutil
+
+    kind = NMNIST_KINDS[int(rng.integers(0, len(NMNIST_KINDS)))]
+    shutil.copytree(path, out)
+    first = out / "0" / "00000.bin"
+    secret = out.parent.parent / "seeds" / "secret.bin"
+    if kind == "link_secret":
+        first.unlink()
+        first.symlink_to(secret)
+    elif kind == "link_zero":
+        first.unlink()
+        first.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        first.unlink()
+        os.mkfifo(first)
+    elif kind == "truncated":
+        first.write_bytes(first.read_bytes()[:-2])
+    elif kind == "sparse_huge":
+        with open(first, "r+b") as f:
+            f.truncate(5 * 10**9)  # 5 GB of zero events, no disk used
+    elif kind == "class_link":
+        shutil.rmtree(out / "1")
+        (out / "1").symlink_to(secret.parent)
+    elif kind == "empty_folder":
+        shutil.rmtree(out)
+        out.mkdir()
+    elif kind == "random_bytes":
+        first.write_bytes(bytes(rng.integers(0, 256, 5 * 64, dtype=np.uint8)))
+    elif kind == "link_dir_escape":
+        (out / "0" / "up.bin").symlink_to("../../../seeds/secret.bin")
+    elif kind == "socket_like_dev":
+        (out / "0" / "null.bin").symlink_to("/dev/null")
+    elif kind == "many_classes":
+        for k in range(int(rng.integers(100, 2000))):
+            (out / f"c{k}").mkdir()
+    else:  # names a label file could not hold
+        (out / "1").rename(out / "one\x0btwo")
+    return kind
+
+
+def _onnx_fold_structural(path: Path, out: Path, rng) -> str:
+    """An ONNX model whose output is x (1, 4) plus a constant that only folding computes: Expand,
+    Concat, Gather, Tile, ConstantOfShape, Range, Pad, Split, Slice, Reshape, Cast, Mul of
+    constants; sizes drawn from small and valid to bombs of 10^12 elements."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def const(name, value):
+        return numpy_helper.from_array(np.asarray(value), name)
+
+    big = int(2 ** rng.integers(1, 41))
+    kinds = ["expand", "concat", "gather", "tile", "constant_of_shape", "range", "pad", "split", "slice", "reshape",
+             "cast", "mul"]
+    kind = kinds[int(rng.integers(0, len(kinds)))]
+    inits, attrs = [], {}
+    if kind == "expand":
+        inits = [const("a", np.zeros((min(big, 4096), 1), np.float32)), const("b", np.array([1, big], np.int64))]
+        node = helper.make_node("Expand", ["a", "b"], ["c"], name="fold")
+    elif kind == "concat":
+        inits = [const("a", np.zeros((64, 4), np.float32))]
+        node = helper.make_node("Concat", ["a"] * int(rng.integers(0, 3000)), ["c"], name="fold", axis=int(rng.integers(-3, 3)))
+    elif kind == "gather":
+        inits = [const("a", np.zeros((8, 4), np.float32)), const("i", rng.integers(-10, 10, min(big, 1 << 22)).astype(np.int64))]
+        node = helper.make_node("Gather", ["a", "i"], ["c"], name="fold", axis=int(rng.integers(-2, 3)))
+    elif kind == "tile":
+        inits = [const("a", np.zeros((1, 4), np.float32)), const("r", np.array([big, 1], np.int64))]
+        node = helper.make_node("Tile", ["a", "r"], ["c"], name="fold")
+    elif kind == "constant_of_shape":
+        inits = [const("s", np.array([big, 4], np.int64))]
+        node = helper.make_node("ConstantOfShape", ["s"], ["c"], name="fold")
+    elif kind == "range":
+        inits = [const("s", np.array(0.0, np.float32)), const("l", np.array(float(big), np.float32)),
+                 const("d", np.array(float(rng.choice([0.0, 1.0, -1.0, 1e-30])), np.float32))]
+        node = helper.make_node("Range", ["s", "l", "d"], ["c"], name="fold")
+    elif kind == "pad":
+        inits = [const("a", np.zeros((1, 4), np.float32)), const("p", np.array([0, 0, big, 0], np.int64))]
+        node = helper.make_node("Pad", ["a", "p"], ["c"], name="fold")
+    elif kind == "split":
+        inits = [const("a", np.zeros((8, 4), np.float32))]
+        parts = int(rng.integers(0, 4))
+        attrs = {"num_outputs": int(rng.choice([0, 1, 2, big]))}
+        node = helper.make_node("Split", ["a"], [f"c{k}" for k in range(parts)] or ["c"], name="fold", axis=0, **attrs)
+    elif kind == "slice":
+        inits = [const("a", np.zeros((8, 4), np.float32)), const("st", np.array([0], np.int64)),
+                 const("en", np.array([big], np.int64)), const("ax", np.array([int(rng.integers(-3, 3))], np.int64)),
+                 const("sp", np.array([int(rng.choice([0, 1, -1, big]))], np.int64))]
+        node = helper.make_node("Slice", ["a", "st", "en", "ax", "sp"], ["c"], name="fold")
+    elif kind == "reshape":
+        inits = [const("a", np.zeros((8, 4), np.float32)), const("s", np.array([int(rng.choice([-1, -2, 0, big])), 4], np.int64))]
+        node = helper.make_node("Reshape", ["a", "s"], ["c"], name="fold")
+    elif kind == "cast":
+        inits = [const("a", np.zeros((min(big, 1 << 22), 4), np.uint8))]
+        node = helper.make_node("Cast", ["a"], ["c"], name="fold", to=int(rng.choice([1, 11, 7, 8, 999])))
+    else:
+        inits = [const("a", np.zeros((min(big, 1 << 16), 1), np.float32)), const("b", np.zeros((1, min(big, 1 << 16)), np.float32))]
+        node = helper.make_node("Mul", ["a", "b"], ["c"], name="fold")
+    first = node.output[0]
+    nodes = [node, helper.make_node("Add", ["x", first], ["y"], name="use")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(out))
+    return f"{kind}:{big}"
+
+
+#: wrong-typed or out-of-range values for metadata keys (docs/metadata.md)
+META_VALUES = [None, 0, -1, 1.5, 10**12, "", "x" * 5000, True, [], [1, 2], ["a"], {}, {"a": 1}, [{}], float("nan")]
+
+
+def _tflite_meta_structural(path: Path, out: Path, rng) -> str:
+    """The temporal .tflite with one (or a few) metadata values replaced by hostile ones."""
+    from npukit.tflite_file import read_tflite, with_metadata
+
+    meta = read_tflite(path).npukit_metadata()
+    changed = []
+    for _ in range(int(rng.integers(1, 4))):
+        key = sorted(meta)[int(rng.integers(0, len(meta)))]
+        value = META_VALUES[int(rng.integers(0, len(META_VALUES)))]
+        if key == "state_order" and rng.random() < 0.5 and meta[key]:  # one field of one state
+            entry = dict(meta[key][0])
+            field = sorted(entry)[int(rng.integers(0, len(entry)))]
+            entry[field] = value
+            meta[key] = [entry] + meta[key][1:]
+            key = f"state_order[0].{field}"
+        else:
+            meta[key] = value
+        changed.append(key)
+    out.write_bytes(with_metadata(path.read_bytes(), meta))
+    return ",".join(changed)
+
+
+def _nir_delay_structural(path: Path, out: Path, rng) -> str:
+    """The recurrent NIR graph with a hostile Delay or cycle."""
+    import h5py
+
+    out.write_bytes(path.read_bytes())
+    kinds = ["huge_delay", "negative_delay", "nan_delay", "zero_delay", "wrong_shape", "no_state_cycle", "fraction"]
+    kind = kinds[int(rng.integers(0, len(kinds)))]
+    with h5py.File(out, "r+") as f:
+        node = f["node/nodes/delay"]
+        value = {"huge_delay": float(10 ** rng.integers(3, 13)), "negative_delay": -0.002, "nan_delay": np.nan,
+                 "zero_delay": 0.0, "fraction": 0.0015}.get(kind)
+        if value is not None:
+            data = np.full(node["delay"].shape, value, np.float32)
+            del node["delay"]
+            node.create_dataset("delay", data=data)
+        elif kind == "wrong_shape":
+            del node["delay"]
+            node.create_dataset("delay", data=np.full((7, 3), 0.002, np.float32))
+        else:  # the cycle through the Delay and the Affine only: the LIF's edge leaves it
+            edges = [tuple(e.decode() if isinstance(e, bytes) else e for e in row) for row in f["node/edges"][()]]
+            edges = [e for e in edges if e != ("rec", "lif")] + [("rec", "delay")]
+            del f["node/edges"]
+            f["node"].create_dataset("edges", data=np.array(edges, dtype=h5py.string_dtype()))
+    return kind
+
+
 FLAG_BATCHES = [-1, 0, 1, 2, 4096, 4097, 10**7, 10**8]
 FLAG_STEPS = [-5, 0, 1, 2, 100_000, 100_001, 10**9]
 
@@ -395,7 +685,14 @@ def _flags_structural(path: Path, out: Path, rng) -> str:
 
 
 STRUCTURAL = {"onnx": _onnx_structural, "nir": _nir_structural, "npz": _npz_structural, "h5": _h5_structural,
-              "keras": _keras_structural, "flags": _flags_structural}
+              "keras": _keras_structural, "flags": _flags_structural, "events": _event_npz_structural,
+              "nmnist": _nmnist_structural, "onnxfold": _onnx_fold_structural, "tflmeta": _tflite_meta_structural,
+              "nirdelay": _nir_delay_structural}
+#: formats whose every case is structural (a byte mutation of a folder or of an empty seed means nothing)
+ALWAYS_STRUCTURAL = ("flags", "nmnist", "onnxfold", "tflmeta")
+#: event binnings drawn for event cases: (bin_us, frames)
+EVENT_BINNINGS = [(None, None), (1, None), (3, None), (1000, None), (10**9, None), (None, 1), (None, 10),
+                  (None, 100_000), (None, 10**9)]
 
 
 def make_case(seeds: dict[str, Path], fmt: str, index: int, folder: Path, seed: int) -> tuple[Path, str]:
@@ -403,7 +700,10 @@ def make_case(seeds: dict[str, Path], fmt: str, index: int, folder: Path, seed: 
     rng = np.random.default_rng([seed, index, sorted(seeds).index(fmt)])
     src = seeds[fmt]
     out = folder / f"case{index:05d}{src.suffix}"
-    if fmt == "flags" or (fmt in STRUCTURAL and rng.random() < 0.3):
+    if fmt in ("events", "nmnist"):  # the binning options go with the case, in a file beside it
+        bin_us, frames = EVENT_BINNINGS[int(rng.integers(0, len(EVENT_BINNINGS)))]
+        out.with_name(out.name + ".binning").write_text(json.dumps({"bin_us": bin_us, "frames": frames}))
+    if fmt in ALWAYS_STRUCTURAL or (fmt in STRUCTURAL and rng.random() < 0.3):
         return out, "structural:" + STRUCTURAL[fmt](src, out, rng)
     name = list(BYTE_MUTATIONS)[int(rng.integers(0, len(BYTE_MUTATIONS)))]
     out.write_bytes(BYTE_MUTATIONS[name](src.read_bytes(), rng))
@@ -433,10 +733,22 @@ def read_case(fmt: str, path: str) -> None:
 
         npukit.inspect(path)
         check_model(path, 30)
+    elif fmt == "tflmeta":
+        from npukit.profile.run import profile
+
+        npukit.inspect(path)
+        profile(path, runs=2, warmup=0)
     elif fmt == "npz":
         from npukit.data import load_data
 
         load_data(path)
+    elif fmt in ("events", "nmnist"):
+        from npukit.data import DataSpec, load_data
+        from npukit.events import Binning
+
+        binning = json.loads(Path(path + ".binning").read_text())
+        dataset = load_data(DataSpec(path, Binning(binning["bin_us"], binning["frames"])))
+        dataset.head(2).x  # bins the first two samples, as --samples 2 would
     else:
         from npukit import ir
         from npukit.reference import evaluate
@@ -533,7 +845,10 @@ def run(cases: int, seed: int = 0, timeout: float = 30.0, formats: list[str] | N
                 worker_ = Worker()
             results.append({"case": index, "format": fmt, "mutation": mutation, **outcome})
             for leftover in (folder / "cases").iterdir():
-                leftover.unlink()
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover)
+                else:
+                    leftover.unlink()
             if progress and (index + 1) % 100 == 0:
                 print(f"  {index + 1}/{cases} cases, {time.perf_counter() - start:.0f} s", file=sys.stderr)
         worker_.close()

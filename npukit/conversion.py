@@ -221,7 +221,7 @@ def convert(
                 f"received {calib.x.shape}"
             )
     else:  # no calibration: the data still says T when it is a time series
-        test = load_data(data, "test")
+        test = load_data(data, "test").head(1)  # event data: bins one sample
         if has_time_axis(test.x, graph.input_shape) and fits(graph, test.x):
             _, timesteps, encoding = prepare(graph, test.x[:1], timesteps, encoding)
     timesteps = timesteps or 32
@@ -277,7 +277,7 @@ def _check_memory(graph: Graph, mode: str, quantize: str, batch: int, timesteps:
 
 
 def _metadata(graph: Graph, data, calib: Dataset | None, mode: str, timesteps: int, encoding: str, level: int) -> dict:
-    dataset = load_data(data, "test")
+    dataset = load_data(data, "test").head(1)  # its shape, names and preprocessing (event data: one sample binned)
     matches = fits(graph, dataset.x)
     described = calib if calib is not None else (dataset if matches else None)
     return {

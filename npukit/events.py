@@ -305,11 +305,16 @@ def read_event_npz(
 
 
 def is_event_npz(path: Path) -> bool:
+    """Whether the .npz ``path`` holds event streams (``events_0``...); an unreadable archive, or
+    one of more than ``MAX_MEMBERS`` members, is left to the .npz reader, which says why."""
+    from npukit.npy_archive import MAX_MEMBERS
+
     try:
         with zipfile.ZipFile(path) as archive:
-            return any(n.startswith("events_") for n in archive.namelist())
-    except ZIP_ERRORS:  # not a readable zip: the .npz reader says why
+            names = archive.namelist()
+    except ZIP_ERRORS:
         return False
+    return len(names) <= MAX_MEMBERS and any(n.startswith("events_") for n in names)
 
 
 # -- binning ----------------------------------------------------------------------------------------

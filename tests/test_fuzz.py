@@ -1,7 +1,9 @@
 """Fast subset of the robustness run (benchmarks/fuzz_inputs.py; the long run uses 2,000+ cases).
 
 Mutated .keras, .h5, .onnx, .nir, .tflite and .npz files (hostile HDF5 storage, archive bombs
-and odd member names among the mutations) and absurd temporal batch / T values go through the
+and odd member names among the mutations), event .npz files and N-MNIST folders with their
+binning, ONNX constant-folding bombs, NIR Delays and cycles, hostile .tflite metadata, and
+absurd temporal batch / T values go through the
 readers a command uses, in a worker process: each must be read or refused with npukit's own
 error, never raise another exception, crash the process or hang.
 """
@@ -25,9 +27,10 @@ def fuzz():
 
 
 def test_mutated_inputs_are_read_or_refused_never_crash(fuzz):
-    summary = fuzz.run(cases=84, seed=7, timeout=60)
+    summary = fuzz.run(cases=96, seed=7, timeout=60)
     assert summary["failures"] == [], summary["failures"][:3]
-    assert set(summary["by_format"]) == {"flags", "h5", "keras", "nir", "npz", "onnx", "tflite"}
+    assert set(summary["by_format"]) == {"events", "flags", "h5", "keras", "nir", "nirdelay", "nmnist", "npz", "onnx",
+                                         "onnxfold", "tflite", "tflmeta"}
     assert all(counts.get("refused", 0) > 0 for counts in summary["by_format"].values()), summary["by_format"]
 
 

@@ -89,13 +89,14 @@ def profile(
     samples = None
     dataset = None
     if data is not None:
-        dataset = load_data(data, "test")
+        batch = info.tensors[info.inputs[0]].shape[0]
+        dataset = load_data(data, "test").head(max(batch, SOP_SAMPLES))  # event data: bins these only
         frame = tuple(info.tensors[info.inputs[0]].shape[1:])
         x = dataset.x
         if meta.get("input_layout") == "CHW" and x.ndim == 4 and x.shape[1:] == (frame[2], frame[0], frame[1]):
             x = np.moveaxis(x, 1, -1)  # the source's (C, H, W) samples, as the .tflite takes them
         if tuple(x.shape[1:]) == frame:
-            samples = x[: info.tensors[info.inputs[0]].shape[0]]
+            samples = x[:batch]
     advance = progress("timing", 1)
     latency = measure_latency(tflite, runs, warmup, threads, use_xnnpack, samples, steps if temporal else None)
     advance(1)
