@@ -163,14 +163,23 @@ def _add_one(a):
     return a + 1
 
 
-def test_kernels_compile_without_a_writable_cache(monkeypatch):
-    from numba.core import caching
+@pytest.mark.parametrize("how", ["disabled", "folder others can write"])
+def test_kernels_compile_in_memory_without_a_private_cache(how, monkeypatch, tmp_path):
+    from numba.core.caching import NullCache
 
-    from npukit.kernels import events_jit
+    from npukit.kernels import jit
 
-    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])  # no cache location anywhere
-    with pytest.raises(RuntimeError, match="cannot cache"):
-        import numba
-
-        numba.njit(cache=True)(_add_one)
-    assert events_jit._jit(_add_one)(2) == 3
+    if how == "disabled":
+        monkeypatch.setenv(jit.CACHE_ENV, "0")
+    else:
+        monkeypatch.delenv(jit.CACHE_ENV, raising=False)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+        (tmp_path / "npukit").mkdir(mode=0o777)
+        (tmp_path / "npukit").chmod(0o777)
+    jit._cache_class.cache_clear()
+    try:
+        compiled = jit.njit(_add_one)
+        assert compiled(2) == 3
+        assert isinstance(compiled._cache, NullCache)
+    finally:
+        jit._cache_class.cache_clear()
