@@ -63,7 +63,18 @@ def import_tensorflow():
         home = keras_home()
         if home is not None:
             os.environ["KERAS_HOME"] = home
-    with native_output_captured():
-        import tensorflow as tf
-        import keras  # noqa: F401 - imported here so its own start-up is silent too
+    # Keras imports matplotlib.pyplot when it can (keras.src.visualization), and matplotlib reads
+    # a matplotlibrc from the working folder (a FIFO there blocks forever): hidden meanwhile, so
+    # Keras goes without it (npukit draws in a child: npukit.figures)
+    hidden = [name for name in ("matplotlib", "matplotlib.pyplot") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None
+    try:
+        with native_output_captured():
+            import tensorflow as tf
+            import keras  # noqa: F401 - imported here so its own start-up is silent too
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
     return tf

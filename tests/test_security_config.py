@@ -127,12 +127,18 @@ def test_a_matplotlibrc_in_the_working_folder_is_ignored(tmp_path, shipped_tflit
     assert width == 8 * STYLE["savefig.dpi"], (width, height)  # profile_png: 8 inches wide
 
 
-def test_a_fifo_named_matplotlibrc_does_not_hang_the_plot(tmp_path, shipped_tflite):
+def test_a_fifo_named_matplotlibrc_hangs_nothing(tmp_path, shipped_tflite):
+    """Keras imports matplotlib when it is installed, and matplotlib opens a working folder's
+    matplotlibrc at import: npukit imports Keras without it, and draws in a child elsewhere."""
+    from npukit.models import DIGITS_CNN
+
     os.mkfifo(tmp_path / "matplotlibrc")
     plot = tmp_path / "profile.png"
     result = run_cli("profile", shipped_tflite, "--runs", "5", "--plot", plot, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert plot.read_bytes()[:4] == b"\x89PNG"
+    result = run_cli("convert", DIGITS_CNN, "-o", tmp_path / "cnn.tflite", "--calibration-samples", "16", cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_figures_are_drawn_the_same_whatever_the_users_matplotlib_settings(tmp_path, monkeypatch):
