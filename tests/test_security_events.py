@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hostile import assert_refused, run_cli
+from test_events import events, nmnist_bytes
 
 from npukit.data import DataSpec, Dataset, calibration_set, load_data
 from npukit.errors import BadInputError
@@ -61,20 +62,6 @@ def deadline(seconds: int):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def events(*rows) -> np.ndarray:
-    out = np.zeros(len(rows), EVENT_DTYPE)
-    for k, row in enumerate(rows):
-        out[k] = row
-    return out
-
-
-def nmnist_bytes(rows) -> bytes:
-    out = bytearray()
-    for x, y, t, p in rows:
-        out += bytes([x, y, (p << 7) | (t >> 16), (t >> 8) & 0xFF, t & 0xFF])
-    return bytes(out)
 
 
 def _events_model() -> Path:
