@@ -42,7 +42,7 @@ import numpy as np
 
 from npukit import ir
 from npukit.converters.frontend import PASSES, Builder, Registry, Value
-from npukit.converters.nir_graph import edge_list, flatten, kind_of, order
+from npukit.converters.nir_graph import edge_list, flatten, kind_of, order, text as _text
 from npukit.errors import BadInputError, UnsupportedError
 from npukit.ir.layout import conv_weight_to_ir, depthwise_weight_to_ir, hwc, hwc_order, values_to_ir
 from npukit.snn.euler import exp_coefficients, exp_decay, integrator_gain, lif_coefficients, synapse_coefficients, unit
@@ -372,10 +372,6 @@ def graph_from_dict(raw: dict[str, Any], dt: float | None, source: str, framewor
         "framework": b.convention.name,
     }
     return b.finish(output.name, meta)
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _input_layout(spec: dict) -> str:

@@ -28,7 +28,13 @@ NEURON_TYPES = ("IF", "LIF", "LI", "CubaLIF", "CubaLI", "I")
 
 
 def text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    """A name or type read from the file as text; bytes that are not UTF-8 are a BadInputError."""
+    if not isinstance(value, bytes):
+        return str(value)
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        raise BadInputError(f"the graph holds a name or type that is not UTF-8 text ({value[:40]!r})")
 
 
 def kind_of(spec) -> str:
@@ -38,7 +44,10 @@ def kind_of(spec) -> str:
 def edge_list(raw_edges) -> list[tuple[str, str]]:
     import numpy as np
 
-    return [(text(a), text(c)) for a, c in np.asarray(raw_edges if raw_edges is not None else [], dtype=object).reshape(-1, 2)]
+    edges = np.asarray(raw_edges if raw_edges is not None else [], dtype=object)
+    if edges.size % 2:
+        raise BadInputError(f"the graph's edges are not (source, target) pairs (shape {edges.shape})")
+    return [(text(a), text(c)) for a, c in edges.reshape(-1, 2)]
 
 
 def flatten(specs: dict[str, Any], edges: list[tuple[str, str]], source: str, depth: int = 0):

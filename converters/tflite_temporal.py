@@ -101,15 +101,28 @@ class TemporalBackend(Backend):
               max_counts: dict[str, int] | None = None):
         return build_step_function(graph, batch, api_level, steepness, max_counts)[0]
 
+    def calibration_steps(self) -> int:
+        """The timesteps calibration, GPTQ and tuning simulate: T, or its first
+        ``CALIBRATION_STEPS`` (converters/tflite_temporal_int8.py)."""
+        return min(self.timesteps, int8.CALIBRATION_STEPS)
+
+    def _calibration_samples(self, samples: np.ndarray) -> np.ndarray:
+        """``samples`` as calibration sees them: a time series cut to ``calibration_steps``."""
+        from npukit.snn.encoders import TIME_SERIES
+
+        return samples[:, : self.calibration_steps()] if self.encoding == TIME_SERIES else samples
+
     def calibrate(self, graph: ir.Graph, samples: np.ndarray, batch: int, api_level: int = 30,
                   steepness: dict[str, float] | None = None, max_counts: dict[str, int] | None = None):
-        """The float32 one-step model of ``graph`` run over every sample and step of ``samples``
-        in numpy: (its bytes, its state specs, the ``TensorStats`` of its tensors by index)."""
+        """The float32 one-step model of ``graph`` run over every sample of ``samples`` and the
+        first ``calibration_steps()`` steps in numpy: (its bytes, its state specs, the
+        ``TensorStats`` of its tensors by index)."""
         fn, specs = build_step_function(graph, batch, api_level, steepness, max_counts)
         flat = run_converter(fn, None, "none", "float32")
         order = _bind(read_tflite(flat), specs)
         input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
-        return flat, specs, int8.calibrate(flat, order, samples, self.timesteps, self.encoding, input_max)
+        return flat, specs, int8.calibrate(flat, order, self._calibration_samples(samples), self.calibration_steps(),
+                                           self.encoding, input_max)
 
     def convert(self, graph, samples, quantize="none", io=None, batch=1, metadata=None, api_level=30):
         """float32, float32 with float16 weights ("fp16"), or int8 weights calibrated on
@@ -137,7 +150,8 @@ class TemporalBackend(Backend):
         spiking = graph.is_spiking
         rounding = self.rounding if spiking else "nearest"  # (a recurrent ANN's converter folds an Embedding
         # into the Dense after it: its stored weights cannot be checked against the IR's)
-        rounded = gptq_round(graph, samples, self.timesteps, self.encoding) if rounding == "gptq" else round_weights(graph, "int8")
+        steps, calibration = self.calibration_steps(), self._calibration_samples(samples)
+        rounded = gptq_round(graph, calibration, steps, self.encoding) if rounding == "gptq" else round_weights(graph, "int8")
         input_max = float(graph.meta.get("snn", {}).get("input_max", 1.0))
         steepness = max_counts = None
         if self.state == "int8" and spiking:  # the exact float model's ranges set the step functions
@@ -151,13 +165,14 @@ class TemporalBackend(Backend):
         info = read_tflite(flat)
         order = _bind(info, specs)
         chosen = int8.design(info, stats, self.state, order)
-        extra: dict[str, Any] = {"state": self.state, "int8_ranges": _ranges_metadata(info, chosen), "rounding": rounding}
+        extra: dict[str, Any] = {"state": self.state, "int8_ranges": _ranges_metadata(info, chosen), "rounding": rounding,
+                                 "calibration_steps": steps}
         if spiking:
             from npukit.snn.simulate import simulate
 
-            tuning_x = samples[: int8.TUNING_SAMPLES]
-            reference = simulate(graph, tuning_x, self.timesteps, encoding=self.encoding).outputs.reshape(len(tuning_x), -1)
-            blob, tuning = int8.tune(flat, chosen, self.state, order, tuning_x, reference, self.timesteps, self.encoding,
+            tuning_x = calibration[: int8.TUNING_SAMPLES]
+            reference = simulate(graph, tuning_x, steps, encoding=self.encoding).outputs.reshape(len(tuning_x), -1)
+            blob, tuning = int8.tune(flat, chosen, self.state, order, tuning_x, reference, steps, self.encoding,
                                      input_max)
             extra["tuning"] = tuning.to_dict()
             check_weights(read_tflite(blob), rounded)  # the weight floor is the float simulation of ``rounded``

@@ -172,3 +172,26 @@ def test_stored_weights_read_back_the_rounded_graph(shipped_temporal):
     for node in graph:
         if isinstance(node, ir.WEIGHTED):
             np.testing.assert_array_equal(back[node.name].kernel, nearest[node.name].kernel)
+
+
+@pytest.mark.parametrize("name", ["lif", "rsnn"])
+def test_long_runs_calibrate_their_first_steps_only(name, tmp_path, monkeypatch):
+    """Calibration, GPTQ and tuning simulate at most CALIBRATION_STEPS steps (their cost grows
+    with T, which may be 100,000): a constant input (the LIF SNN) and a time series (the
+    recurrent SNN, cut to its first steps) convert, record the steps, and the graph still runs
+    as the deployed simulation predicts."""
+    from conftest import SHIPPED_SNNS
+
+    from npukit import models
+    from npukit.converters import tflite_temporal_int8
+    from npukit.runtime import simulate_deployed
+    from npukit.tflite_file import read_tflite
+
+    monkeypatch.setattr(tflite_temporal_int8, "CALIBRATION_STEPS", 4)
+    source, data, settings = SHIPPED_SNNS[name]
+    out = tmp_path / f"{name}.tflite"
+    npukit.convert(getattr(models, source), out, mode="temporal", data=data, calibration_samples=16, **settings)
+    meta = read_tflite(out).npukit_metadata()
+    assert meta["calibration_steps"] == 4 and meta["timesteps"] > 4
+    report = npukit.parity(getattr(models, source), out, data, samples=24)
+    assert report.to_dict()["deployed"]["agreement"]["tflite_vs_deployed"] == 1.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -343,3 +344,20 @@ def test_an_ir_delay_is_at_most_the_longest_run():
     assert ir.Delay("d", ("x",), shape=(4,), steps=MAX_DELAY_STEPS).steps == MAX_DELAY_STEPS
     with pytest.raises(BadInputError, match=r"a delay is a whole number of steps in 1..100,000. Received: 100001"):
         ir.Delay("d", ("x",), shape=(4,), steps=MAX_DELAY_STEPS + 1)
+
+
+def test_names_that_are_not_utf8_are_refused(tmp_path):
+    """Found by benchmarks/fuzz_inputs.py (a bit flip in an edge name): UnicodeDecodeError before."""
+    import h5py
+
+    from npukit.models import DIGITS_LIF
+
+    path = tmp_path / "flipped.nir"
+    path.write_bytes(Path(DIGITS_LIF).read_bytes())
+    with h5py.File(path, "r+") as f:
+        edges = f["node/edges"][()]
+        edges[0, 0] = b"\xefutput"
+        del f["node/edges"]
+        f["node"].create_dataset("edges", data=edges)
+    with pytest.raises(BadInputError, match="not UTF-8 text"):
+        npukit.load(path)
