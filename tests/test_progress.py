@@ -93,12 +93,24 @@ def test_short_work_in_a_terminal_stays_quiet(tmp_path, digits_test):
     and 10 samples as .npz load without TensorFlow, so the command's work takes well under 2 s."""
     from npukit.ir.serialize import save
 
+    import time
+
+    from npukit.cli import SHOW_PROGRESS_AFTER_S
+
     save(npukit.load(DIGITS_CNN), tmp_path / "cnn.npkit")
     np.savez(tmp_path / "d.npz", x=digits_test.x[:10])
-    code, stdout, stderr = run_cli(["simulate", str(tmp_path / "cnn.npkit"), "--data", str(tmp_path / "d.npz"), "-T", "2"])
-    assert code == 0, stderr.decode(errors="replace")
-    assert stderr == b"", stderr[-2000:]
-    assert stdout.startswith(b"d.npz (10 samples): T=2")
+    # the whole child (start-up included) must take under the delay for the check to say anything:
+    # on a loaded machine (the suite's other workers) try again, and say so if it never does
+    for _ in range(3):
+        start = time.perf_counter()
+        code, stdout, stderr = run_cli(["simulate", str(tmp_path / "cnn.npkit"), "--data", str(tmp_path / "d.npz"), "-T", "2"])
+        took = time.perf_counter() - start
+        assert code == 0, stderr.decode(errors="replace")
+        assert stdout.startswith(b"d.npz (10 samples): T=2")
+        if took < SHOW_PROGRESS_AFTER_S:
+            assert stderr == b"", stderr[-2000:]
+            return
+    pytest.skip(f"the command took {took:.1f} s here, more than the {SHOW_PROGRESS_AFTER_S} s delay, three times: too loaded to check")
 
 
 def test_no_progress_when_stderr_is_not_a_terminal(monkeypatch):
