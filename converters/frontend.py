@@ -149,12 +149,12 @@ class Builder:
         return name
 
     def finish(self, output: str, meta: dict[str, Any]) -> ir.Graph:
-        """The IR graph of the nodes that reach ``output`` (a Split part nobody reads is dropped),
-        after the shared clean-up ``PASSES``."""
-        needed = {output}
-        for node in reversed(self.nodes):
-            if node.name in needed:
-                needed.update(node.inputs)
+        """The IR graph of the nodes that reach ``output`` (a Split part nobody reads is dropped;
+        found by a walk over inputs, so a recurrent Delay added before the cycle it reads keeps
+        that cycle), after the shared clean-up ``PASSES``."""
+        from npukit.ir.graph import contributing
+
+        needed = contributing(self.nodes, output)
         used = [n for n in self.nodes if n.name in needed or isinstance(n, ir.Input)]
         graph = ir.Graph(used, output, meta)
         for clean_up in PASSES:

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from npukit import ir
-from npukit.converters.frontend import PASSES, Builder, Registry, Value
+from npukit.converters.frontend import Builder, Registry, Value
 from npukit.converters.nir_graph import edge_list, flatten, kind_of, order, text as _text
 from npukit.errors import BadInputError, UnsupportedError
 from npukit.ir.layout import conv_weight_to_ir, depthwise_weight_to_ir, hwc, hwc_order, values_to_ir
@@ -248,17 +248,6 @@ class NirBuilder(Builder):
             )
         self.budget.charge(int(nbytes), f"Delay node {name!r} ({int(steps):,} steps of {size:,} float32 values of state)")
         return int(steps)
-
-    def finish(self, output: str, meta: dict) -> ir.Graph:
-        """As ``Builder.finish``, with the nodes the output needs found by a walk over inputs:
-        a recurrent edge's Delay is added before the nodes of the cycle it reads."""
-        from npukit.ir.graph import contributing
-
-        needed = contributing(self.nodes, output)
-        graph = ir.Graph([n for n in self.nodes if n.name in needed or isinstance(n, ir.Input)], output, meta)
-        for clean_up in PASSES:
-            graph = clean_up(graph)
-        return graph
 
     def membrane(self, name: str, tau, r, v_leak, what: str = "tau") -> dict[str, np.ndarray]:
         """decay, gain and leak of a leaky membrane under the convention's discretization."""

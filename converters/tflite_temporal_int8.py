@@ -269,8 +269,8 @@ TOLERANCE = 0.1
 RANGE_FACTORS = (1.0, 0.7, 0.5, 0.35)
 #: calibration samples the tuning runs (the first ones)
 TUNING_SAMPLES = 64
-#: the most timesteps calibration, GPTQ and tuning simulate (the first ones): a run of T = 1,024
-#: steps takes about 30 s to calibrate and tune on 2 cores for the shipped LIF SNN (64 samples)
+#: the most timesteps calibration, GPTQ and tuning simulate (the first ones): the shipped LIF SNN
+#: (64 samples) then converts in about 20 s on 2 cores whatever T (docs/snn.md)
 CALIBRATION_STEPS = 1024
 
 

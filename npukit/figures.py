@@ -69,23 +69,29 @@ def render(*figures: tuple[str, tuple]) -> list[bytes]:
     return pngs
 
 
-def use_fixed_style():
-    """Select Agg and ``STYLE`` over matplotlib's built-in defaults; matplotlib's pyplot."""
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (the figure functions draw with it)."""
     import matplotlib
 
     matplotlib.use("Agg")
-    matplotlib.rcdefaults()
-    matplotlib.rcParams.update(STYLE)
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def use_fixed_style() -> None:
+    """matplotlib's built-in defaults with ``STYLE`` over them (the child does this once)."""
+    import matplotlib
+
+    matplotlib.rcdefaults()
+    matplotlib.rcParams.update(STYLE)
 
 
 def png(fig) -> bytes:
     """``fig`` as PNG bytes (closed afterwards), without the software version in its metadata."""
     import io
 
-    plt = use_fixed_style()
+    plt = pyplot()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=STYLE["savefig.dpi"], metadata={"Software": None})
     plt.close(fig)
@@ -99,6 +105,7 @@ def _child() -> None:
     from npukit.child import die_with_parent
 
     die_with_parent(int(sys.argv[1]))
+    pyplot()
     use_fixed_style()
     out = sys.stdout.buffer
     for name, args in json.loads(sys.stdin.buffer.read()):

@@ -48,24 +48,19 @@ def _commands(model, tmp_path, temporal: bool) -> list[list[str]]:
     return commands
 
 
-@pytest.mark.parametrize("case", sorted(RATE_CASES))
-def test_rate_metadata_of_the_wrong_types_is_refused(case, tmp_path, shipped_tflite):
-    meta = read_tflite(shipped_tflite).npukit_metadata()
-    bad = tmp_path / "bad.tflite"
-    bad.write_bytes(with_metadata(shipped_tflite.read_bytes(), {**meta, **RATE_CASES[case]}))
-    for command in _commands(bad, tmp_path, temporal=False):
-        _refused(runner.invoke(app, command), next(iter(RATE_CASES[case])))
-    assert not (tmp_path / "bad").exists()
+CASES = [(case, False) for case in sorted(RATE_CASES)] + [(case, True) for case in sorted(TEMPORAL_CASES)]
 
 
-@pytest.mark.parametrize("case", sorted(TEMPORAL_CASES))
-def test_temporal_metadata_of_the_wrong_types_is_refused(case, tmp_path, shipped_temporal):
-    model = shipped_temporal("events")
-    meta = read_tflite(model).npukit_metadata()
+@pytest.mark.parametrize("case, temporal", CASES)
+def test_metadata_of_the_wrong_types_is_refused(case, temporal, tmp_path, request):
+    """A rate model (the shipped CNN) or a temporal one (the shipped event SNN) with one key
+    replaced, through every command that reads its metadata."""
+    model = request.getfixturevalue("shipped_temporal")("events") if temporal else request.getfixturevalue("shipped_tflite")
+    change = (TEMPORAL_CASES if temporal else RATE_CASES)[case]
     bad = tmp_path / "bad.tflite"
-    bad.write_bytes(with_metadata(model.read_bytes(), {**meta, **TEMPORAL_CASES[case]}))
-    for command in _commands(bad, tmp_path, temporal=True):
-        _refused(runner.invoke(app, command), next(iter(TEMPORAL_CASES[case])))
+    bad.write_bytes(with_metadata(model.read_bytes(), {**read_tflite(model).npukit_metadata(), **change}))
+    for command in _commands(bad, tmp_path, temporal):
+        _refused(runner.invoke(app, command), next(iter(change)))
     assert not (tmp_path / "bad").exists()
 
 

@@ -18,14 +18,13 @@ folder, would hand the cache to someone else. So npukit:
   and closed to group and others, as is the ``npukit`` folder above it);
 * compiles in memory, each process anew, when no such folder can be had (a read-only home, a
   folder with the wrong owner or mode) or when ``NPUKIT_JIT_CACHE=0``. The first simulation in a
-  process then pays the compilation: about 1-2 s for the event kernels on this project's 2-core
-  test machine (docs/robustness.md), instead of about 0.3 s to load them from the cache.
+  process then pays the compilation: about 1.4 s more for the event kernels on this project's
+  2-core test machine (docs/robustness.md, "Libraries' configuration and caches").
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 import os
 import sys
@@ -74,15 +73,18 @@ def _cache_class():
     folder = private_cache_dir()
     if folder is None:
         return None
-    numba = import_numba()
+    import_numba()
     try:
         from numba.core import caching
     except ImportError:
         return None
-    if not all(hasattr(caching, n) for n in ("FunctionCache", "CompileResultCacheImpl", "_CacheLocator")):
+    needed = ("FunctionCache", "CompileResultCacheImpl", "_CacheLocator", "_SourceFileBackedLocatorMixin")
+    if not all(hasattr(caching, n) for n in needed):
         return None  # a numba whose cache internals differ: compile in memory
 
-    class PrivateLocator(caching._CacheLocator):
+    class PrivateLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
+        """numba's source stamp (the file's hash) and name disambiguator; npukit's folder."""
+
         def __init__(self, py_func, py_file):
             self._py_file = py_file
             self._lineno = py_func.__code__.co_firstlineno
@@ -94,12 +96,6 @@ def _cache_class():
         def ensure_cache_path(self):
             if not is_private(Path(self._cache_path)):
                 raise OSError(f"{self._cache_path} is not a private folder")
-
-        def get_source_stamp(self):  # the source's hash, as numba's own locators use
-            return hashlib.sha256(Path(self._py_file).read_bytes()).digest()
-
-        def get_disambiguator(self):
-            return str(self._lineno)
 
     class PrivateImpl(caching.CompileResultCacheImpl):
         def __init__(self, py_func):  # CacheImpl's, without the locators numba's config chooses
@@ -114,7 +110,6 @@ def _cache_class():
     class PrivateCache(caching.FunctionCache):
         _impl_class = PrivateImpl
 
-    del numba
     return PrivateCache
 
 

@@ -34,9 +34,9 @@ def sweep_png(report) -> bytes:
 
 def draw(fig_data: dict) -> bytes:
     """The figure of a parity report's dict (run by ``npukit.figures``' child)."""
-    from npukit.figures import png, use_fixed_style
+    from npukit.figures import png, pyplot
 
-    plt = use_fixed_style()
+    plt = pyplot()
     panels = _panels(fig_data)
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
     for ax, panel in zip(axes[0], panels):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from npukit.figures import png, use_fixed_style as _pyplot
+from npukit.figures import png, pyplot as _pyplot
 
 
 def _png(fig) -> bytes:
